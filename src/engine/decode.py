@@ -1,0 +1,160 @@
+"""Stage 1 — decode: any FFmpeg-readable recording to 16 kHz mono float32, as a stream.
+
+PyAV (FFmpeg inside its wheel) decodes and resamples. We ask the resampler for float32
+directly (faster-whisper goes through int16 and back) and yield fixed-size blocks, so memory
+stays flat however long the recording is.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from engine.errors import InputError
+
+SAMPLE_RATE = 16000
+BLOCK_SAMPLES = SAMPLE_RATE * 30  # blocks handed downstream: 30 s, ~2 MB
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    duration_s: float | None
+    sample_rate: int
+    channels: int
+    codec: str
+
+
+@dataclass
+class DecodeReport:
+    """Filled in while decoding: what went wrong without stopping us."""
+
+    samples: int = 0
+    damaged_packets: int = 0
+    stopped_early_at_s: float | None = None  # decoding ended on an error at this time
+
+
+def check_readable(path: Path) -> None:
+    """Raise InputError with a human reason when `path` can't possibly be a recording."""
+    name = path.name
+    if path.is_symlink() and not path.exists():
+        raise InputError(f"{name}: the link points to a file that no longer exists")
+    if not path.exists():
+        raise InputError(f"{name}: file not found")
+    if path.is_dir():
+        raise InputError(f"{name}: is a folder, not a recording")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{name}: permission denied")
+    if path.stat().st_size == 0:
+        raise InputError(f"{name}: the file is empty")
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    check_readable(path)
+    try:
+        return av.open(str(path), mode="r", metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as error:
+        raise InputError(f"{path.name}: not a recording that can be read ({_short(error)})") from None
+
+
+def _short(error: Exception) -> str:
+    text = getattr(error, "strerror", None) or str(error)
+    return text.splitlines()[0][:120] if text else type(error).__name__
+
+
+def probe(path: Path) -> AudioInfo:
+    """Read the container's header: duration and format of the first audio track."""
+    with _open(path) as container:
+        return _info(path, container)
+
+
+def _info(path: Path, container) -> AudioInfo:
+    if not container.streams.audio:
+        raise InputError(f"{path.name}: has no audio track")
+    stream = container.streams.audio[0]
+    duration = None
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / av.time_base
+    return AudioInfo(
+        duration_s=duration,
+        sample_rate=stream.codec_context.sample_rate or 0,
+        channels=stream.codec_context.channels or 0,
+        codec=stream.codec_context.name or "unknown",
+    )
+
+
+def stream_audio(
+    path: Path, report: DecodeReport | None = None, block_samples: int = BLOCK_SAMPLES
+) -> Iterator[np.ndarray]:
+    """Yield 16 kHz mono float32 blocks of `block_samples` (the last one shorter).
+
+    A packet FFmpeg can't decode is skipped and counted; a stream that breaks off ends the
+    iteration with `report.stopped_early_at_s` set, so a damaged or cut-short file is
+    transcribed as far as it decodes.
+    """
+    report = report if report is not None else DecodeReport()
+    with _open(path) as container:
+        _info(path, container)  # raises for a file with no audio track
+        stream = container.streams.audio[0]
+        # Downmixing to mono and resampling happen inside FFmpeg (swresample), in C.
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        pending: list[np.ndarray] = []
+        pending_samples = 0
+
+        def frames():
+            packets = container.demux(stream)
+            while True:
+                try:
+                    packet = next(packets)
+                except StopIteration:
+                    return
+                except av.error.FFmpegError:
+                    report.stopped_early_at_s = report.samples / SAMPLE_RATE
+                    return
+                try:
+                    decoded = packet.decode()
+                except (av.error.InvalidDataError, av.error.FFmpegError):
+                    report.damaged_packets += 1
+                    continue
+                for frame in decoded:
+                    frame.pts = None  # resampler must not insist on contiguous timestamps
+                    yield frame
+            # flushing the decoder is done by the final empty packet in demux()
+
+        for frame in frames():
+            for out in resampler.resample(frame):
+                pending.append(out.to_ndarray().reshape(-1))
+                pending_samples += out.samples
+            while pending_samples >= block_samples:
+                block, pending, pending_samples = _take(pending, pending_samples, block_samples)
+                report.samples += block.shape[0]
+                yield block
+        for out in resampler.resample(None):
+            pending.append(out.to_ndarray().reshape(-1))
+            pending_samples += out.samples
+        while pending_samples > 0:
+            block, pending, pending_samples = _take(
+                pending, pending_samples, min(block_samples, pending_samples)
+            )
+            report.samples += block.shape[0]
+            yield block
+
+
+def _take(
+    pending: list[np.ndarray], pending_samples: int, count: int
+) -> tuple[np.ndarray, list[np.ndarray], int]:
+    joined = np.concatenate(pending) if len(pending) > 1 else pending[0]
+    block = np.ascontiguousarray(joined[:count], dtype=np.float32)
+    rest = joined[count:]
+    return block, ([rest] if rest.size else []), pending_samples - count
+
+
+def decode_all(path: Path) -> np.ndarray:
+    """Whole recording in memory; for short files and tests only."""
+    blocks = list(stream_audio(path))
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)

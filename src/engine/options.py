@@ -1,0 +1,62 @@
+"""What a run is asked to do: one dataclass shared by the CLI, the app and the job store."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+EXPORT_FORMATS = ("txt", "srt", "vtt", "json")
+DEVICES = ("auto", "cpu", "cuda")
+COMPUTE_TYPES = ("auto", "float16", "int8_float16", "int8", "float32")
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    model: str = "auto"  # a model name, a folder holding a CTranslate2 model, or "auto"
+    device: str = "auto"
+    compute_type: str = "auto"
+    batch_size: int | None = None  # None: chosen from free VRAM / the CPU
+    language: str | None = None  # None: detected
+    hotwords: str | None = None
+    initial_prompt: str | None = None
+    word_timestamps: bool = False
+    formats: tuple[str, ...] = EXPORT_FORMATS
+    output_dir: Path | None = None  # None: beside each input
+    target_dbfs: float = -20.0  # peak level after conditioning
+    gpu_dollars_per_hour: float = 0.42
+    api_dollars_per_minute: float = 0.006
+
+    def with_changes(self, **changes) -> "TranscribeOptions":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["formats"] = list(self.formats)
+        data["output_dir"] = None if self.output_dir is None else str(self.output_dir)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TranscribeOptions":
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        if "formats" in values:
+            values["formats"] = tuple(values["formats"])
+        if values.get("output_dir") is not None:
+            values["output_dir"] = Path(values["output_dir"])
+        return cls(**values)
+
+    def transcript_key(self) -> str:
+        """Hash of the options that change the transcript text or timing.
+
+        Output location, formats and cost rates do not change what is transcribed, so a job
+        resumed with a different output folder still reuses its finished windows.
+        """
+        relevant = {
+            name: value
+            for name, value in self.to_dict().items()
+            if name
+            not in {"formats", "output_dir", "gpu_dollars_per_hour", "api_dollars_per_minute"}
+        }
+        blob = json.dumps(relevant, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
