@@ -1,0 +1,206 @@
+"""The only place the app touches the transcription engine.
+
+`EngineAdapter` lives on the UI thread and owns one worker `QThread`. Commands (run a job,
+cancel) go in as method calls; everything the engine reports comes back as Qt signals over
+queued connections, so widgets only ever run on the UI thread and never block.
+
+The engine module itself (torch, faster-whisper, ...) is imported lazily inside the worker
+thread the first time a job runs, which keeps the window's start-up fast.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from app.fmt import one_line
+
+log = logging.getLogger(__name__)
+
+
+class EngineLike(Protocol):
+    """What the app needs from `engine.pipeline.Engine` (the tests' fake has the same shape)."""
+
+    def transcribe(self, path: Path, options: Any, job_id: str | None = None) -> Any: ...
+
+    def cancel(self) -> None: ...
+
+    def plan(self, options: Any) -> Any: ...
+
+
+EngineFactory = Callable[[Callable[[object], None]], EngineLike]
+
+
+def default_engine_factory(sink: Callable[[object], None]) -> EngineLike:
+    """Build the real engine; called on the worker thread so the heavy import happens there."""
+    from engine.pipeline import Engine  # heavy: torch, ctranslate2, faster-whisper
+
+    store = None
+    try:  # the job store is optional: without it the queue simply does not survive restarts
+        from engine.store import JobStore
+
+        store = JobStore()
+    except Exception:  # noqa: BLE001 - a broken store must not stop transcription
+        log.debug("job store unavailable", exc_info=True)
+    return Engine(sink, store=store) if store is not None else Engine(sink)
+
+
+@dataclass
+class JobResult:
+    """App-side copy of `engine.pipeline.JobOutcome`, so failures before the engine even
+    loads (import error, bad install) can be reported the same way."""
+
+    job_id: str
+    status: str  # "done" | "failed" | "cancelled"
+    outputs: dict[str, Path] = field(default_factory=dict)
+    reason: str | None = None
+    report: Any = None
+    segments: list = field(default_factory=list)
+
+    @classmethod
+    def from_outcome(cls, job_id: str, outcome: Any) -> "JobResult":
+        status = str(getattr(outcome, "status", "failed"))
+        reason = getattr(outcome, "reason", None)
+        return cls(
+            job_id=job_id,
+            status=status if status in ("done", "failed", "cancelled") else "failed",
+            outputs=dict(getattr(outcome, "outputs", None) or {}),
+            reason=None if reason is None else one_line(reason),
+            report=getattr(outcome, "report", None),
+            segments=list(getattr(outcome, "segments", None) or []),
+        )
+
+
+class _Worker(QObject):
+    """Lives on the worker thread; `transcribe` blocks only that thread."""
+
+    event = Signal(object)  # emitted from engine threads; delivered queued to the adapter
+    finished = Signal(str, object)  # job_id, JobResult
+
+    def __init__(self, factory: EngineFactory) -> None:
+        super().__init__()
+        self._factory = factory
+        self._engine: EngineLike | None = None
+        self._lock = threading.Lock()
+        self._current: str | None = None
+        self._cancelled: set[str] = set()
+
+    def engine(self) -> EngineLike:
+        with self._lock:
+            existing = self._engine
+        if existing is not None:
+            return existing
+        created = self._factory(self.event.emit)  # Signal.emit is thread-safe: the sink
+        with self._lock:
+            if self._engine is None:
+                self._engine = created
+            return self._engine
+
+    @Slot(str, object, object)
+    def run_job(self, job_id: str, path: Path, options: Any) -> None:
+        with self._lock:
+            self._current = job_id
+        try:
+            if self._take_cancel(job_id):
+                result = JobResult(job_id, "cancelled")
+            else:
+                engine = self.engine()
+                if self._take_cancel(job_id):  # cancelled while the engine was loading
+                    result = JobResult(job_id, "cancelled")
+                else:
+                    outcome = engine.transcribe(Path(path), options, job_id=job_id)
+                    result = JobResult.from_outcome(job_id, outcome)
+        except BaseException as error:  # noqa: BLE001 - never let a traceback reach the user
+            log.exception("job %s crashed", job_id)
+            name = Path(path).name
+            result = JobResult(job_id, "failed", reason=one_line(f"{name}: {error or type(error).__name__}"))
+        finally:
+            with self._lock:
+                self._current = None
+                self._cancelled.discard(job_id)
+        self.finished.emit(job_id, result)
+
+    def _take_cancel(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._cancelled
+
+    def cancel(self, job_id: str) -> None:
+        """Called from the UI thread. Only forwards to the engine if that job is the one
+        running, so a late click can never cancel the next job."""
+        with self._lock:
+            self._cancelled.add(job_id)
+            engine = self._engine if self._current == job_id else None
+        if engine is not None:
+            engine.cancel()
+
+    def plan(self, options: Any) -> Any:
+        return self.engine().plan(options)
+
+
+class EngineAdapter(QObject):
+    """Turns engine events into Qt signals and app commands into engine calls."""
+
+    event = Signal(object)  # any engine.events event, on the UI thread
+    job_finished = Signal(object)  # JobResult, on the UI thread
+    busy_changed = Signal(bool)
+    _run = Signal(str, object, object)
+
+    def __init__(self, engine_factory: EngineFactory | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread = QThread()
+        self._thread.setObjectName("sessionscribe-engine")
+        self._worker = _Worker(engine_factory or default_engine_factory)
+        self._worker.moveToThread(self._thread)
+        self._run.connect(self._worker.run_job, Qt.ConnectionType.QueuedConnection)
+        self._worker.event.connect(self._relay_event, Qt.ConnectionType.QueuedConnection)
+        self._worker.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        self._thread.start()
+        self._running: str | None = None
+
+    @property
+    def running_job(self) -> str | None:
+        return self._running
+
+    def is_busy(self) -> bool:
+        return self._running is not None
+
+    def start_job(self, job_id: str, path: Path, options: Any) -> None:
+        if self._running is not None:
+            raise RuntimeError("the engine is already running a job")
+        self._running = job_id
+        self.busy_changed.emit(True)
+        self._run.emit(job_id, Path(path), options)
+
+    def cancel(self, job_id: str | None = None) -> None:
+        """Ask the running job to stop; returns at once (the result arrives as job_finished)."""
+        target = job_id or self._running
+        if target is not None:
+            self._worker.cancel(target)
+
+    def plan(self, options: Any) -> Any:
+        """Blocking; call from a background task (see app.background)."""
+        return self._worker.plan(options)
+
+    @Slot(object)
+    def _relay_event(self, event: object) -> None:
+        self.event.emit(event)
+
+    @Slot(str, object)
+    def _on_finished(self, job_id: str, result: JobResult) -> None:
+        if self._running == job_id:
+            self._running = None
+        self.job_finished.emit(result)
+        self.busy_changed.emit(self._running is not None)
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel whatever runs and stop the worker thread. True if it stopped in time."""
+        self.cancel()
+        self._thread.quit()
+        stopped = self._thread.wait(timeout_ms)
+        if not stopped:
+            log.warning("engine thread did not stop within %d ms", timeout_ms)
+        return bool(stopped)

@@ -1,0 +1,151 @@
+"""One queued recording and its live progress, as the UI sees it (no Qt here).
+
+Timing uses time.monotonic(). Stages overlap in the engine (the next window decodes while
+the current one is transcribed), so each stage keeps its own start, progress and measured
+rate, and the ETA is taken from whichever unfinished stage will take longest.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from engine.events import Stage
+from engine.segments import Segment
+
+STAGES: tuple[Stage, ...] = tuple(Stage)
+STAGE_LABELS = {
+    Stage.DECODE: "Decode",
+    Stage.CONDITION: "Condition",
+    Stage.SPEECH: "Speech",
+    Stage.TRANSCRIBE: "Transcribe",
+    Stage.EXPORT: "Export",
+}
+
+
+class JobStatus(str, Enum):
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    CANCELLING = "Cancelling"
+    DONE = "Done"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+@dataclass
+class StageState:
+    started_at: float | None = None
+    finished_at: float | None = None
+    done: float = 0.0
+    total: float = 0.0
+    seconds: float | None = None  # busy time reported by StageFinished
+
+    @property
+    def fraction(self) -> float:
+        if self.finished_at is not None:
+            return 1.0
+        if self.total <= 0:
+            return 0.0
+        return max(0.0, min(1.0, self.done / self.total))
+
+    @property
+    def active(self) -> bool:
+        return self.started_at is not None and self.finished_at is None
+
+    def remaining_s(self, now: float) -> float | None:
+        """Time left at the rate measured so far; None until the rate means something."""
+        if not self.active or self.started_at is None:
+            return None
+        spent = now - self.started_at
+        fraction = self.fraction
+        if fraction < 0.02 or spent < 0.5:
+            return None
+        return spent * (1.0 - fraction) / fraction
+
+
+_ids = itertools.count(1)
+
+
+def new_job_id() -> str:
+    # Unique within a run and readable in logs; the engine store may replace it with its own.
+    return f"job-{int(time.time())}-{next(_ids)}"
+
+
+@dataclass
+class Job:
+    path: Path
+    id: str = field(default_factory=new_job_id)
+    status: JobStatus = JobStatus.QUEUED
+    duration_s: float | None = None
+    reason: str | None = None  # one line, for failed jobs
+    notes: list[str] = field(default_factory=list)
+    stages: dict[Stage, StageState] = field(default_factory=lambda: {s: StageState() for s in STAGES})
+    started_at: float | None = None
+    finished_at: float | None = None
+    segments: list[Segment] = field(default_factory=list)
+    edited: bool = False
+    outputs: dict[str, Path] = field(default_factory=dict)
+    report: Any = None
+    options: Any = None  # the TranscribeOptions the job ran with
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def reset(self) -> None:
+        """Back to the queue (retry): forget everything the last attempt produced."""
+        self.status = JobStatus.QUEUED
+        self.reason = None
+        self.notes.clear()
+        self.stages = {s: StageState() for s in STAGES}
+        self.started_at = self.finished_at = None
+        self.segments = []
+        self.edited = False
+        self.outputs = {}
+        self.report = None
+
+    def current_stage(self) -> Stage | None:
+        """The furthest-downstream stage that is running: that is where the job really is."""
+        for stage in reversed(STAGES):
+            if self.stages[stage].active:
+                return stage
+        return None
+
+    def elapsed_s(self, now: float | None = None) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else (now or time.monotonic())
+        return max(0.0, end - self.started_at)
+
+    def eta_s(self, now: float | None = None, transcribe_rate: float | None = None) -> float | None:
+        """Seconds left, from measured stage rates.
+
+        `transcribe_rate` (wall seconds per audio second, measured on earlier jobs) covers the
+        time before this job's transcription has produced a rate of its own.
+        """
+        if self.status not in (JobStatus.RUNNING, JobStatus.CANCELLING):
+            return None
+        now = now or time.monotonic()
+        estimates = [r for s in STAGES if (r := self.stages[s].remaining_s(now)) is not None]
+        transcribe = self.stages[Stage.TRANSCRIBE]
+        if (
+            transcribe.started_at is None
+            and transcribe_rate is not None
+            and self.duration_s is not None
+        ):
+            estimates.append(self.duration_s * transcribe_rate)
+        return max(estimates) if estimates else None
+
+    def overall_fraction(self) -> float:
+        """Rough whole-job progress for the window title/taskbar: transcription dominates."""
+        if self.status == JobStatus.DONE:
+            return 1.0
+        weights = {Stage.DECODE: 0.05, Stage.CONDITION: 0.05, Stage.SPEECH: 0.1, Stage.TRANSCRIBE: 0.75, Stage.EXPORT: 0.05}
+        return sum(weights[s] * self.stages[s].fraction for s in STAGES)

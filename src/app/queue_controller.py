@@ -1,0 +1,270 @@
+"""Queue behaviour: which job runs next, and how engine events change the rows.
+
+Sits between the `QueueModel` (what the table shows) and the `EngineAdapter` (the engine on
+its own thread). Runs one job at a time; a failed job records its reason and the queue goes
+on. Everything here runs on the UI thread and returns at once.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.background import run_in_background
+from app.engine_adapter import EngineAdapter, JobResult
+from app.fmt import one_line
+from app.jobs import Job, JobStatus
+from app.queue_model import QueueModel
+from engine import events as ev
+from engine.options import TranscribeOptions
+
+log = logging.getLogger(__name__)
+
+ExpandFn = Callable[[list[Path]], tuple[list[Path], list[str]]]
+
+
+def _engine_expand(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    from engine.inputs import expand_inputs  # light: walks folders, checks extensions
+
+    return expand_inputs(paths)
+
+
+def _probe_duration(path: Path) -> float | None:
+    from engine.decode import probe  # PyAV; only ever called on a pool thread
+
+    return probe(path).duration_s
+
+
+class QueueController(QObject):
+    note = Signal(str)  # one line for the status bar / notes area
+    job_updated = Signal(str)  # job_id
+    segment_added = Signal(str, object)  # job_id, Segment
+    job_finished = Signal(str)  # job_id
+    started_changed = Signal(bool)  # the queue was started / paused
+    download_progress = Signal(str, int, object)  # model, done bytes, total bytes | None
+    device_notice = Signal(str, str)  # message, fix
+
+    def __init__(
+        self,
+        model: QueueModel,
+        adapter: EngineAdapter,
+        options_provider: Callable[[], TranscribeOptions],
+        expand: ExpandFn | None = None,
+        probe: Callable[[Path], float | None] | None = _probe_duration,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.adapter = adapter
+        self._options = options_provider
+        self._expand = expand or _engine_expand
+        self._probe = probe
+        self._started = False
+        self._remove_when_stopped: set[str] = set()
+        adapter.event.connect(self._on_event)
+        adapter.job_finished.connect(self._on_finished)
+        model.files_dropped.connect(self.add_paths)
+        # Elapsed/ETA and the busy stripe move even when the engine is quiet.
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(250)
+        self._ticker.timeout.connect(model.tick)
+        self._ticker.start()
+
+    # ----------------------------------------------------------------- commands
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def running_job(self) -> Job | None:
+        job_id = self.adapter.running_job
+        return self.model.job(job_id) if job_id else None
+
+    def add_paths(self, paths: Iterable[Path | str]) -> list[Job]:
+        """Queue recordings; folders are searched recursively. Returns the jobs added."""
+        paths = [Path(p) for p in paths]
+        try:
+            files, notes = self._expand(paths)
+        except Exception as error:  # noqa: BLE001 - a bad path must not take the app down
+            log.debug("expand failed", exc_info=True)
+            self.note.emit(one_line(f"Could not add files: {error}"))
+            return []
+        active = {job.path.resolve() for job in self.model.jobs if not job.status.finished}
+        jobs: list[Job] = []
+        for file in files:
+            if file.resolve() in active:
+                notes.append(f"{file.name}: already in the queue")
+                continue
+            active.add(file.resolve())
+            jobs.append(Job(path=file))
+        self.model.add_jobs(jobs)
+        for note in notes:
+            self.note.emit(one_line(note))
+        if not files and not notes:
+            self.note.emit("Nothing to add: no recordings found")
+        for job in jobs:
+            self._probe_later(job)
+        self._maybe_start_next()
+        return jobs
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self.started_changed.emit(True)
+        self._maybe_start_next()
+
+    def pause(self) -> None:
+        """Stop taking new jobs; the one running finishes normally."""
+        if self._started:
+            self._started = False
+            self.started_changed.emit(False)
+
+    def cancel_running(self) -> None:
+        job = self.running_job()
+        if job is None or job.status == JobStatus.CANCELLING:
+            return
+        job.status = JobStatus.CANCELLING
+        self.model.job_changed(job.id)
+        self.job_updated.emit(job.id)
+        self.adapter.cancel(job.id)
+
+    def remove(self, job_ids: Iterable[str]) -> None:
+        for job_id in list(job_ids):
+            job = self.model.job(job_id)
+            if job is None:
+                continue
+            if job_id == self.adapter.running_job:
+                # Removing the running job cancels it; the row goes once it has stopped.
+                self._remove_when_stopped.add(job_id)
+                self.cancel_running()
+            else:
+                self.model.remove_job(job_id)
+
+    def retry(self, job_ids: Iterable[str]) -> None:
+        for job_id in job_ids:
+            job = self.model.job(job_id)
+            if job is not None and job.status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.DONE):
+                job.reset()
+                self.model.job_changed(job.id)
+                self.job_updated.emit(job.id)
+        self._maybe_start_next()
+
+    # ----------------------------------------------------------------- internals
+    def _probe_later(self, job: Job) -> None:
+        if self._probe is None:
+            return
+        probe, job_id, path = self._probe, job.id, job.path
+
+        def done(duration: float | None) -> None:
+            current = self.model.job(job_id)
+            if current is not None and current.duration_s is None and duration:
+                current.duration_s = duration
+                self.model.job_changed(job_id)
+
+        # A file that cannot be probed will fail with its own reason when it runs.
+        run_in_background(lambda: probe(path), done, lambda _reason: None)
+
+    def _maybe_start_next(self) -> None:
+        if not self._started or self.adapter.is_busy():
+            return
+        job = self.model.next_queued()
+        if job is None:
+            return
+        try:
+            options = self._options()
+        except Exception as error:  # noqa: BLE001 - e.g. an unreadable settings value
+            job.status = JobStatus.FAILED
+            job.reason = one_line(f"Settings problem: {error}")
+            self.model.job_changed(job.id)
+            self.note.emit(f"{job.name}: {job.reason}")
+            return
+        job.reset()
+        job.options = options
+        job.status = JobStatus.RUNNING
+        job.started_at = time.monotonic()
+        self.model.job_changed(job.id)
+        self.job_updated.emit(job.id)
+        self.adapter.start_job(job.id, job.path, options)
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, ev.ModelDownloadProgress):
+            self.download_progress.emit(event.model, int(event.done_bytes), event.total_bytes)
+            return
+        if isinstance(event, ev.DeviceNotice):
+            self.device_notice.emit(event.message, event.fix)
+            return
+        job = self.model.job(getattr(event, "job_id", ""))
+        if job is None or job.status.finished:
+            return  # late events of a removed or already-closed job
+        now = time.monotonic()
+        if isinstance(event, ev.JobStarted):
+            if event.duration_s:
+                job.duration_s = event.duration_s
+        elif isinstance(event, ev.StageStarted):
+            job.stages[event.stage].started_at = now
+        elif isinstance(event, ev.StageProgress):
+            state = job.stages[event.stage]
+            if state.started_at is None:
+                state.started_at = now
+            state.done, state.total = float(event.done), float(event.total)
+        elif isinstance(event, ev.StageFinished):
+            state = job.stages[event.stage]
+            if state.started_at is None:
+                state.started_at = now
+            state.finished_at = now
+            state.seconds = event.seconds
+        elif isinstance(event, ev.SegmentReady):
+            job.segments.append(event.segment)
+            self.segment_added.emit(job.id, event.segment)
+            return  # the row itself did not change
+        elif isinstance(event, ev.JobNote):
+            job.notes.append(event.message)
+            self.note.emit(one_line(f"{job.name}: {event.message}"))
+        elif isinstance(event, ev.JobFailed):
+            job.reason = one_line(event.reason)
+        elif isinstance(event, ev.JobDone):
+            job.outputs = dict(event.outputs)
+            job.report = event.report
+        else:
+            return
+        self.model.job_changed(job.id)
+        self.job_updated.emit(job.id)
+
+    def _on_finished(self, result: JobResult) -> None:
+        job = self.model.job(result.job_id)
+        if job is not None:
+            self._close_job(job, result)
+        if result.job_id in self._remove_when_stopped:
+            self._remove_when_stopped.discard(result.job_id)
+            self.model.remove_job(result.job_id)
+        # A failure or a cancel never stops the queue: the next recording starts.
+        self._maybe_start_next()
+
+    def _close_job(self, job: Job, result: JobResult) -> None:
+        job.finished_at = time.monotonic()
+        job.status = {"done": JobStatus.DONE, "cancelled": JobStatus.CANCELLED}.get(result.status, JobStatus.FAILED)
+        if job.status == JobStatus.FAILED:
+            job.reason = result.reason or job.reason or f"{job.name}: transcription failed"
+            self.note.emit(one_line(job.reason))
+        if result.outputs:
+            job.outputs = dict(result.outputs)
+        if result.report is not None:
+            job.report = result.report
+        if result.segments and not job.edited:
+            job.segments = list(result.segments)
+        self._learn_rate(job)
+        self.model.job_changed(job.id)
+        self.job_updated.emit(job.id)
+        self.job_finished.emit(job.id)
+
+    def _learn_rate(self, job: Job) -> None:
+        report = job.report
+        try:
+            audio_s = float(report.audio_s)
+            transcribe_s = float(report.stages.get("transcribe", 0.0))
+        except (AttributeError, TypeError, ValueError):
+            return
+        if audio_s > 0 and transcribe_s > 0:
+            self.model.transcribe_rate = transcribe_s / audio_s

@@ -1,0 +1,295 @@
+"""Transcripts on disk: plain text, SRT, WebVTT and JSON, each written atomically.
+
+A file is first written to a hidden temporary file in the same folder, flushed to disk,
+then renamed over the target in one step: a crash, a full disk or a locked file never
+leaves a half-written transcript, and an earlier transcript stays intact until the new one
+is complete. All files are UTF-8 with "\\n" line endings.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from engine.cues import MAX_PAUSE_S, _is_unspaced, build_cues
+from engine.errors import ExportError
+from engine.options import EXPORT_FORMATS
+from engine.segments import Cue, Segment
+
+PARAGRAPH_CHARS = 600  # a paragraph ends at the first segment end past this length
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def _timestamp(seconds: float, separator: str) -> str:
+    total_ms = max(0, round(seconds * 1000))
+    hours, rest = divmod(total_ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, ms = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
+
+
+def _cue_lines(cue: Cue) -> list[str]:
+    # "-->" inside text would read as a timing line; blank lines would end the cue early.
+    return [line.replace("-->", "->") for line in cue.lines if line.strip()]
+
+
+def format_srt(cues: Sequence[Cue]) -> str:
+    """SubRip: numbered blocks `HH:MM:SS,mmm --> HH:MM:SS,mmm`, blank line between."""
+    blocks = []
+    for cue in cues:
+        lines = _cue_lines(cue)
+        if not lines:
+            continue
+        timing = f"{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}"
+        blocks.append("\n".join([str(len(blocks) + 1), timing, *lines]))
+    return "\n\n".join(blocks) + "\n" if blocks else ""
+
+
+def _vtt_escape(line: str) -> str:
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def format_vtt(cues: Sequence[Cue]) -> str:
+    """WebVTT: `WEBVTT` header, then `HH:MM:SS.mmm --> HH:MM:SS.mmm` blocks."""
+    blocks = ["WEBVTT"]
+    for cue in cues:
+        lines = _cue_lines(cue)
+        if not lines:
+            continue
+        timing = f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}"
+        blocks.append("\n".join([timing, *(_vtt_escape(line) for line in lines)]))
+    return "\n\n".join(blocks) + "\n"
+
+
+def _spoken_span(segment: Segment, speech: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """When speech in a segment begins and ends: its words, else its voiced regions."""
+    if segment.words:
+        words = [word for word in segment.words if word.text.strip()]
+        if words:
+            return words[0].start, max(word.end for word in words)
+    inside = [
+        (max(a, segment.start), min(b, segment.end))
+        for a, b in speech
+        if min(b, segment.end) > max(a, segment.start)
+    ]
+    if inside:
+        return min(a for a, _ in inside), max(b for _, b in inside)
+    return segment.start, segment.end
+
+
+def _join_text(left: str, right: str) -> str:
+    if not left:
+        return right
+    if _is_unspaced(left[-1]) and _is_unspaced(right[0]):
+        return left + right
+    return left + " " + right
+
+
+def format_txt(segments: Sequence[Segment], speech: Sequence[tuple[float, float]] = ()) -> str:
+    """Plain paragraphs, no timestamps.
+
+    A paragraph ends at a pause longer than 2.5 s between segments (measured between the
+    speech inside them) or at the first segment end after ~600 characters.
+    """
+    regions = sorted((float(a), float(b)) for a, b in speech if float(b) > float(a))
+    paragraphs: list[str] = []
+    current = ""
+    last_end: float | None = None
+    for segment in sorted(segments, key=lambda s: (s.start, s.end)):
+        text = " ".join(segment.text.split())
+        if not text:
+            continue
+        start, end = _spoken_span(segment, regions)
+        if current and (
+            (last_end is not None and start - last_end > MAX_PAUSE_S)
+            or len(current) >= PARAGRAPH_CHARS
+        ):
+            paragraphs.append(current)
+            current = ""
+        current = _join_text(current, text)
+        last_end = end if last_end is None else max(last_end, end)
+    if current:
+        paragraphs.append(current)
+    return "\n\n".join(paragraphs) + "\n" if paragraphs else ""
+
+
+def _sorted_keys(value):
+    if isinstance(value, dict):
+        return {str(key): _sorted_keys(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, (list, tuple)):
+        return [_sorted_keys(item) for item in value]
+    return value
+
+
+def format_json(segments: Sequence[Segment], metadata: dict) -> str:
+    """`{"metadata": {...}, "segments": [...]}`; metadata keys sorted so reruns match byte for byte."""
+    document = {
+        "metadata": _sorted_keys(dict(metadata or {})),
+        "segments": [segment.to_dict() for segment in segments],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n"
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _reason(error: OSError) -> str:
+    winerror = getattr(error, "winerror", None)
+    if winerror in (32, 33):  # ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION
+        return "the file is open in another program"
+    code = error.errno
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if code == errno.ENOSPC:
+        return "the disk is full"
+    if code == getattr(errno, "EDQUOT", None):
+        return "disk quota exceeded"
+    if code == errno.EROFS:
+        return "the disk is read-only"
+    if code in (errno.EBUSY, getattr(errno, "ETXTBSY", None)):
+        return "the file is in use"
+    if code == errno.ENOENT:
+        return "the folder does not exist"
+    if code == errno.ENOTDIR:
+        return "part of the path is not a folder"
+    if code == errno.EEXIST:
+        return "a file stands where its folder should be"
+    if code == errno.EISDIR:
+        return "a folder has that name"
+    if code == errno.ENAMETOOLONG:
+        return "the name is too long"
+    if code == errno.EIO:
+        return "input/output error on the disk"
+    return (error.strerror or str(error) or type(error).__name__).lower()
+
+
+def _new_file_mode() -> int:
+    """0666 less the process umask, read without changing it (os.umask is process-wide)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o644
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write `text` (UTF-8) to `path` all at once or not at all; returns `path`.
+
+    Raises ExportError("<name>: could not write (<reason>)") on any OS error; the temporary
+    file is removed and an existing `path` is left as it was.
+    """
+    path = Path(path)
+    data = text.encode("utf-8")
+    temp_name: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            mode = path.stat().st_mode & 0o777  # rewriting keeps the file's permissions
+        except FileNotFoundError:
+            mode = _new_file_mode()
+        with tempfile.NamedTemporaryFile(
+            mode="wb", dir=path.parent, prefix="." + path.name + ".", suffix=".tmp", delete=False
+        ) as handle:
+            temp_name = handle.name
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_name, mode)
+        os.replace(temp_name, path)
+        temp_name = None
+    except OSError as error:
+        raise ExportError(f"{path.name}: could not write ({_reason(error)})") from error
+    finally:
+        if temp_name is not None:
+            try:
+                os.unlink(temp_name)
+            except OSError:
+                pass
+    _sync_folder(path.parent)
+    return path
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable where the platform allows (POSIX)."""
+    if os.name != "posix":
+        return
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def _render(
+    fmt: str,
+    segments: Sequence[Segment],
+    speech: Sequence[tuple[float, float]],
+    metadata: dict | None,
+    cues: list[Cue] | None,
+) -> str:
+    if fmt == "txt":
+        return format_txt(segments, speech)
+    if fmt == "json":
+        return format_json(segments, metadata or {})
+    if cues is None:
+        cues = build_cues(segments, speech)
+    return format_srt(cues) if fmt == "srt" else format_vtt(cues)
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(EXPORT_FORMATS)})")
+
+
+def export(
+    segments: Sequence[Segment],
+    path: Path,
+    fmt: str,
+    *,
+    speech: Sequence[tuple[float, float]] = (),
+    metadata: dict | None = None,
+) -> Path:
+    """Write one format (txt, srt, vtt or json) to `path`; returns `path`."""
+    _check_format(fmt)
+    return write_atomic(Path(path), _render(fmt, segments, speech, metadata, None))
+
+
+def output_path(stem: Path, fmt: str) -> Path:
+    """`<stem>.<fmt>`, keeping any dots already in the stem (`a.ogg` -> `a.ogg.srt`)."""
+    stem = Path(stem)
+    return stem.with_name(f"{stem.name}.{fmt}")
+
+
+def write_outputs(
+    segments: Sequence[Segment],
+    speech: Sequence[tuple[float, float]],
+    stem: Path,
+    formats: Sequence[str],
+    metadata: dict,
+) -> dict[str, Path]:
+    """Write `<stem>.<fmt>` for each format; returns {fmt: path}.
+
+    Stops at the first failure with its ExportError; files written before it stay.
+    """
+    wanted = list(dict.fromkeys(formats))
+    for fmt in wanted:
+        _check_format(fmt)
+    cues = build_cues(segments, speech) if {"srt", "vtt"} & set(wanted) else None
+    written: dict[str, Path] = {}
+    for fmt in wanted:
+        path = output_path(stem, fmt)
+        written[fmt] = write_atomic(path, _render(fmt, segments, speech, metadata, cues))
+    return written

@@ -1,0 +1,495 @@
+"""The engine: runs one recording through every stage and reports typed events.
+
+Data flows one way: decode -> condition -> speech (a producer thread, window by window)
+-> transcribe (the calling thread) -> cues/export. While window N transcribes, window N+1
+is decoded and searched for speech, so the CPU work hides behind the model's.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from engine import decode as decode_stage
+from engine.condition import condition, pick_device
+from engine.decode import SAMPLE_RATE, DecodeReport
+from engine.errors import Cancelled, SessionScribeError
+from engine.events import (
+    DeviceNotice,
+    EventSink,
+    JobCancelled,
+    JobDone,
+    JobFailed,
+    JobNote,
+    JobStarted,
+    ModelDownloadProgress,
+    SegmentReady,
+    Stage,
+    StageFinished,
+    StageProgress,
+    StageStarted,
+    ignore_events,
+)
+from engine.hardware import Runtime, plan_runtime
+from engine.health import DeviceHealth, check_device
+from engine.models import resolve_model
+from engine.options import TranscribeOptions
+from engine.report import PeakMemory, RunReport, StageClock
+from engine.segments import Segment
+from engine.speech import Clip, SpeechDetector
+from engine.transcribe import Transcriber
+from engine.windows import WINDOW_S, cut_windows
+
+log = logging.getLogger("sessionscribe.pipeline")
+
+
+@dataclass
+class JobOutcome:
+    job_id: str
+    status: str  # "done" | "failed" | "cancelled"
+    outputs: dict[str, Path] = field(default_factory=dict)
+    reason: str | None = None
+    report: RunReport | None = None
+    segments: list[Segment] = field(default_factory=list)
+
+
+@dataclass
+class _Window:
+    index: int
+    offset: int  # samples from the start of the recording
+    length: int
+    audio: np.ndarray | None  # None when the window comes from the job store
+    clips: list[Clip]
+
+
+_END = object()
+
+
+class Engine:
+    """Runs jobs one at a time. Thread-safe `cancel()`; everything else from one thread."""
+
+    def __init__(self, sink: EventSink = ignore_events, store=None, window_s: float = WINDOW_S):
+        self._sink = sink
+        self._emit_lock = threading.Lock()
+        self._cancel = threading.Event()
+        self.store = store
+        self.window_s = window_s
+        self._health: DeviceHealth | None = None
+        self._cuda_failure: str | None = None  # a warm-up failure: stay on the CPU after it
+        self._transcribers: dict[tuple, Transcriber] = {}
+        self._detectors: dict[int, SpeechDetector] = {}
+
+    # -- commands -------------------------------------------------------------------------
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def close(self) -> None:
+        for detector in self._detectors.values():
+            detector.close()
+        self._detectors.clear()
+        self._transcribers.clear()
+
+    def health(self) -> DeviceHealth:
+        if self._health is None:
+            self._health = check_device()
+        return self._health
+
+    def plan(self, options: TranscribeOptions, model_dir: Path | None = None) -> Runtime:
+        """What 'auto' resolves to on this machine (the app shows it in its settings)."""
+        health = self.health()
+        cuda_usable = health.cuda_usable and self._cuda_failure is None
+        return plan_runtime(options, cuda_usable, health.free_vram_bytes, model_dir)
+
+    def transcribe(
+        self,
+        path: Path,
+        options: TranscribeOptions,
+        job_id: str | None = None,
+        output_stem: Path | None = None,
+    ) -> JobOutcome:
+        """Run one recording to its exports. Never raises for a bad input: the outcome says."""
+        self._cancel.clear()
+        adopt = job_id is None
+        job_id = job_id or uuid.uuid4().hex
+        self._job_id = job_id
+        path = Path(path)
+        try:
+            return self._run(path, options, job_id, output_stem, adopt)
+        except Cancelled:
+            job_id = self._job_id
+            self._set_status(job_id, "cancelled")
+            self._emit(JobCancelled(job_id))
+            return JobOutcome(job_id, "cancelled")
+        except SessionScribeError as error:
+            return self._fail(self._job_id, str(error))
+        except MemoryError:
+            return self._fail(self._job_id, f"{path.name}: ran out of memory")
+        except Exception as error:  # a bug: the user gets one line, the log gets the detail
+            log.exception("unexpected failure on job %s", self._job_id)
+            return self._fail(
+                self._job_id, f"{path.name}: unexpected error ({type(error).__name__})"
+            )
+
+    # -- the job ----------------------------------------------------------------------------
+    def _run(
+        self,
+        path: Path,
+        options: TranscribeOptions,
+        job_id: str,
+        output_stem: Path | None,
+        adopt: bool,
+    ) -> JobOutcome:
+        started = time.perf_counter()
+        info = decode_stage.probe(path)
+        runtime, transcriber = self._prepare(options)
+        resume = self._open_job(job_id, path, options, runtime, adopt)
+        job_id = self._job_id = resume.job_id
+        if self.store is not None and info.duration_s:
+            self.store.set_duration(job_id, info.duration_s)
+        self._emit(JobStarted(job_id, path, info.duration_s))
+        clock = StageClock()
+        report = RunReport(
+            model=runtime.model,
+            device=runtime.device,
+            compute_type=runtime.compute_type,
+            batch_size=runtime.batch_size,
+            cpu_threads=runtime.cpu_threads,
+            num_workers=runtime.num_workers,
+            vad_workers=runtime.vad_workers,
+            gpu_dollars_per_hour=options.gpu_dollars_per_hour,
+            api_dollars_per_minute=options.api_dollars_per_minute,
+        )
+        decode_report = DecodeReport()
+        segments: list[Segment] = []
+        speech: list[tuple[float, float]] = []
+        language = options.language or resume.language
+        with PeakMemory(gpu=runtime.device == "cuda") as memory:
+            windows = self._prepared_windows(
+                path, options, runtime, info.duration_s, resume, decode_report, clock, job_id
+            )
+            self._emit(StageStarted(job_id, Stage.TRANSCRIBE))
+            for window in windows:
+                if window.audio is None:  # finished before: take it from the store
+                    stored = resume.windows[window.index]
+                    segments.extend(stored.segments)
+                    speech.extend(stored.speech)
+                    report.resumed_windows += 1
+                    for segment in stored.segments:
+                        self._emit(SegmentReady(job_id, segment))
+                    continue
+                with clock.timed(Stage.TRANSCRIBE.value):
+                    result = transcriber.transcribe_window(
+                        window.audio,
+                        window.offset,
+                        window.clips,
+                        options,
+                        language,
+                        progress=self._transcribe_progress(job_id, window, info.duration_s),
+                    )
+                if result.language and not language and window.clips:
+                    language = result.language
+                    if self.store is not None:
+                        self.store.set_language(job_id, language)
+                window_speech = [span for clip in window.clips for span in clip.speech]
+                if self.store is not None:
+                    self.store.commit_window(
+                        job_id,
+                        window.index,
+                        window.offset / SAMPLE_RATE,
+                        (window.offset + window.length) / SAMPLE_RATE,
+                        result.segments,
+                        window_speech,
+                    )
+                segments.extend(result.segments)
+                speech.extend(window_speech)
+                report.speech_s += sum(clip.duration for clip in window.clips)
+                report.windows += 1
+                for segment in result.segments:
+                    self._emit(SegmentReady(job_id, segment))
+            self._emit(StageFinished(job_id, Stage.TRANSCRIBE, clock.seconds.get("transcribe", 0.0)))
+
+            audio_s = decode_report.samples / SAMPLE_RATE
+            self._notes(job_id, path, info.duration_s, audio_s, decode_report, segments)
+            report.language = language
+            report.audio_s = audio_s
+            report.segments = len(segments)
+            outputs = self._export(
+                job_id, path, options, output_stem, segments, speech, language, audio_s, clock
+            )
+        report.stages = {stage.value: round(clock.seconds.get(stage.value, 0.0), 4) for stage in Stage}
+        report.peak_ram_bytes = memory.peak_rss
+        report.peak_vram_bytes = memory.peak_vram
+        report.wall_s = time.perf_counter() - started
+        if self.store is not None:
+            self.store.finish(job_id, {k: str(v) for k, v in outputs.items()}, report.to_dict())
+        log.info(
+            "job %s done: %.1f s of audio in %.1f s (%s, %s, batch %d)",
+            job_id, audio_s, report.wall_s, runtime.device, runtime.compute_type, runtime.batch_size,
+        )
+        self._emit(JobDone(job_id, outputs, report))
+        return JobOutcome(job_id, "done", outputs, None, report, segments)
+
+    def _prepared_windows(
+        self, path, options, runtime, duration_s, resume, decode_report, clock, job_id
+    ) -> Iterator[_Window]:
+        """Windows from the producer thread, through a small queue (at most two in memory)."""
+        handoff: queue.Queue = queue.Queue(maxsize=1)
+        detector = self._detector(runtime.vad_workers)
+        device = pick_device(runtime.device)
+        total_s = duration_s or 0.0
+        emit = self._emit
+
+        def produce() -> None:
+            try:
+                blocks = self._timed_blocks(path, decode_report, clock, job_id, total_s)
+                for index, (offset, audio) in enumerate(cut_windows(blocks, self.window_s)):
+                    if self._cancel.is_set():
+                        raise Cancelled()
+                    length = audio.shape[0]
+                    if index < len(resume.windows):
+                        handoff.put(_Window(index, offset, length, None, []))
+                        continue
+                    if index == len(resume.windows):
+                        emit(StageStarted(job_id, Stage.CONDITION))
+                        emit(StageStarted(job_id, Stage.SPEECH))
+                    with clock.timed(Stage.CONDITION.value):
+                        conditioned = condition(audio, options.target_dbfs, device)
+                    emit(StageProgress(job_id, Stage.CONDITION, (offset + length) / SAMPLE_RATE, max(total_s, (offset + length) / SAMPLE_RATE)))
+                    with clock.timed(Stage.SPEECH.value):
+                        clips = detector.clips(
+                            conditioned,
+                            offset,
+                            progress=lambda fraction: emit(
+                                StageProgress(
+                                    job_id,
+                                    Stage.SPEECH,
+                                    (offset + fraction * length) / SAMPLE_RATE,
+                                    max(total_s, (offset + length) / SAMPLE_RATE),
+                                )
+                            ),
+                        )
+                    emit(StageProgress(job_id, Stage.SPEECH, (offset + length) / SAMPLE_RATE, max(total_s, (offset + length) / SAMPLE_RATE)))
+                    handoff.put(_Window(index, offset, length, conditioned.audio, clips))
+                for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
+                    emit(StageFinished(job_id, stage, clock.seconds.get(stage.value, 0.0)))
+                handoff.put(_END)
+            except BaseException as error:  # handed to the consumer, which raises it
+                handoff.put(error)
+
+        producer = threading.Thread(target=produce, name=f"prepare-{job_id[:8]}", daemon=True)
+        producer.start()
+        try:
+            while True:
+                try:
+                    item = handoff.get(timeout=0.2)
+                except queue.Empty:
+                    if self._cancel.is_set():
+                        raise Cancelled() from None
+                    continue
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                if self._cancel.is_set():
+                    raise Cancelled()
+                yield item
+        finally:
+            self._cancel_producer(producer, handoff)
+
+    def _cancel_producer(self, producer: threading.Thread, handoff: queue.Queue) -> None:
+        """Unblock and wait for the producer when the consumer stops early."""
+        if not producer.is_alive():
+            return
+        stop = self._cancel.is_set()
+        self._cancel.set()
+        while producer.is_alive():
+            try:
+                handoff.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        if not stop:
+            self._cancel.clear()
+
+    def _timed_blocks(self, path, decode_report, clock, job_id, total_s) -> Iterator[np.ndarray]:
+        self._emit(StageStarted(job_id, Stage.DECODE))
+        blocks = decode_stage.stream_audio(path, decode_report)
+        decoded = 0
+        while True:
+            started = time.perf_counter()
+            block = next(blocks, None)
+            clock.add(Stage.DECODE.value, time.perf_counter() - started)
+            if block is None:
+                return
+            decoded += block.shape[0]
+            seconds = decoded / SAMPLE_RATE
+            self._emit(StageProgress(job_id, Stage.DECODE, seconds, max(total_s, seconds)))
+            yield block
+
+    def _transcribe_progress(self, job_id: str, window: _Window, duration_s: float | None):
+        total = max(duration_s or 0.0, (window.offset + window.length) / SAMPLE_RATE)
+
+        def report(fraction: float) -> None:
+            if self._cancel.is_set():
+                raise Cancelled()
+            done = (window.offset + fraction * window.length) / SAMPLE_RATE
+            self._emit(StageProgress(job_id, Stage.TRANSCRIBE, done, total))
+
+        return report
+
+    # -- set-up -----------------------------------------------------------------------------
+    def _prepare(self, options: TranscribeOptions) -> tuple[Runtime, Transcriber]:
+        """Pick the device, get the model, load it; fall back to the CPU if CUDA fails."""
+        runtime = self.plan(options)
+        for note in runtime.notes:
+            self._emit(DeviceNotice(note, self._fix_text()))
+        model_dir = resolve_model(
+            runtime.model,
+            progress=lambda done, total: self._emit(ModelDownloadProgress(runtime.model, done, total)),
+            cancel=self._cancel,
+        )
+        runtime = self.plan(options, model_dir)
+        try:
+            return runtime, self._transcriber(model_dir, runtime)
+        except Exception as error:
+            if runtime.device != "cuda":
+                raise
+            self._cuda_failure = str(error).splitlines()[0][:200]
+            log.warning("CUDA warm-up failed, falling back to the CPU: %s", self._cuda_failure)
+            self._emit(
+                DeviceNotice(
+                    f"The GPU failed its warm-up ({self._cuda_failure}); running on the CPU",
+                    self._fix_text() or "run `sessionscribe doctor` for details",
+                )
+            )
+            cpu_options = options.with_changes(device="cpu", compute_type="auto")
+            if options.model == "auto":
+                # keep the model the user asked for; only "auto" follows the device
+                cpu_options = cpu_options.with_changes(model="auto")
+            runtime = self.plan(cpu_options, model_dir)
+            model_dir = resolve_model(runtime.model, cancel=self._cancel)
+            return runtime, self._transcriber(model_dir, runtime)
+
+    def _fix_text(self) -> str:
+        return "; ".join(self.health().fixes)
+
+    def _transcriber(self, model_dir: Path, runtime: Runtime) -> Transcriber:
+        key = (str(model_dir), runtime.device, runtime.compute_type, runtime.cpu_threads, runtime.num_workers)
+        transcriber = self._transcribers.get(key)
+        if transcriber is None:
+            transcriber = Transcriber(model_dir, runtime)
+            if runtime.device == "cuda":
+                transcriber.warm_up()
+            self._transcribers.clear()  # one model in memory at a time
+            self._transcribers[key] = transcriber
+        transcriber.runtime = runtime  # batch size may differ between jobs
+        return transcriber
+
+    def _detector(self, workers: int) -> SpeechDetector:
+        if workers not in self._detectors:
+            self._detectors[workers] = SpeechDetector(workers)
+        return self._detectors[workers]
+
+    def _open_job(self, job_id, path, options, runtime, adopt: bool) -> "_Resume":
+        """Find what a previous run of the same input and options already finished.
+
+        `adopt`: the caller named no job, so a resumable job for the same content and
+        transcript settings is continued under its own id (a rerun of the same command).
+        """
+        if self.store is None:
+            return _Resume(job_id, [], None)
+        from engine.store import file_fingerprint
+
+        fingerprint = file_fingerprint(path)
+        key = f"{options.transcript_key()}:{runtime.model}:{runtime.compute_type}"
+        record = self.store.get_job(job_id)
+        if record is None and adopt:
+            record = self.store.find_resumable(fingerprint, key)
+        if record is None:
+            record = self.store.create_job(
+                path, options.to_dict(), key, fingerprint, status="running", job_id=job_id
+            )
+        elif record.fingerprint != fingerprint or record.options_key != key:
+            self.store.reset_windows(record.id)  # content or settings changed: start afresh
+            self.store.set_fingerprint(record.id, fingerprint, key)
+        self.store.set_status(record.id, "running")
+        windows = self.store.windows(record.id)
+        language = self.store.get_job(record.id).language if windows else None
+        return _Resume(record.id, windows, language)
+
+    # -- endings ------------------------------------------------------------------------------
+    def _notes(self, job_id, path, header_s, audio_s, decode_report, segments) -> None:
+        if decode_report.stopped_early_at_s is not None or (
+            header_s and audio_s + 1.0 < header_s * 0.98
+        ):
+            self._emit(
+                JobNote(
+                    job_id,
+                    f"{path.name}: damaged or cut short; transcribed the first "
+                    f"{_clock(audio_s)} that could be decoded",
+                    "warning",
+                )
+            )
+        elif decode_report.damaged_packets:
+            self._emit(
+                JobNote(
+                    job_id,
+                    f"{path.name}: {decode_report.damaged_packets} damaged packet(s) skipped",
+                    "warning",
+                )
+            )
+        if not segments:
+            self._emit(JobNote(job_id, f"{path.name}: no speech found; the transcript is empty"))
+
+    def _export(self, job_id, path, options, output_stem, segments, speech, language, audio_s, clock):
+        from engine.export import write_outputs
+
+        self._emit(StageStarted(job_id, Stage.EXPORT))
+        stem = output_stem or (Path(options.output_dir or path.parent) / path.stem)
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        metadata = {
+            "source": path.name,
+            "duration_s": round(audio_s, 3),
+            "language": language,
+            "model": Path(options.model).name if Path(options.model).is_dir() else options.model,
+            "word_timestamps": options.word_timestamps,
+            "generator": "SessionScribe",
+        }
+        with clock.timed(Stage.EXPORT.value):
+            outputs = write_outputs(segments, speech, stem, options.formats, metadata)
+        self._emit(StageProgress(job_id, Stage.EXPORT, 1.0, 1.0))
+        self._emit(StageFinished(job_id, Stage.EXPORT, clock.seconds.get(Stage.EXPORT.value, 0.0)))
+        return outputs
+
+    def _fail(self, job_id: str, reason: str) -> JobOutcome:
+        self._set_status(job_id, "failed", reason)
+        log.warning("job %s failed: %s", job_id, reason)
+        self._emit(JobFailed(job_id, reason))
+        return JobOutcome(job_id, "failed", reason=reason)
+
+    def _set_status(self, job_id: str, status: str, reason: str | None = None) -> None:
+        if self.store is not None and self.store.get_job(job_id) is not None:
+            self.store.set_status(job_id, status, reason)
+
+    def _emit(self, event) -> None:
+        with self._emit_lock:
+            self._sink(event)
+
+
+@dataclass
+class _Resume:
+    job_id: str
+    windows: list  # engine.store.WindowRecord, in order
+    language: str | None
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,148 @@
+"""The run report: where the time went, what it cost, how it ran."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+import psutil
+
+
+@dataclass(frozen=True)
+class CostLine:
+    gpu_seconds: float
+    gpu_dollars: float  # this run's device time at the $/hour rate
+    api_dollars: float  # the same audio through a speech API at $/minute
+
+
+@dataclass
+class RunReport:
+    model: str = ""
+    device: str = ""
+    compute_type: str = ""
+    batch_size: int = 0
+    cpu_threads: int = 0
+    num_workers: int = 0
+    vad_workers: int = 0
+    language: str | None = None
+    audio_s: float = 0.0  # length of the recording
+    speech_s: float = 0.0  # audio sent to the model
+    wall_s: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)  # busy seconds per stage
+    peak_ram_bytes: int = 0
+    peak_vram_bytes: int | None = None
+    windows: int = 0
+    resumed_windows: int = 0  # windows taken from the job store, not recomputed
+    segments: int = 0
+    gpu_dollars_per_hour: float = 0.42
+    api_dollars_per_minute: float = 0.006
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: wall seconds per second of audio (lower is faster)."""
+        return self.wall_s / self.audio_s if self.audio_s else 0.0
+
+    def cost(
+        self, gpu_dollars_per_hour: float | None = None, api_dollars_per_minute: float | None = None
+    ) -> CostLine:
+        per_hour = self.gpu_dollars_per_hour if gpu_dollars_per_hour is None else gpu_dollars_per_hour
+        per_minute = (
+            self.api_dollars_per_minute if api_dollars_per_minute is None else api_dollars_per_minute
+        )
+        return CostLine(
+            gpu_seconds=self.wall_s,
+            gpu_dollars=self.wall_s / 3600.0 * per_hour,
+            api_dollars=self.audio_s / 60.0 * per_minute,
+        )
+
+    def cost_text(self) -> str:
+        cost = self.cost()
+        return (
+            f"{cost.gpu_seconds:.1f} s of {self.device.upper()} time at "
+            f"${self.gpu_dollars_per_hour:.2f}/h = ${cost.gpu_dollars:.4f}, vs "
+            f"${cost.api_dollars:.2f} for {self.audio_s / 60:.1f} min through a speech API at "
+            f"${self.api_dollars_per_minute:.3f}/min"
+        )
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["rtf"] = round(self.rtf, 4)
+        data["cost"] = asdict(self.cost())
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunReport":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+class PeakMemory:
+    """Samples this process's RSS (and GPU memory used, via NVML) in the background."""
+
+    def __init__(self, interval_s: float = 0.05, gpu: bool = False) -> None:
+        self.interval_s = interval_s
+        self.peak_rss = 0
+        self.peak_vram: int | None = None
+        self._process = psutil.Process()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="peak-memory", daemon=True)
+        self._nvml_handle = self._open_nvml() if gpu else None
+
+    @staticmethod
+    def _open_nvml():
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            return pynvml.nvmlDeviceGetHandleByIndex(0)
+        except Exception:  # no NVML: VRAM peak stays unknown
+            return None
+
+    def _sample(self) -> None:
+        self.peak_rss = max(self.peak_rss, self._process.memory_info().rss)
+        if self._nvml_handle is not None:
+            import pynvml
+
+            try:
+                used = int(pynvml.nvmlDeviceGetMemoryInfo(self._nvml_handle).used)
+                self.peak_vram = max(self.peak_vram or 0, used)
+            except Exception:
+                pass
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def __enter__(self) -> "PeakMemory":
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+class StageClock:
+    """Busy time per stage; stages run in several threads, each adds its own spans."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.seconds: dict[str, float] = {}
+
+    def add(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+    def timed(self, stage: str):
+        clock = self
+
+        class _Span:
+            def __enter__(self):
+                self.start = time.perf_counter()
+
+            def __exit__(self, *exc):
+                clock.add(stage, time.perf_counter() - self.start)
+
+        return _Span()

@@ -1,0 +1,641 @@
+"""The job store: every run, its windows and its segments, in one private SQLite file.
+
+A long recording is transcribed in *windows* (a few minutes each, cut at silences). Each
+finished window is written here with all of its segments in ONE transaction, so a crash,
+a power cut or a `kill -9` at 92 % of a 3-hour session loses at most the window in flight:
+a rerun of the same content with the same transcript options (`find_resumable`) carries on
+after the last committed window.
+
+Privacy: the file holds health data (transcript text). Its folder is created 0700 and the
+database (with its -wal/-shm companions) 0600; deleted jobs are overwritten
+(`secure_delete`) and the write-ahead log is truncated after a delete. Nothing here logs
+transcript text; log lines carry job ids, statuses and counts only.
+
+Threads: one `JobStore` may be shared by the engine's worker thread and the UI thread. It
+holds one connection guarded by a lock; several `JobStore`s (or processes) on the same file
+are fine too (WAL mode, busy timeout).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import platformdirs
+
+from engine.errors import SessionScribeError
+from engine.logs import get_logger
+from engine.segments import Segment, Word
+
+log = get_logger("store")
+
+APP_NAME = "SessionScribe"
+DATA_DIR_ENV = "SESSIONSCRIBE_DATA_DIR"
+DB_NAME = "jobs.sqlite3"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 10_000
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+
+_SCHEMA_V1 = """
+CREATE TABLE jobs (
+    id           TEXT PRIMARY KEY,
+    input_path   TEXT NOT NULL,
+    input_name   TEXT NOT NULL,
+    fingerprint  TEXT,
+    options_key  TEXT NOT NULL,
+    options_json TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN
+                     ('queued','running','done','failed','cancelled','interrupted')),
+    reason       TEXT,
+    language     TEXT,
+    duration_s   REAL,
+    created_at   REAL NOT NULL,
+    updated_at   REAL NOT NULL,
+    outputs_json TEXT,
+    report_json  TEXT,
+    runner       TEXT              -- "pid:process-start-time" while status is 'running'
+);
+CREATE INDEX jobs_resume ON jobs (fingerprint, options_key);
+CREATE INDEX jobs_created ON jobs (created_at);
+
+CREATE TABLE windows (
+    job_id      TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    idx         INTEGER NOT NULL,
+    start_s     REAL NOT NULL,
+    end_s       REAL NOT NULL,
+    speech_json TEXT NOT NULL,
+    PRIMARY KEY (job_id, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE segments (
+    job_id     TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    window_idx INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,
+    start_s    REAL NOT NULL,
+    end_s      REAL NOT NULL,
+    text       TEXT NOT NULL,
+    text_fold  TEXT NOT NULL,      -- str.casefold() of text: Unicode-correct search
+    words_json TEXT,
+    edited     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, window_idx, seq),
+    FOREIGN KEY (job_id, window_idx) REFERENCES windows (job_id, idx) ON DELETE CASCADE
+) WITHOUT ROWID;
+"""
+
+
+class StoreError(SessionScribeError):
+    """The job store cannot be opened or used (one human line that names the file)."""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    input_path: Path
+    input_name: str
+    fingerprint: str | None
+    options_key: str
+    options: dict
+    status: str
+    reason: str | None
+    language: str | None
+    duration_s: float | None
+    created_at: float  # seconds since the epoch
+    updated_at: float
+    outputs: dict[str, str] = field(default_factory=dict)
+    report: dict | None = None
+    committed_windows: int = 0
+
+
+@dataclass(frozen=True)
+class WindowRecord:
+    index: int
+    start_s: float
+    end_s: float
+    speech: list[tuple[float, float]]
+    segments: list[Segment]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def default_data_dir() -> Path:
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) and make it 0700, also when it already existed."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name == "posix":
+        os.chmod(path, 0o700)
+    return path
+
+
+def _private_file(path: Path) -> None:
+    """Create `path` 0600 if missing (no umask race), and force 0600 if it exists."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    if os.name == "posix":
+        os.chmod(path, 0o600)
+
+
+def file_fingerprint(path: Path) -> str:
+    """Identity of a recording's content: its size and a BLAKE2b hash of every byte.
+
+    Renaming or moving a recording keeps its fingerprint; any change to its content does
+    not. Streams 1 MiB blocks into one reused buffer (about 1 GB/s on one core).
+    """
+    digest = hashlib.blake2b(digest_size=20)
+    buffer = bytearray(1 << 20)
+    view = memoryview(buffer)
+    size = 0
+    with open(path, "rb", buffering=0) as handle:
+        while True:
+            count = handle.readinto(buffer)
+            if not count:
+                break
+            digest.update(view[:count])
+            size += count
+    return f"{size}-{digest.hexdigest()}"
+
+
+def _process_token(pid: int | None = None) -> str:
+    import psutil
+
+    process = psutil.Process(pid)
+    return f"{process.pid}:{process.create_time():.3f}"
+
+
+def _runner_alive(token: str | None) -> bool:
+    """True when the process that marked a job 'running' is still alive."""
+    if not token:
+        return False
+    try:
+        import psutil
+
+        pid_text, started_text = token.split(":", 1)
+        process = psutil.Process(int(pid_text))
+        return abs(process.create_time() - float(started_text)) < 1.0
+    except Exception:  # no such process, access denied, malformed token, no psutil
+        return False
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class JobStore:
+    def __init__(self, path: Path | None = None) -> None:
+        if path is None:
+            path = private_dir(default_data_dir()) / DB_NAME
+        else:
+            path = Path(path)
+            private_dir(path.parent)
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            _private_file(path)
+            conn = sqlite3.connect(
+                str(path),
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,  # autocommit; transactions are explicit below
+                check_same_thread=False,  # shared across threads, guarded by self._lock
+            )
+            self._conn = conn
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA secure_delete = ON")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                log.warning("job store: WAL mode unavailable (journal_mode=%s)", mode)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StoreError(f"Cannot open the job store {path}: {exc}") from exc
+        self._protect_companions()
+
+    # -- lifecycle
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                finally:
+                    self._conn = None
+
+    def __enter__(self) -> "JobStore":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def _protect_companions(self) -> None:
+        # SQLite gives -wal/-shm the database file's own mode; chmod covers files left by
+        # an older version or another tool.
+        if os.name != "posix":
+            return
+        for suffix in ("-wal", "-shm", "-journal"):
+            companion = Path(str(self.path) + suffix)
+            try:
+                os.chmod(companion, 0o600)
+            except FileNotFoundError:
+                pass
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._conn is None:
+                raise StoreError(f"The job store {self.path} is closed")
+            yield self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: all of it is committed, or none of it."""
+        with self._read() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _migrate(self) -> None:
+        with self._write() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"The job store {self.path} was written by a newer SessionScribe "
+                    f"(schema {version}); update the app to open it"
+                )
+            if version < 1:
+                # executescript() would COMMIT first; run the statements inside this transaction
+                for statement in _SCHEMA_V1.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("PRAGMA user_version = 1")
+            # Future migrations: `if version < 2: ...; PRAGMA user_version = 2`.
+
+    # -- jobs
+
+    _JOB_COLUMNS = (
+        "j.id, j.input_path, j.input_name, j.fingerprint, j.options_key, j.options_json, "
+        "j.status, j.reason, j.language, j.duration_s, j.created_at, j.updated_at, "
+        "j.outputs_json, j.report_json, j.runner, "
+        "(SELECT COUNT(*) FROM windows w WHERE w.job_id = j.id) AS committed_windows"
+    )
+
+    @staticmethod
+    def _job(row: sqlite3.Row) -> JobRecord:
+        return JobRecord(
+            id=row["id"],
+            input_path=Path(row["input_path"]),
+            input_name=row["input_name"],
+            fingerprint=row["fingerprint"],
+            options_key=row["options_key"],
+            options=json.loads(row["options_json"]),
+            status=row["status"],
+            reason=row["reason"],
+            language=row["language"],
+            duration_s=row["duration_s"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            outputs=json.loads(row["outputs_json"]) if row["outputs_json"] else {},
+            report=json.loads(row["report_json"]) if row["report_json"] else None,
+            committed_windows=row["committed_windows"],
+        )
+
+    def create_job(
+        self,
+        input_path: Path,
+        options: dict,
+        options_key: str,
+        fingerprint: str | None = None,
+        status: str = "queued",
+    ) -> JobRecord:
+        _check_status(status)
+        input_path = Path(input_path).absolute()
+        job_id = uuid.uuid4().hex
+        now = time.time()
+        runner = _process_token() if status == "running" else None
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO jobs (id, input_path, input_name, fingerprint, options_key, "
+                "options_json, status, created_at, updated_at, runner) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    str(input_path),
+                    input_path.name,
+                    fingerprint,
+                    options_key,
+                    _dumps(options),
+                    status,
+                    now,
+                    now,
+                    runner,
+                ),
+            )
+        log.info("job %s created (%s)", job_id, status)
+        job = self.get_job(job_id)
+        assert job is not None
+        return job
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT {self._JOB_COLUMNS} FROM jobs j WHERE j.id = ?", (job_id,)
+            ).fetchone()
+        return None if row is None else self._job(row)
+
+    def list_jobs(self) -> list[JobRecord]:
+        """All jobs, newest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {self._JOB_COLUMNS} FROM jobs j ORDER BY j.created_at DESC, j.rowid DESC"
+            ).fetchall()
+        return [self._job(row) for row in rows]
+
+    def find_resumable(self, fingerprint: str, options_key: str) -> JobRecord | None:
+        """The newest job for this content and these transcript options that can be reused.
+
+        That is a 'done' job (its segments can be exported again without recomputing) or an
+        unfinished one with at least one committed window. A job still 'running' in a live
+        process (another window of the app, the CLI) is never returned.
+        """
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {self._JOB_COLUMNS} FROM jobs j "
+                "WHERE j.fingerprint = ? AND j.options_key = ? "
+                "AND (j.status = 'done' OR EXISTS (SELECT 1 FROM windows w WHERE w.job_id = j.id)) "
+                "ORDER BY j.created_at DESC, j.rowid DESC",
+                (fingerprint, options_key),
+            ).fetchall()
+        for row in rows:
+            if row["status"] == "running" and _runner_alive(row["runner"]):
+                continue
+            return self._job(row)
+        return None
+
+    def _update_job(self, job_id: str, assignments: str, values: Sequence) -> None:
+        with self._write() as conn:
+            cursor = conn.execute(
+                f"UPDATE jobs SET {assignments}, updated_at = ? WHERE id = ?",
+                (*values, time.time(), job_id),
+            )
+            if cursor.rowcount == 0:
+                raise KeyError(f"no job {job_id}")
+
+    def set_status(self, job_id: str, status: str, reason: str | None = None) -> None:
+        """Move a job to `status`; 'running' records this process as the one running it."""
+        _check_status(status)
+        runner = _process_token() if status == "running" else None
+        self._update_job(job_id, "status = ?, reason = ?, runner = ?", (status, reason, runner))
+        log.info("job %s %s", job_id, status)
+
+    def set_fingerprint(self, job_id: str, fingerprint: str, options_key: str) -> None:
+        self._update_job(job_id, "fingerprint = ?, options_key = ?", (fingerprint, options_key))
+
+    def set_language(self, job_id: str, language: str) -> None:
+        self._update_job(job_id, "language = ?", (language,))
+
+    def set_duration(self, job_id: str, seconds: float) -> None:
+        self._update_job(job_id, "duration_s = ?", (float(seconds),))
+
+    def finish(self, job_id: str, outputs: dict[str, str], report: dict) -> None:
+        """Mark a job done with the files it wrote and its run report."""
+        self._update_job(
+            job_id,
+            "status = 'done', reason = NULL, runner = NULL, outputs_json = ?, report_json = ?",
+            (_dumps({key: str(value) for key, value in outputs.items()}), _dumps(report)),
+        )
+        log.info("job %s done (%d outputs)", job_id, len(outputs))
+
+    def delete_job(self, job_id: str) -> None:
+        """Remove a job with its windows and segments, and scrub them from the file."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        # Old page images holding the text may still sit in the write-ahead log: copy the
+        # (zeroed) pages back and empty the log. Busy readers only postpone this.
+        with self._read() as conn:
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.OperationalError:
+                pass
+        log.info("job %s deleted", job_id)
+
+    def mark_interrupted_on_open(self) -> list[JobRecord]:
+        """Jobs left 'running' by a crash become 'interrupted' (resumable); returns them.
+
+        A job whose recorded process is still alive (e.g. the CLI running beside the app)
+        is left alone.
+        """
+        with self._write() as conn:
+            rows = conn.execute("SELECT id, runner FROM jobs WHERE status = 'running'").fetchall()
+            stale = [row["id"] for row in rows if not _runner_alive(row["runner"])]
+            now = time.time()
+            for job_id in stale:
+                conn.execute(
+                    "UPDATE jobs SET status = 'interrupted', runner = NULL, updated_at = ?, "
+                    "reason = 'Stopped unexpectedly (the app or the computer closed); "
+                    "run it again to continue where it stopped' WHERE id = ?",
+                    (now, job_id),
+                )
+        if stale:
+            log.warning("%d job(s) were interrupted by a crash: %s", len(stale), ", ".join(stale))
+        return [job for job in (self.get_job(job_id) for job_id in stale) if job is not None]
+
+    # -- windows and segments
+
+    def commit_window(
+        self,
+        job_id: str,
+        index: int,
+        start_s: float,
+        end_s: float,
+        segments: list[Segment],
+        speech: list[tuple[float, float]],
+    ) -> None:
+        """Store one finished window with all its segments, atomically.
+
+        Committing the same index again replaces the window (and drops its old segments,
+        including edits).
+        """
+        speech_json = _dumps([[float(a), float(b)] for a, b in speech])
+        rows = [
+            (
+                job_id,
+                index,
+                seq,
+                float(segment.start),
+                float(segment.end),
+                segment.text,
+                segment.text.casefold(),
+                None
+                if segment.words is None
+                else _dumps([_word_dict(word) for word in segment.words]),
+            )
+            for seq, segment in enumerate(segments)
+        ]
+        with self._write() as conn:
+            conn.execute("DELETE FROM windows WHERE job_id = ? AND idx = ?", (job_id, index))
+            conn.execute(
+                "INSERT INTO windows (job_id, idx, start_s, end_s, speech_json) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (job_id, index, float(start_s), float(end_s), speech_json),
+            )
+            conn.executemany(
+                "INSERT INTO segments (job_id, window_idx, seq, start_s, end_s, text, "
+                "text_fold, words_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time(), job_id))
+        log.debug("job %s window %d committed (%d segments)", job_id, index, len(rows))
+
+    @staticmethod
+    def _segment(row: sqlite3.Row) -> Segment:
+        words_json = row["words_json"]
+        return Segment(
+            start=row["start_s"],
+            end=row["end_s"],
+            text=row["text"],
+            words=None
+            if words_json is None
+            else tuple(Word(**word) for word in json.loads(words_json)),
+        )
+
+    def windows(self, job_id: str) -> list[WindowRecord]:
+        """The committed windows of a job, in order, each with its segments."""
+        with self._read() as conn:
+            window_rows = conn.execute(
+                "SELECT idx, start_s, end_s, speech_json FROM windows WHERE job_id = ? "
+                "ORDER BY idx",
+                (job_id,),
+            ).fetchall()
+            segment_rows = conn.execute(
+                "SELECT window_idx, start_s, end_s, text, words_json FROM segments "
+                "WHERE job_id = ? ORDER BY window_idx, seq",
+                (job_id,),
+            ).fetchall()
+        by_window: dict[int, list[Segment]] = {}
+        for row in segment_rows:
+            by_window.setdefault(row["window_idx"], []).append(self._segment(row))
+        return [
+            WindowRecord(
+                index=row["idx"],
+                start_s=row["start_s"],
+                end_s=row["end_s"],
+                speech=[(float(a), float(b)) for a, b in json.loads(row["speech_json"])],
+                segments=by_window.get(row["idx"], []),
+            )
+            for row in window_rows
+        ]
+
+    def segments(self, job_id: str) -> list[Segment]:
+        """All segments of a job, ordered by window then position in the window."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT start_s, end_s, text, words_json FROM segments WHERE job_id = ? "
+                "ORDER BY window_idx, seq",
+                (job_id,),
+            ).fetchall()
+        return [self._segment(row) for row in rows]
+
+    def update_segment_text(self, job_id: str, position: int, text: str) -> None:
+        """Replace the text of segment number `position` (as in `segments(job_id)`).
+
+        The segment is marked edited and its word timings are dropped: they belong to the
+        old wording, and exporters building cues from words would bring it back.
+        """
+        if position < 0:
+            raise IndexError(f"segment position {position} out of range")
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT window_idx, seq FROM segments WHERE job_id = ? "
+                "ORDER BY window_idx, seq LIMIT 1 OFFSET ?",
+                (job_id, position),
+            ).fetchone()
+            if row is None:
+                raise IndexError(f"job {job_id} has no segment {position}")
+            conn.execute(
+                "UPDATE segments SET text = ?, text_fold = ?, words_json = NULL, edited = 1 "
+                "WHERE job_id = ? AND window_idx = ? AND seq = ?",
+                (text, text.casefold(), job_id, row["window_idx"], row["seq"]),
+            )
+            conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time(), job_id))
+
+    def edited_positions(self, job_id: str) -> list[int]:
+        """Positions (as in `segments(job_id)`) of the segments the user has edited."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT pos FROM (SELECT edited, ROW_NUMBER() OVER "
+                "(ORDER BY window_idx, seq) - 1 AS pos FROM segments WHERE job_id = ?) "
+                "WHERE edited ORDER BY pos",
+                (job_id,),
+            ).fetchall()
+        return [row["pos"] for row in rows]
+
+    def search(self, text: str, job_id: str | None = None) -> list[tuple[str, int, Segment]]:
+        """Segments containing `text`, ignoring case (Unicode case folding).
+
+        Returns (job_id, position, segment), newest job first, then in transcript order.
+        An empty query finds nothing.
+        """
+        needle = text.strip().casefold()
+        if not needle:
+            return []
+        where = "WHERE s.job_id = ?" if job_id is not None else ""
+        params: tuple = (job_id, needle) if job_id is not None else (needle,)
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT p.job_id, p.pos, p.start_s, p.end_s, p.text, p.words_json FROM ("
+                "  SELECT s.job_id, s.start_s, s.end_s, s.text, s.text_fold, s.words_json, "
+                "  ROW_NUMBER() OVER (PARTITION BY s.job_id ORDER BY s.window_idx, s.seq) - 1 "
+                f"  AS pos FROM segments s {where}"
+                ") p JOIN jobs j ON j.id = p.job_id "
+                "WHERE instr(p.text_fold, ?) > 0 "
+                "ORDER BY j.created_at DESC, j.rowid DESC, p.pos",
+                params,
+            ).fetchall()
+        return [(row["job_id"], row["pos"], self._segment(row)) for row in rows]
+
+    # -- health
+
+    def integrity_ok(self) -> bool:
+        with self._read() as conn:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+            fk_problems = conn.execute("PRAGMA foreign_key_check").fetchall()
+        return [tuple(row) for row in rows] == [("ok",)] and not fk_problems
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown job status {status!r} (expected one of {', '.join(STATUSES)})")
+
+
+def _word_dict(word: Word) -> dict:
+    return {
+        "start": float(word.start),
+        "end": float(word.end),
+        "text": word.text,
+        "probability": float(word.probability),
+    }

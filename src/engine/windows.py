@@ -1,0 +1,51 @@
+"""Long recordings are processed in windows cut at silences, so memory stays flat.
+
+Cuts depend only on the decoded samples (never on block sizes or timing), so a rerun cuts the
+same windows: the job store relies on that to resume after the last committed window.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from engine.condition import CHUNK_SAMPLES
+from engine.decode import SAMPLE_RATE
+
+WINDOW_S = 300.0  # ~19 MB of float32 per window
+CUT_SEARCH_S = 30.0  # the cut goes at the quietest half second of the window's last 30 s
+SMOOTH_CHUNKS = 5
+
+
+def quietest_cut(audio: np.ndarray, search_from: int, search_to: int) -> int:
+    """Sample index (on the 100 ms grid) at the middle of the quietest half second."""
+    first = search_from // CHUNK_SAMPLES
+    last = search_to // CHUNK_SAMPLES
+    chunks = audio[first * CHUNK_SAMPLES : last * CHUNK_SAMPLES].reshape(-1, CHUNK_SAMPLES)
+    energy = np.einsum("ij,ij->i", chunks, chunks)
+    smoothed = np.convolve(energy, np.ones(SMOOTH_CHUNKS), mode="same")
+    return (first + int(np.argmin(smoothed))) * CHUNK_SAMPLES
+
+
+def cut_windows(
+    blocks: Iterable[np.ndarray],
+    window_s: float = WINDOW_S,
+    search_s: float = CUT_SEARCH_S,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(offset in samples, window audio) for consecutive windows of about `window_s`."""
+    window = int(window_s * SAMPLE_RATE)
+    search = int(search_s * SAMPLE_RATE)
+    pending: list[np.ndarray] = []
+    buffered = 0
+    offset = 0
+    for block in blocks:
+        pending.append(block)
+        buffered += block.shape[0]
+        while buffered >= window:
+            joined = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            cut = quietest_cut(joined, window - search, window)
+            yield offset, joined[:cut].copy()
+            rest = joined[cut:]
+            pending, buffered, offset = [rest], rest.shape[0], offset + cut
+    if buffered:
+        yield offset, (np.concatenate(pending) if len(pending) > 1 else pending[0]).copy()
