@@ -12,3 +12,39 @@ for path in (ROOT / "src", ROOT / "tests"):
 
 # Qt never needs a display in tests, and nothing here may touch the user's real job store.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import shutil  # noqa: E402
+
+import pytest  # noqa: E402
+
+REAL_DATA = ROOT.parent / "shared" / "data" / "real"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """The deterministic test model: writes 'hello' for every clip it is given."""
+    from support.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def speech_available() -> None:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path, monkeypatch):
+    """Every test gets its own job store and log folder: never the user's real ones."""
+    monkeypatch.setenv("SESSIONSCRIBE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SESSIONSCRIBE_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path
+
+
+def real_recording(name: str) -> Path:
+    path = REAL_DATA / name
+    if not path.exists():
+        pytest.skip(f"{path} is not available")
+    return path

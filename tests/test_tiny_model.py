@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support.tiny_model import STAMP_FILE, WHISPER_LANGUAGES, build_tiny_model
+from support.tiny_model import MODEL_FILES, STAMP_FILE, WHISPER_LANGUAGES, build_tiny_model
 
 faster_whisper = pytest.importorskip("faster_whisper")
 
@@ -45,7 +45,7 @@ def _texts(segments) -> list[str]:
 
 
 def test_writes_the_files_faster_whisper_reads(model_dir: Path) -> None:
-    for name in ("model.bin", "config.json", "vocabulary.json", "tokenizer.json", "preprocessor_config.json"):
+    for name in MODEL_FILES:
         assert (model_dir / name).is_file(), name
     config = json.loads((model_dir / "config.json").read_text())
     assert config["alignment_heads"] and config["lang_ids"]
@@ -73,7 +73,9 @@ def test_tokenizer_layout(model) -> None:
 
 
 def test_batched_clips_say_the_word(pipeline) -> None:
-    segments, info = pipeline.transcribe(_audio(), language="en", batch_size=8, clip_timestamps=CLIPS)
+    segments, info = pipeline.transcribe(
+        _audio(), language="en", batch_size=8, clip_timestamps=CLIPS
+    )
     segments = list(segments)
     assert _texts(segments) == ["hello", "hello"]
     assert [(s.start, s.end) for s in segments] == [(0.0, 5.0), (6.0, 12.0)]
@@ -90,7 +92,9 @@ def test_greedy_and_beam_search_agree(pipeline, beam_size: int) -> None:
 
 
 def test_detects_english(pipeline) -> None:
-    segments, info = pipeline.transcribe(_audio(), language=None, batch_size=8, clip_timestamps=CLIPS)
+    segments, info = pipeline.transcribe(
+        _audio(), language=None, batch_size=8, clip_timestamps=CLIPS
+    )
     assert _texts(segments) == ["hello", "hello"]
     assert info.language == "en"
     assert info.language_probability > 0.99
@@ -109,11 +113,16 @@ def test_word_timestamps(pipeline) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"hotwords": "hello there friend"}, {"initial_prompt": "Earlier in the session we spoke about sleep."}],
+    [
+        {"hotwords": "hello there friend"},
+        {"initial_prompt": "Earlier in the session we spoke about sleep."},
+    ],
     ids=["hotwords", "initial_prompt"],
 )
 def test_longer_prompts_do_not_change_the_text(pipeline, options: dict) -> None:
-    segments, _ = pipeline.transcribe(_audio(), language="en", batch_size=8, clip_timestamps=CLIPS, **options)
+    segments, _ = pipeline.transcribe(
+        _audio(), language="en", batch_size=8, clip_timestamps=CLIPS, **options
+    )
     assert _texts(segments) == ["hello", "hello"]
 
 
@@ -156,6 +165,16 @@ def test_english_only_and_multi_word(tmp_path: Path) -> None:
     assert info.language == "en"
     assert _texts(segments) == ["hello world", "hello world"]
     assert [w.word.strip() for w in segments[0].words] == ["hello", "world"]
+
+
+def test_128_mel_bins(tmp_path: Path) -> None:
+    out = build_tiny_model(tmp_path / "v3", n_mels=128)  # large-v3 style features
+    model = faster_whisper.WhisperModel(str(out), device="cpu", compute_type="int8")
+    assert model.model.n_mels == 128 and model.feature_extractor.mel_filters.shape[0] == 128
+    segments, _ = faster_whisper.BatchedInferencePipeline(model).transcribe(
+        _audio(), language="en", batch_size=8, clip_timestamps=CLIPS
+    )
+    assert _texts(segments) == ["hello", "hello"]
 
 
 def test_rejects_words_a_bigram_cannot_spell(tmp_path: Path) -> None:

@@ -42,12 +42,22 @@ class _Task(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self._fn(self._relay.progress.emit) if self._with_progress else self._fn()
+            result = self._fn(self._progress) if self._with_progress else self._fn()
         except BaseException as error:  # noqa: BLE001 - every failure becomes one line
             log.debug("background task failed", exc_info=True)
-            self._relay.failed.emit(one_line(str(error) or type(error).__name__))
+            self._send(self._relay.failed, one_line(str(error) or type(error).__name__))
         else:
-            self._relay.done.emit(result)
+            self._send(self._relay.done, result)
+
+    def _progress(self, value: Any) -> None:
+        self._send(self._relay.progress, value)
+
+    @staticmethod
+    def _send(signal: Any, value: Any) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:
+            pass  # the app is shutting down and the receiver is gone: nobody to tell
 
 
 # Relays must outlive their tasks until the queued signal has been delivered.

@@ -100,8 +100,8 @@ class _Worker(QObject):
                 self._engine = created
             return self._engine
 
-    @Slot(str, object, object)
-    def run_job(self, job_id: str, path: Path, options: Any) -> None:
+    @Slot(str, object, object, object)
+    def run_job(self, job_id: str, path: Path, options: Any, output_stem: Path | None) -> None:
         with self._lock:
             self._current = job_id
         try:
@@ -112,7 +112,9 @@ class _Worker(QObject):
                 if self._take_cancel(job_id):  # cancelled while the engine was loading
                     result = JobResult(job_id, "cancelled")
                 else:
-                    outcome = engine.transcribe(Path(path), options, job_id=job_id)
+                    # output_stem only when set, so engines without that parameter still work
+                    extra = {"output_stem": output_stem} if output_stem is not None else {}
+                    outcome = engine.transcribe(Path(path), options, job_id=job_id, **extra)
                     result = JobResult.from_outcome(job_id, outcome)
         except BaseException as error:  # noqa: BLE001 - never let a traceback reach the user
             log.exception("job %s crashed", job_id)
@@ -147,7 +149,7 @@ class EngineAdapter(QObject):
     event = Signal(object)  # any engine.events event, on the UI thread
     job_finished = Signal(object)  # JobResult, on the UI thread
     busy_changed = Signal(bool)
-    _run = Signal(str, object, object)
+    _run = Signal(str, object, object, object)
 
     def __init__(self, engine_factory: EngineFactory | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -168,12 +170,12 @@ class EngineAdapter(QObject):
     def is_busy(self) -> bool:
         return self._running is not None
 
-    def start_job(self, job_id: str, path: Path, options: Any) -> None:
+    def start_job(self, job_id: str, path: Path, options: Any, output_stem: Path | None = None) -> None:
         if self._running is not None:
             raise RuntimeError("the engine is already running a job")
         self._running = job_id
         self.busy_changed.emit(True)
-        self._run.emit(job_id, Path(path), options)
+        self._run.emit(job_id, Path(path), options, output_stem)
 
     def cancel(self, job_id: str | None = None) -> None:
         """Ask the running job to stop; returns at once (the result arrives as job_finished)."""

@@ -39,7 +39,8 @@ def _probe_duration(path: Path) -> float | None:
 
 
 class QueueController(QObject):
-    note = Signal(str)  # one line for the status bar / notes area
+    note = Signal(str)  # one line for the status bar
+    skipped = Signal(list)  # notes on what the last add skipped (empty: nothing skipped)
     job_updated = Signal(str)  # job_id
     segment_added = Signal(str, object)  # job_id, Segment
     job_finished = Signal(str)  # job_id
@@ -100,10 +101,12 @@ class QueueController(QObject):
             active.add(file.resolve())
             jobs.append(Job(path=file))
         self.model.add_jobs(jobs)
-        for note in notes:
-            self.note.emit(one_line(note))
-        if not files and not notes:
-            self.note.emit("Nothing to add: no recordings found")
+        notes = [one_line(note) for note in notes]
+        self.skipped.emit(notes)
+        summary = f"Added {len(jobs)} recording{'s' if len(jobs) != 1 else ''}"
+        if notes:
+            summary += f"; skipped {len(notes)} (see the notes under the drop area)"
+        self.note.emit(summary if jobs or notes else "Nothing to add: no recordings found")
         for job in jobs:
             self._probe_later(job)
         self._maybe_start_next()
@@ -186,7 +189,17 @@ class QueueController(QObject):
         job.started_at = time.monotonic()
         self.model.job_changed(job.id)
         self.job_updated.emit(job.id)
-        self.adapter.start_job(job.id, job.path, options)
+        self.adapter.start_job(job.id, job.path, options, self._output_stem(job, options))
+
+    def _output_stem(self, job: Job, options: TranscribeOptions) -> Path | None:
+        """Plan names over the whole queue so a.ogg and a.m4a never overwrite each other."""
+        try:
+            from engine.inputs import plan_output_stems
+
+            return plan_output_stems([j.path for j in self.model.jobs], options.output_dir).get(job.path)
+        except Exception:  # noqa: BLE001 - the engine then picks the default name
+            log.debug("output planning failed", exc_info=True)
+            return None
 
     def _on_event(self, event: object) -> None:
         if isinstance(event, ev.ModelDownloadProgress):

@@ -363,7 +363,11 @@ def _split_pieces(units: Sequence[_Unit], span_s: float) -> list[list[_Unit]]:
     while count < n:
         bounds = _piece_bounds(units, weights, count)
         pieces = [list(units[a:b]) for a, b in zip(bounds, bounds[1:])]
-        if all(_fits(piece) for piece in pieces):
+        total = sum(weights)
+        short = all(
+            span_s * sum(weights[a:b]) / total <= MAX_CUE_S for a, b in zip(bounds, bounds[1:])
+        )
+        if short and all(_fits(piece) for piece in pieces):
             return pieces
         count += 1
     return [[unit] for unit in units]

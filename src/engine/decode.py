@@ -33,6 +33,7 @@ class DecodeReport:
     """Filled in while decoding: what went wrong without stopping us."""
 
     samples: int = 0
+    packets: int = 0
     damaged_packets: int = 0
     stopped_early_at_s: float | None = None  # decoding ended on an error at this time
 
@@ -121,6 +122,7 @@ def stream_audio(
                 except (av.error.InvalidDataError, av.error.FFmpegError):
                     report.damaged_packets += 1
                     continue
+                report.packets += 1
                 for frame in decoded:
                     frame.pts = None  # resampler must not insist on contiguous timestamps
                     yield frame
@@ -143,6 +145,11 @@ def stream_audio(
             )
             report.samples += block.shape[0]
             yield block
+    if report.samples == 0:
+        raise InputError(f"{path.name}: contains no audio data")
+    if report.damaged_packets > report.packets:
+        # Random bytes can look like a few MP3 frames; a recording is mostly decodable.
+        raise InputError(f"{path.name}: not a recording that can be read (mostly undecodable data)")
 
 
 def _take(

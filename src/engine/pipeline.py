@@ -412,8 +412,9 @@ class Engine:
         if record is None and adopt:
             record = self.store.find_resumable(fingerprint, key)
         if record is None:
+            # A job the caller did not register: the store names it.
             record = self.store.create_job(
-                path, options.to_dict(), key, fingerprint, status="running", job_id=job_id
+                path, options.to_dict(), key, fingerprint, status="running"
             )
         elif record.fingerprint != fingerprint or record.options_key != key:
             self.store.reset_windows(record.id)  # content or settings changed: start afresh

@@ -1,0 +1,58 @@
+"""Start the Qt application and the main window."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def _setup_logging() -> None:
+    # The engine's private log file (0600, no transcript text); the app never prints tracebacks.
+    try:
+        from engine.logs import setup_logging
+
+        setup_logging()
+        engine_logger = logging.getLogger("sessionscribe")
+        app_logger = logging.getLogger("app")
+        for handler in engine_logger.handlers:
+            if handler not in app_logger.handlers:
+                app_logger.addHandler(handler)
+        app_logger.setLevel(logging.INFO)
+    except Exception:  # noqa: BLE001 - logging is a help, not a requirement
+        pass
+
+
+def run_gui(paths: list[Path], overrides: dict[str, Any] | None = None) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from app.resources import app_icon
+    from app.settings import APP_NAME
+    from app.window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setDesktopFileName("sessionscribe")
+    app.setWindowIcon(app_icon())
+    _setup_logging()
+
+    def hook(kind, value, tb) -> None:
+        # A bug in a slot must not kill the window or show a traceback: log it, say one line.
+        log.error("unexpected error", exc_info=(kind, value, tb))
+        for widget in app.topLevelWidgets():
+            if isinstance(widget, MainWindow):
+                widget.show_message(f"Something went wrong ({kind.__name__}); details are in the log")
+
+    sys.excepthook = hook
+    window = MainWindow()
+    if overrides:
+        window.settings.overrides = dict(overrides)
+        window.settings_panel.load(window.settings.options)
+    window.show()
+    if paths:
+        window.add_paths(paths)
+        window.controller.start()
+    return app.exec()

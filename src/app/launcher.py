@@ -1,0 +1,73 @@
+"""`sessionscribe` entry point: the engine's CLI subcommands, or the desktop window.
+
+The CLI path (`transcribe`, `doctor`, `models`) must work on a machine without a display and
+must not pay for Qt, so nothing here imports PySide6 at module level.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+CLI_COMMANDS = frozenset({"transcribe", "doctor", "models"})
+
+
+def build_gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sessionscribe gui",
+        description="Open the SessionScribe window; recordings given here are queued and started.",
+    )
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="recordings or folders to queue")
+    parser.add_argument("--model", help="model name (e.g. large-v3) or a folder holding a CTranslate2 model")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    parser.add_argument(
+        "--format",
+        dest="formats",
+        action="append",
+        metavar="FMT",
+        help="output format: txt, srt, vtt or json (repeat, or separate with commas)",
+    )
+    parser.add_argument("--output-dir", type=Path, help="where transcripts are written (default: beside each recording)")
+    return parser
+
+
+def gui_overrides(args: argparse.Namespace) -> dict:
+    """Options given on the command line: they apply to this run and are never saved."""
+    overrides: dict = {}
+    if args.model:
+        model = Path(args.model).expanduser()
+        overrides["model"] = str(model.resolve()) if model.is_dir() else args.model
+    if args.device:
+        overrides["device"] = args.device
+    if args.formats:
+        formats = [f.strip().lower() for item in args.formats for f in item.split(",") if f.strip()]
+        overrides["formats"] = tuple(dict.fromkeys(formats))
+    if args.output_dir:
+        overrides["output_dir"] = args.output_dir.expanduser().resolve()
+    return overrides
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in CLI_COMMANDS:
+        from engine.cli import main as cli_main
+
+        return int(cli_main(argv) or 0)
+    if argv and argv[0] == "gui":
+        argv = argv[1:]
+    parser = build_gui_parser()
+    args = parser.parse_args(argv)
+    from engine.options import EXPORT_FORMATS
+
+    overrides = gui_overrides(args)
+    unknown = [f for f in overrides.get("formats", ()) if f not in EXPORT_FORMATS]
+    if unknown:
+        parser.error(f"unknown format {', '.join(unknown)} (choose from {', '.join(EXPORT_FORMATS)})")
+    from app.gui import run_gui  # Qt is imported only now
+
+    return run_gui(list(args.paths), overrides)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

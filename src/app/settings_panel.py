@@ -1,0 +1,412 @@
+"""Settings tab: model (download or local folder), device, compute type, batch size, language,
+hotwords, output folder, formats, word timestamps. Every change is saved at once."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import fmt
+from app.background import run_in_background
+from app.settings import AppSettings, SettingsStore
+from engine.options import COMPUTE_TYPES, DEVICES, EXPORT_FORMATS, TranscribeOptions
+
+# Shown in the model list before engine.models has been asked (it is imported lazily).
+_FALLBACK_MODELS = ("tiny", "base", "small", "medium", "large-v3", "large-v3-turbo", "distil-large-v3")
+LANGUAGES = (
+    ("auto", "Detect automatically"), ("en", "English"), ("de", "German"), ("fr", "French"),
+    ("es", "Spanish"), ("it", "Italian"), ("nl", "Dutch"), ("pt", "Portuguese"), ("pl", "Polish"),
+    ("sv", "Swedish"), ("da", "Danish"), ("no", "Norwegian"), ("fi", "Finnish"), ("tr", "Turkish"),
+    ("ru", "Russian"), ("uk", "Ukrainian"), ("zh", "Chinese"), ("ja", "Japanese"), ("ko", "Korean"),
+    ("ar", "Arabic"), ("he", "Hebrew"), ("hi", "Hindi"),
+)
+
+
+def _list_models() -> list[tuple[str, bool]]:
+    from engine.models import list_models
+
+    return [(info.name, info.downloaded) for info in list_models()]
+
+
+def _download(name: str, cancel: threading.Event, report: Callable[[Any], None]) -> Path:
+    from engine.models import download
+
+    return download(name, lambda done, total: report((done, total)), cancel)
+
+
+class SettingsPanel(QWidget):
+    changed = Signal()  # options changed and were saved
+    message = Signal(str)
+
+    def __init__(
+        self,
+        settings: AppSettings,
+        store: SettingsStore,
+        plan: Callable[[TranscribeOptions], Any] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.store = store
+        self._plan = plan  # blocking engine.plan(); run in the background
+        self._loading = False
+        self._download_cancel: threading.Event | None = None
+        self._downloaded: dict[str, bool] = {}
+        self._plan_generation = 0
+
+        # --- widgets
+        self.model = QComboBox()
+        self.model.setMinimumWidth(220)
+        self.model_folder_button = QPushButton("Use a model folder…")
+        self.download_button = QPushButton("Download")
+        self.cancel_download_button = QPushButton("Cancel download")
+        self.download_bar = QProgressBar()
+        self.download_bar.setFormat("%p %")
+        self.download_label = QLabel("")
+        self.model_state = QLabel("")
+        self.model_state.setStyleSheet("color: #607d8b;")
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+        self.compute_type = QComboBox()
+        self.compute_type.addItems(COMPUTE_TYPES)
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(0, 256)
+        self.batch_size.setSpecialValueText("auto")  # 0 means "let the engine choose"
+        self.auto_label = QLabel("")
+        self.auto_label.setStyleSheet("color: #607d8b;")
+        self.language = QComboBox()
+        for code, label in LANGUAGES:
+            self.language.addItem(f"{label} ({code})" if code != "auto" else label, code)
+        self.hotwords = QLineEdit()
+        self.hotwords.setPlaceholderText("Names and terms to favour, e.g. EMDR, Dr. Okafor, sertraline")
+        self.output_dir = QLineEdit()
+        self.output_dir.setPlaceholderText("Beside each recording")
+        self.output_browse = QPushButton("Choose…")
+        self.output_clear = QPushButton("Beside recordings")
+        self.formats = {name: QCheckBox(name.upper()) for name in EXPORT_FORMATS}
+        self.word_timestamps = QCheckBox("Word-level timestamps (slower)")
+        self.override_note = QLabel("")
+        self.override_note.setWordWrap(True)
+        self.override_note.setStyleSheet("color: #ef6c00;")
+
+        # --- layout
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(self.download_button)
+        model_row.addWidget(self.model_folder_button)
+        download_row = QHBoxLayout()
+        download_row.addWidget(self.download_bar, 1)
+        download_row.addWidget(self.download_label)
+        download_row.addWidget(self.cancel_download_button)
+        batch_row = QHBoxLayout()
+        batch_row.addWidget(self.batch_size)
+        batch_row.addWidget(self.auto_label, 1)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.output_dir, 1)
+        out_row.addWidget(self.output_browse)
+        out_row.addWidget(self.output_clear)
+        formats_row = QHBoxLayout()
+        for box in self.formats.values():
+            formats_row.addWidget(box)
+        formats_row.addStretch(1)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Model:", model_row)
+        form.addRow("", self.model_state)
+        form.addRow("", download_row)
+        form.addRow("Device:", self.device)
+        form.addRow("Compute type:", self.compute_type)
+        form.addRow("Batch size:", batch_row)
+        form.addRow("Language:", self.language)
+        form.addRow("Hotwords:", self.hotwords)
+        form.addRow("Output folder:", out_row)
+        form.addRow("Formats:", formats_row)
+        form.addRow("", self.word_timestamps)
+
+        inner = QWidget()
+        inner_layout = QVBoxLayout(inner)
+        inner_layout.addWidget(self.override_note)
+        inner_layout.addLayout(form)
+        note = QLabel("Changes apply to recordings that start after the change. Everything stays on this computer.")
+        note.setStyleSheet("color: #78909c;")
+        note.setWordWrap(True)
+        inner_layout.addWidget(note)
+        inner_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+
+        self._show_download(False)
+        self._fill_models([(name, False) for name in _FALLBACK_MODELS])
+        self.load(settings.options)
+
+        # --- signals
+        self.model.currentIndexChanged.connect(self._save)
+        for combo in (self.device, self.compute_type, self.language):
+            combo.currentIndexChanged.connect(self._save)
+        self.batch_size.valueChanged.connect(self._save)
+        self.hotwords.editingFinished.connect(self._save)
+        self.output_dir.editingFinished.connect(self._save)
+        for box in self.formats.values():
+            box.toggled.connect(self._save)
+        self.word_timestamps.toggled.connect(self._save)
+        self.model_folder_button.clicked.connect(self._choose_model_folder)
+        self.output_browse.clicked.connect(self._choose_output)
+        self.output_clear.clicked.connect(lambda: (self.output_dir.clear(), self._save()))
+        self.download_button.clicked.connect(self.start_download)
+        self.cancel_download_button.clicked.connect(self.cancel_download)
+
+    # ----------------------------------------------------------------- options <-> widgets
+    def load(self, options: TranscribeOptions) -> None:
+        self._loading = True
+        try:
+            self._select_model(options.model)
+            self.device.setCurrentText(options.device)
+            self.compute_type.setCurrentText(options.compute_type)
+            self.batch_size.setValue(options.batch_size or 0)
+            index = self.language.findData(options.language or "auto")
+            if index < 0:
+                self.language.addItem(options.language or "auto", options.language)
+                index = self.language.count() - 1
+            self.language.setCurrentIndex(index)
+            self.hotwords.setText(options.hotwords or "")
+            self.output_dir.setText(str(options.output_dir) if options.output_dir else "")
+            for name, box in self.formats.items():
+                box.setChecked(name in options.formats)
+            self.word_timestamps.setChecked(options.word_timestamps)
+        finally:
+            self._loading = False
+        self._show_overrides()
+        self._update_model_state()
+
+    def options(self) -> TranscribeOptions:
+        """The saved options as the widgets show them."""
+        formats = tuple(name for name, box in self.formats.items() if box.isChecked())
+        language = self.language.currentData()
+        output = self.output_dir.text().strip()
+        return self.settings.options.with_changes(
+            model=self._model_value(),
+            device=self.device.currentText(),
+            compute_type=self.compute_type.currentText(),
+            batch_size=self.batch_size.value() or None,
+            language=None if language in (None, "auto") else language,
+            hotwords=self.hotwords.text().strip() or None,
+            output_dir=Path(output).expanduser() if output else None,
+            formats=formats,
+            word_timestamps=self.word_timestamps.isChecked(),
+        )
+
+    def _save(self) -> None:
+        if self._loading:
+            return
+        options = self.options()
+        if not options.formats:
+            self.message.emit("Choose at least one output format; keeping TXT")
+            self._loading = True
+            self.formats["txt"].setChecked(True)
+            self._loading = False
+            options = options.with_changes(formats=("txt",))
+        if options == self.settings.options:
+            return
+        self.settings.options = options
+        try:
+            self.store.save(self.settings)
+        except OSError as error:
+            self.message.emit(fmt.one_line(f"Settings could not be saved: {error}"))
+        self._update_model_state()
+        self.refresh_plan()
+        self.changed.emit()
+
+    def save_rates(self, gpu_per_hour: float, api_per_minute: float) -> None:
+        self.settings.options = self.settings.options.with_changes(
+            gpu_dollars_per_hour=gpu_per_hour, api_dollars_per_minute=api_per_minute
+        )
+        try:
+            self.store.save(self.settings)
+        except OSError as error:
+            self.message.emit(fmt.one_line(f"Settings could not be saved: {error}"))
+
+    def _show_overrides(self) -> None:
+        overrides = self.settings.overrides
+        if overrides:
+            text = ", ".join(f"{k.replace('_', ' ')} = {v if not isinstance(v, tuple) else ','.join(v)}" for k, v in overrides.items())
+            self.override_note.setText(f"For this run the command line sets: {text}. Saved settings are unchanged.")
+        self.override_note.setVisible(bool(overrides))
+
+    # ----------------------------------------------------------------- model
+    def _fill_models(self, models: list[tuple[str, bool]]) -> None:
+        current = self._model_value() if self.model.count() else self.settings.options.model
+        self._downloaded.update(dict(models))
+        self._loading, was_loading = True, self._loading
+        self.model.clear()
+        self.model.addItem("auto (best for this computer)", "auto")
+        for name, downloaded in models:
+            self.model.addItem(f"{name}{'  ✓ downloaded' if downloaded else ''}", name)
+        self._select_model(current)
+        self._loading = was_loading
+
+    def _select_model(self, value: str) -> None:
+        index = self.model.findData(value)
+        if index < 0:  # a folder or an unknown name: keep it as its own entry
+            label = f"Folder: {value}" if Path(value).is_dir() else value
+            self.model.addItem(label, value)
+            index = self.model.count() - 1
+        self.model.setCurrentIndex(index)
+
+    def _model_value(self) -> str:
+        data = self.model.currentData()
+        return str(data) if data else self.model.currentText().strip() or "auto"
+
+    def refresh_models(self) -> None:
+        """Ask engine.models which models are downloaded (cache lookup, off the UI thread)."""
+        run_in_background(_list_models, self._fill_models_and_state, lambda reason: None)
+
+    def _fill_models_and_state(self, models: list[tuple[str, bool]]) -> None:
+        self._fill_models(models)
+        self._update_model_state()
+
+    def _update_model_state(self) -> None:
+        value = self._model_value()
+        folder = Path(value).expanduser()
+        downloadable = value not in ("auto",) and not folder.is_dir()
+        if value == "auto":
+            self.model_state.setText("The engine picks the model that suits this computer.")
+        elif folder.is_dir():
+            self.model_state.setText(f"Local model folder: {folder}")
+        elif self._downloaded.get(value):
+            self.model_state.setText("Downloaded and ready.")
+        else:
+            self.model_state.setText("Not downloaded yet: download it now, or it downloads when a job starts.")
+        running = self._download_cancel is not None
+        self.download_button.setEnabled(downloadable and not running and not self._downloaded.get(value, False))
+
+    def _choose_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with a CTranslate2 Whisper model")
+        if folder:
+            self.use_model_folder(Path(folder))
+
+    def use_model_folder(self, folder: Path) -> bool:
+        try:
+            from engine.models import is_model_dir
+
+            valid = is_model_dir(folder)
+        except Exception:  # noqa: BLE001
+            valid = folder.is_dir()
+        if not valid:
+            self.message.emit(f"{folder.name}: not a Whisper model folder (needs model.bin and config.json)")
+            return False
+        self._select_model(str(folder))
+        self._save()
+        return True
+
+    def start_download(self) -> None:
+        name = self._model_value()
+        if self._download_cancel is not None or name == "auto" or Path(name).is_dir():
+            return
+        cancel = threading.Event()
+        self._download_cancel = cancel
+        self._show_download(True)
+        self.download_bar.setRange(0, 0)  # busy until the first byte count arrives
+        self.download_label.setText(f"Downloading {name}…")
+        self._update_model_state()
+
+        def finished(_path: Path) -> None:
+            self._download_done(name, None)
+
+        def failed(reason: str) -> None:
+            self._download_done(name, "Download cancelled" if cancel.is_set() else f"Download failed: {reason}")
+
+        run_in_background(lambda report: _download(name, cancel, report), finished, failed, self.show_download_progress)
+
+    def show_download_progress(self, progress: tuple[int, int | None], model: str | None = None) -> None:
+        done, total = progress
+        self._show_download(True)
+        if total:
+            self.download_bar.setRange(0, 1000)
+            self.download_bar.setValue(int(1000 * done / total))
+            self.download_label.setText(f"{model + ': ' if model else ''}{fmt.size(done)} of {fmt.size(total)}")
+        else:
+            self.download_bar.setRange(0, 0)
+            self.download_label.setText(f"{model + ': ' if model else ''}{fmt.size(done)}")
+
+    def cancel_download(self) -> None:
+        if self._download_cancel is not None:
+            self._download_cancel.set()
+            self.download_label.setText("Cancelling…")
+
+    def _download_done(self, name: str, problem: str | None) -> None:
+        self._download_cancel = None
+        self._show_download(False)
+        if problem is None:
+            self._downloaded[name] = True
+            self.message.emit(f"Model {name} downloaded")
+            self.refresh_models()
+        else:
+            self.message.emit(fmt.one_line(problem))
+        self._update_model_state()
+
+    def _show_download(self, visible: bool) -> None:
+        for widget in (self.download_bar, self.download_label, self.cancel_download_button):
+            widget.setVisible(visible)
+        self.cancel_download_button.setEnabled(self._download_cancel is not None)
+
+    # ----------------------------------------------------------------- auto values
+    def refresh_plan(self) -> None:
+        """Show what 'auto' resolves to (engine.plan runs off the UI thread)."""
+        if self._plan is None:
+            return
+        self._plan_generation += 1
+        generation = self._plan_generation
+        options = self.settings.effective_options()
+        plan = self._plan
+        self.auto_label.setText("working out the automatic choices…")
+
+        def done(runtime: Any) -> None:
+            if generation == self._plan_generation:
+                self.show_plan(runtime)
+
+        def failed(reason: str) -> None:
+            if generation == self._plan_generation:
+                self.auto_label.setText(f"automatic choices unavailable ({reason})")
+
+        run_in_background(lambda: plan(options), done, failed)
+
+    def show_plan(self, runtime: Any) -> None:
+        batch = getattr(runtime, "batch_size", None)
+        parts = []
+        if self.batch_size.value() == 0 and batch is not None:
+            parts.append(f"auto chose {batch}")
+        parts.append(
+            f"runs on {getattr(runtime, 'device', '?')} · {getattr(runtime, 'compute_type', '?')} · "
+            f"model {Path(str(getattr(runtime, 'model', '?'))).name} · {getattr(runtime, 'cpu_threads', '?')} CPU threads"
+        )
+        self.auto_label.setText("  —  ".join(parts))
+        self.auto_label.setToolTip("What 'auto' settings resolve to on this computer")
+
+    def _choose_output(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for transcripts", self.output_dir.text() or str(Path.home()))
+        if folder:
+            self.output_dir.setText(folder)
+            self._save()

@@ -1,0 +1,381 @@
+"""The main window: queue on the left, transcript/report/settings/health on the right, gauges
+along the bottom. Wiring only; behaviour lives in the controller and the views."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QByteArray, QEventLoop, QItemSelectionModel, QModelIndex, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.drop_zone import DropZone
+from app.engine_adapter import EngineAdapter, EngineFactory
+from app.gauges import GaugePanel, Sampler, SystemMonitor
+from app.health_view import HealthView, _check_device
+from app.jobs import Job, JobStatus
+from app.progress_delegate import StageProgressDelegate
+from app.queue_controller import QueueController
+from app.queue_model import COL_DURATION, COL_ELAPSED, COL_ETA, COL_FILE, COL_PROGRESS, COL_STATUS, QueueModel
+from app.report_view import ReportView
+from app.resources import app_icon
+from app.settings import AppSettings, SettingsStore
+from app.settings_panel import SettingsPanel
+from app.transcript_view import TranscriptView
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "SessionScribe"
+MEDIA_FILTER = (
+    "Recordings (*.wav *.mp3 *.m4a *.aac *.flac *.ogg *.opus *.wma *.aiff *.mp4 *.mov *.mkv *.webm *.avi);;All files (*)"
+)
+
+
+class QueueTable(QTableView):
+    """Queue table: rows reorder by drag; files dragged in from outside are queued."""
+
+    def __init__(self, model: QueueModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setModel(model)
+        self.setItemDelegateForColumn(COL_PROGRESS, StageProgressDelegate(self))
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setDragDropOverwriteMode(False)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.verticalHeader().hide()
+        self.verticalHeader().setDefaultSectionSize(34)
+        self.setShowGrid(False)
+        self.setAlternatingRowColors(True)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(COL_PROGRESS, QHeaderView.ResizeMode.Stretch)
+        for column in (COL_DURATION, COL_STATUS, COL_ELAPSED, COL_ETA):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.setColumnWidth(COL_FILE, 200)
+        self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        settings_store: SettingsStore | None = None,
+        settings: AppSettings | None = None,
+        engine_factory: EngineFactory | None = None,
+        sampler_factory: Callable[[], Sampler] | None = None,
+        health_check: Callable[[], Any] | None = None,
+        player_factory: Callable[[], object] | None = None,
+        probe: Callable[[Path], float | None] | None | bool = True,
+        start_monitor: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings_store = settings_store or SettingsStore()
+        self.settings = settings or self.settings_store.load()
+        self.setWindowTitle(APP_TITLE)
+        self.setWindowIcon(app_icon())
+        # Tests replace this to answer the "a job is running, quit?" question.
+        self.confirm_quit: Callable[[], bool] = self._ask_quit
+
+        # --- core objects
+        self.adapter = EngineAdapter(engine_factory, self)
+        self.queue_model = QueueModel(self)
+        controller_kwargs = {} if probe is True else {"probe": probe or None}
+        self.controller = QueueController(
+            self.queue_model, self.adapter, self.settings.effective_options, parent=self, **controller_kwargs
+        )
+        self.monitor = SystemMonitor(sampler_factory, parent=self)
+
+        # --- widgets
+        self.drop_zone = DropZone()
+        self.table = QueueTable(self.queue_model)
+        self.transcript = TranscriptView(**({"player_factory": player_factory} if player_factory else {}))
+        self.report = ReportView()
+        self.report.set_rates(self.settings.options.gpu_dollars_per_hour, self.settings.options.api_dollars_per_minute)
+        self.settings_panel = SettingsPanel(self.settings, self.settings_store, plan=self.adapter.plan)
+        self.health = HealthView(**({"check": health_check} if health_check else {"check": _check_device}))
+        self.gauges = GaugePanel()
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(8, 8, 4, 0)
+        left_layout.addWidget(self.drop_zone)
+        self.queue_summary = QLabel("")
+        self.queue_summary.setStyleSheet("color: #546e7a;")
+        left_layout.addWidget(self.queue_summary)
+        left_layout.addWidget(self.table, 1)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.transcript, "Transcript")
+        self.tabs.addTab(self.report, "Run report")
+        self.tabs.addTab(self.settings_panel, "Settings")
+        self.tabs.addTab(self.health, "Health")
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(4, 8, 8, 0)
+        right_layout.addWidget(self.tabs)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 4)
+        splitter.setSizes([780, 640])
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        central_layout.addWidget(splitter, 1)
+        central_layout.addWidget(self.gauges)
+        self.setCentralWidget(central)
+        self._build_actions()
+        self.statusBar().showMessage("Ready. Everything stays on this computer.")
+
+        # --- wiring
+        self.drop_zone.files_dropped.connect(self.add_paths)
+        self.drop_zone.add_files_clicked.connect(self.choose_files)
+        self.drop_zone.add_folder_clicked.connect(self.choose_folder)
+        self.controller.note.connect(self.show_message)
+        self.controller.skipped.connect(self.drop_zone.show_notes)
+        self.controller.job_updated.connect(self._on_job_updated)
+        self.controller.segment_added.connect(lambda job_id, _segment: self.transcript.refresh(job_id))
+        self.controller.job_finished.connect(self._on_job_finished)
+        self.controller.started_changed.connect(lambda _started: self._update_actions())
+        self.controller.download_progress.connect(self._on_download_progress)
+        self.controller.device_notice.connect(self._on_device_notice)
+        self.adapter.busy_changed.connect(lambda _busy: self._update_actions())
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_selection())
+        self.queue_model.rowsInserted.connect(lambda *_: self._update_actions())
+        self.queue_model.rowsRemoved.connect(lambda *_: self._on_selection())
+        self.transcript.message.connect(self.show_message)
+        self.settings_panel.message.connect(self.show_message)
+        self.health.message.connect(self.show_message)
+        self.report.rates_changed.connect(self.settings_panel.save_rates)
+        self.monitor.sample_ready.connect(self.gauges.show_sample)
+        self._title_timer = QTimer(self)
+        self._title_timer.setInterval(1000)
+        self._title_timer.timeout.connect(self._update_title)
+        self._title_timer.start()
+
+        if self.settings.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode()))
+        else:
+            self.resize(1440, 900)
+        if start_monitor:
+            self.monitor.start()
+        # Slow look-ups (device check, model cache, 'auto' plan) start once the window is up.
+        QTimer.singleShot(800, self._deferred_start)
+        self._update_actions()
+
+    # ----------------------------------------------------------------- actions
+    def _build_actions(self) -> None:
+        bar = QToolBar("Queue")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(bar)
+
+        def action(text: str, slot, shortcut: str | None = None, tip: str = "") -> QAction:
+            act = QAction(text, self)
+            act.triggered.connect(slot)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+            act.setToolTip(tip or text)
+            bar.addAction(act)
+            return act
+
+        self.add_files_action = action("Add files…", self.choose_files, "Ctrl+O", "Add recordings to the queue")
+        self.add_folder_action = action("Add folder…", self.choose_folder, "Ctrl+Shift+O", "Add every recording in a folder")
+        bar.addSeparator()
+        self.start_action = action("▶ Start queue", self.toggle_queue, "Ctrl+Return", "Start or pause the queue")
+        self.cancel_action = action("■ Cancel job", self.controller.cancel_running, "Ctrl+.", "Stop the recording being transcribed")
+        self.retry_action = action("↻ Retry", self.retry_selected, None, "Queue the selected failed or cancelled recordings again")
+        self.remove_action = action("✕ Remove", self.remove_selected, "Del", "Remove the selected recordings from the queue")
+        bar.addSeparator()
+        self.settings_action = action("Settings", lambda: self.tabs.setCurrentWidget(self.settings_panel))
+        self.health_action = action("Health", lambda: self.tabs.setCurrentWidget(self.health))
+
+    def _update_actions(self) -> None:
+        selected = self.selected_jobs()
+        running = self.controller.running_job()
+        started = self.controller.started
+        self.start_action.setText("⏸ Pause queue" if started else "▶ Start queue")
+        self.start_action.setToolTip(
+            "Finish the current recording, then stop" if started else "Transcribe the queued recordings one by one"
+        )
+        has_queued = self.queue_model.next_queued() is not None
+        self.start_action.setEnabled(started or has_queued)
+        self.cancel_action.setEnabled(running is not None and running.status == JobStatus.RUNNING)
+        self.retry_action.setEnabled(any(j.status in (JobStatus.FAILED, JobStatus.CANCELLED) for j in selected))
+        self.remove_action.setEnabled(bool(selected))
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        jobs = self.queue_model.jobs
+        if not jobs:
+            self.queue_summary.setText("The queue is empty.")
+            return
+        counts: dict[JobStatus, int] = {}
+        for job in jobs:
+            counts[job.status] = counts.get(job.status, 0) + 1
+        parts = [f"{n} {status.value.lower()}" for status, n in counts.items()]
+        state = "running" if self.controller.started else "paused — press Start"
+        self.queue_summary.setText(f"{len(jobs)} recording{'s' if len(jobs) != 1 else ''}: {', '.join(parts)} · queue {state}")
+
+    # ----------------------------------------------------------------- commands
+    def add_paths(self, paths: list[Path]) -> list[Job]:
+        return self.controller.add_paths(paths)
+
+    def choose_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Add recordings", str(Path.home()), MEDIA_FILTER)
+        if files:
+            self.add_paths([Path(f) for f in files])
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add every recording in a folder", str(Path.home()))
+        if folder:
+            self.add_paths([Path(folder)])
+
+    def toggle_queue(self) -> None:
+        if self.controller.started:
+            self.controller.pause()
+            self.show_message("Queue paused: the current recording finishes, then the queue stops")
+        else:
+            self.controller.start()
+
+    def retry_selected(self) -> None:
+        self.controller.retry([job.id for job in self.selected_jobs()])
+        self._on_selection()
+
+    def remove_selected(self) -> None:
+        self.controller.remove([job.id for job in self.selected_jobs()])
+
+    def selected_jobs(self) -> list[Job]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [job for row in rows if (job := self.queue_model.job_at(row)) is not None]
+
+    def select_job(self, job_id: str) -> None:
+        row = self.queue_model.row_of(job_id)
+        if row >= 0:
+            self.table.selectionModel().select(
+                self.queue_model.index(row, 0),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+            )
+            self.table.setCurrentIndex(self.queue_model.index(row, 0))
+
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 15000)
+
+    # ----------------------------------------------------------------- reactions
+    def _focused_job(self) -> Job | None:
+        selected = self.selected_jobs()
+        return selected[0] if len(selected) == 1 else None
+
+    def _on_selection(self) -> None:
+        job = self._focused_job()
+        if job is not self.transcript.job:
+            self.transcript.set_job(job)
+        self.report.set_job(job)
+        self._update_actions()
+
+    def _on_job_updated(self, job_id: str) -> None:
+        job = self.queue_model.job(job_id)
+        # Follow the running job when the user has not picked one, so the transcript fills live.
+        if job is not None and job.status == JobStatus.RUNNING and not self.selected_jobs():
+            self.select_job(job_id)
+        if self.transcript.job is not None and self.transcript.job.id == job_id:
+            self.transcript.refresh(job_id)
+        self._update_actions()
+
+    def _on_job_finished(self, job_id: str) -> None:
+        job = self.queue_model.job(job_id)
+        if job is not None and self.transcript.job is job:
+            self.transcript.refresh(job_id)
+            self.report.set_job(job)
+        if job is not None and job.status == JobStatus.DONE:
+            self.show_message(f"{job.name}: transcript ready ({', '.join(sorted(job.outputs)) or 'no files'})")
+        self._update_actions()
+
+    def _on_download_progress(self, model: str, done: int, total: int | None) -> None:
+        self.settings_panel.show_download_progress((done, total), model)
+        if total:
+            self.show_message(f"Downloading model {model}: {100 * done / total:.0f} %")
+        if total and done >= total:
+            QTimer.singleShot(1500, lambda: self.settings_panel._show_download(False))
+
+    def _on_device_notice(self, message: str, fix: str) -> None:
+        self.health.add_notice(message, fix)
+        self.show_message(message)
+
+    def _update_title(self) -> None:
+        job = self.controller.running_job()
+        if job is None:
+            self.setWindowTitle(APP_TITLE)
+        else:
+            self.setWindowTitle(f"{APP_TITLE} — {job.name} ({job.overall_fraction() * 100:.0f} %)")
+
+    def _deferred_start(self) -> None:
+        self.health.run_check()
+        self.settings_panel.refresh_models()
+        self.settings_panel.refresh_plan()
+
+    # ----------------------------------------------------------------- closing
+    def _ask_quit(self) -> bool:
+        job = self.controller.running_job()
+        name = job.name if job else "A recording"
+        answer = QMessageBox.question(
+            self,
+            "Quit SessionScribe?",
+            f"{name} is still being transcribed.\n\nQuit anyway? The transcription is cancelled; "
+            "running it again later continues where it stopped.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.adapter.is_busy():
+            if not self.confirm_quit():
+                event.ignore()
+                return
+            self.controller.pause()
+            self.controller.cancel_running()
+            self.statusBar().showMessage("Cancelling the running transcription…")
+            self.wait_until_idle(10.0)
+        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
+        try:
+            self.settings_store.save(self.settings)
+        except OSError:
+            log.warning("could not save settings on exit", exc_info=True)
+        self.settings_panel.cancel_download()
+        self.monitor.stop()
+        self.adapter.shutdown()
+        event.accept()
+
+    def wait_until_idle(self, timeout_s: float) -> bool:
+        """Keep the UI responsive while the engine winds down (used when quitting)."""
+        deadline = time.monotonic() + timeout_s
+        while self.adapter.is_busy() and time.monotonic() < deadline:
+            from PySide6.QtCore import QCoreApplication
+
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            time.sleep(0.01)
+        return not self.adapter.is_busy()

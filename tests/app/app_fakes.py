@@ -1,0 +1,194 @@
+"""A stand-in for engine.pipeline.Engine: same interface, realistic event sequence, no model.
+
+Stages overlap like the real pipeline (decode/condition/speech finish while transcription
+runs), progress is reported in seconds of audio, and cancel() stops it within one step.
+Recordings whose name contains "broken" fail with a one-line reason, like a damaged file.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+from engine.events import (
+    JobCancelled,
+    JobDone,
+    JobFailed,
+    JobNote,
+    JobStarted,
+    SegmentReady,
+    Stage,
+    StageFinished,
+    StageProgress,
+    StageStarted,
+)
+from engine.report import RunReport
+from engine.monitor import GpuSample, SystemSample
+from engine.segments import Segment
+
+WORDS = ("I have been sleeping better mostly", "How did your body feel in that moment",
+         "It was probably a seven maybe an eight", "Let's pause there for a second")
+
+
+@dataclass
+class FakeOutcome:
+    job_id: str
+    status: str
+    outputs: dict = field(default_factory=dict)
+    reason: str | None = None
+    report: object = None
+    segments: list = field(default_factory=list)
+
+
+class FakeEngine:
+    def __init__(self, sink, store=None, *, segments: int = 6, step_s: float = 0.02, duration_s: float = 60.0):
+        self._sink = sink
+        self._cancel = threading.Event()
+        self.segments = segments
+        self.step_s = step_s
+        self.duration_s = duration_s
+        self.calls: list[tuple[Path, object]] = []
+        self.threads: set[int] = set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def plan(self, options):
+        return SimpleNamespace(device="cpu", compute_type="int8", batch_size=4, cpu_threads=2,
+                               num_workers=1, vad_workers=1, model="tiny")
+
+    def _step(self) -> None:
+        time.sleep(self.step_s)
+        if self._cancel.is_set():
+            raise _Stop()
+
+    def transcribe(self, path: Path, options, job_id: str | None = None, output_stem: Path | None = None):
+        self._cancel.clear()
+        self.threads.add(threading.get_ident())
+        self.calls.append((Path(path), options))
+        job_id = job_id or uuid.uuid4().hex
+        path = Path(path)
+        emit = self._sink
+        started = time.perf_counter()
+        if "broken" in path.name:
+            time.sleep(self.step_s)
+            reason = f"{path.name}: not a recording that can be read (Invalid data found)"
+            emit(JobFailed(job_id, reason))
+            return FakeOutcome(job_id, "failed", reason=reason)
+        total = self.duration_s
+        emit(JobStarted(job_id, path, total))
+        segments: list[Segment] = []
+        try:
+            emit(StageStarted(job_id, Stage.DECODE))
+            emit(StageStarted(job_id, Stage.CONDITION))
+            emit(StageStarted(job_id, Stage.SPEECH))
+            emit(StageStarted(job_id, Stage.TRANSCRIBE))
+            step = total / self.segments
+            for i in range(self.segments):
+                # Preparation runs ahead of transcription, as in the real pipeline.
+                ahead = min(total, (i + 2) * step)
+                for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
+                    emit(StageProgress(job_id, stage, ahead, total))
+                if ahead >= total and i == self.segments - 2:
+                    for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
+                        emit(StageFinished(job_id, stage, 0.01 * self.segments))
+                self._step()
+                emit(StageProgress(job_id, Stage.TRANSCRIBE, (i + 0.5) * step, total))
+                self._step()
+                segment = Segment(i * step, (i + 0.9) * step, f" {WORDS[i % len(WORDS)]} number {i + 1}.")
+                segments.append(segment)
+                emit(StageProgress(job_id, Stage.TRANSCRIBE, (i + 1) * step, total))
+                emit(SegmentReady(job_id, segment))
+            for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
+                emit(StageFinished(job_id, stage, 0.01 * self.segments))
+            emit(StageFinished(job_id, Stage.TRANSCRIBE, self.step_s * 2 * self.segments))
+            emit(StageStarted(job_id, Stage.EXPORT))
+            from engine.export import write_outputs
+
+            stem = output_stem or Path(options.output_dir or path.parent) / path.stem
+            stem.parent.mkdir(parents=True, exist_ok=True)
+            outputs = write_outputs(segments, [], stem, options.formats, {"source": path.name})
+            emit(StageProgress(job_id, Stage.EXPORT, 1.0, 1.0))
+            emit(StageFinished(job_id, Stage.EXPORT, 0.01))
+        except _Stop:
+            emit(JobCancelled(job_id))
+            return FakeOutcome(job_id, "cancelled")
+        wall = time.perf_counter() - started
+        report = RunReport(
+            model="tiny", device="cpu", compute_type="int8", batch_size=4, cpu_threads=2,
+            num_workers=1, vad_workers=1, audio_s=total, wall_s=wall,
+            stages={"decode": 0.05, "condition": 0.02, "speech": 0.1, "transcribe": wall * 0.8, "export": 0.01},
+            peak_ram_bytes=512 * 2**20, peak_vram_bytes=None,
+            gpu_dollars_per_hour=options.gpu_dollars_per_hour,
+            api_dollars_per_minute=options.api_dollars_per_minute,
+        )
+        emit(JobNote(job_id, f"{path.name}: fake engine finished", "info"))
+        emit(JobDone(job_id, outputs, report))
+        return FakeOutcome(job_id, "done", outputs, None, report, segments)
+
+
+class _Stop(Exception):
+    pass
+
+
+class FakeEngineFactory:
+    """Builds one FakeEngine (like the adapter expects) and keeps it for the test to inspect."""
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+        self.engine: FakeEngine | None = None
+
+    def __call__(self, sink):
+        self.engine = FakeEngine(sink, **self.kwargs)
+        return self.engine
+
+
+class FakeSampler:
+    """Returns scripted samples; records which thread sampled (must not be the UI thread)."""
+
+    def __init__(self, gpu: bool = True) -> None:
+        self.gpu = gpu
+        self.count = 0
+        self.threads: set[int] = set()
+
+    def sample(self) -> SystemSample:
+        self.count += 1
+        self.threads.add(threading.get_ident())
+        gpu = (
+            GpuSample("NVIDIA Fake 4090", 55.0 + self.count % 10, 6 * 2**30, 24 * 2**30, 61.0, 215.0)
+            if self.gpu
+            else None
+        )
+        return SystemSample(
+            time=time.monotonic(),
+            cpu_percent=37.0,
+            ram_used_bytes=8 * 2**30,
+            ram_total_bytes=32 * 2**30,
+            gpu=gpu,
+            gpu_unavailable_reason=None if gpu else "No NVIDIA GPU or driver found",
+        )
+
+
+class FakeHealth:
+    cuda_usable = False
+    fixes = ["Install the NVIDIA driver (550 or newer), then restart"]
+
+    def lines(self) -> list[str]:
+        return ["CUDA usable by CTranslate2: no", "NVIDIA driver: not found"]
+
+
+class FakePlayer:
+    def __init__(self) -> None:
+        self.played: list[tuple[Path, float]] = []
+
+    def play_from(self, path: Path, seconds: float) -> None:
+        self.played.append((Path(path), seconds))
+
+    def toggle(self) -> bool:
+        return True
+
+    def stop(self) -> None:
+        pass

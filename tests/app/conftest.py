@@ -1,0 +1,58 @@
+"""Fixtures for the desktop app tests: a window wired to fakes (engine, sampler, device check,
+audio player), so tests are fast and run offscreen without a GPU or sound card."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from app_fakes import FakeEngineFactory, FakeHealth, FakePlayer, FakeSampler  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def private_config(tmp_path, monkeypatch):
+    """App settings go to the test's folder (the root conftest does the same for the job
+    store and logs): a test never reads or writes the user's real settings."""
+    monkeypatch.setenv("SESSIONSCRIBE_CONFIG_DIR", str(tmp_path / "config"))
+    return tmp_path / "config"
+
+
+@pytest.fixture
+def settings_path(tmp_path) -> Path:
+    return tmp_path / "config" / "settings.json"
+
+
+@pytest.fixture
+def make_window(qtbot, settings_path, tmp_path):
+    """Build a MainWindow on fakes; closes it (cancelling any job) at teardown."""
+    from app.settings import SettingsStore
+    from app.window import MainWindow
+
+    windows = []
+
+    def build(engine_factory=None, sampler=None, settings_store=None, **engine_kwargs):
+        factory = engine_factory or FakeEngineFactory(**engine_kwargs)
+        sampler = sampler or FakeSampler()
+        player = FakePlayer()
+        window = MainWindow(
+            settings_store=settings_store or SettingsStore(settings_path),
+            engine_factory=factory,
+            sampler_factory=lambda: sampler,
+            health_check=FakeHealth,
+            player_factory=lambda: player,
+            probe=None,
+        )
+        window.test = SimpleNamespace(factory=factory, sampler=sampler, player=player)
+        window.confirm_quit = lambda: True
+        qtbot.addWidget(window)
+        windows.append(window)
+        return window
+
+    yield build
+    for window in windows:
+        window.confirm_quit = lambda: True
+        window.close()

@@ -1,0 +1,205 @@
+"""A recording in, a readable transcript out: the engine as a clinician uses it."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import events as ev
+from engine.options import TranscribeOptions
+from engine.pipeline import Engine
+from support.audio import session, write_audio
+
+UTTERANCES = [
+    10.0,
+    "Hello there, how are you feeling today?",
+    3.0,
+    "I have been sleeping better, thank you.",
+    1.0,
+    "That is good to hear.",
+    6.0,
+    "Yes, it really is. Shall we talk about the week?",
+    4.0,
+    "Of course. Monday was hard.",
+]
+
+
+def _session_50s():
+    audio, spans = session(UTTERANCES)
+    tail = 50.0 - audio.shape[0] / 16000
+    assert tail > 0, "layout longer than 50 s"
+    return np.concatenate([audio, np.zeros(int(tail * 16000), np.float32)]), spans
+
+
+def _srt_times(text: str) -> list[tuple[float, float]]:
+    def seconds(stamp: str) -> float:
+        hours, minutes, rest = stamp.split(":")
+        secs, millis = rest.split(",")
+        return int(hours) * 3600 + int(minutes) * 60 + int(secs) + int(millis) / 1000
+
+    cues = []
+    for line in text.splitlines():
+        if "-->" in line:
+            start, end = (part.strip() for part in line.split("-->"))
+            cues.append((seconds(start), seconds(end)))
+    return cues
+
+
+def _ffmpeg_cue_count(path: Path) -> int:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_packets", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True,
+    )
+    return len(json.loads(result.stdout).get("packets", []))
+
+
+@pytest.fixture(scope="module")
+def session_50s(speech_available, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("session")
+    audio, spans = _session_50s()
+    path = write_audio(folder / "session.mp3", audio, out_rate=44100, channels=2)
+    return path, spans
+
+
+def test_50s_session_opening_with_silence_gives_readable_subtitles(session_50s, tiny_model, tmp_path):
+    path, spans = session_50s
+    events: list = []
+    outcome = Engine(events.append).transcribe(
+        path, TranscribeOptions(model=str(tiny_model), output_dir=tmp_path)
+    )
+    assert outcome.status == "done", outcome.reason
+    assert set(outcome.outputs) == {"txt", "srt", "vtt", "json"}
+    for output in outcome.outputs.values():
+        assert output.exists() and output.stat().st_size > 0
+
+    srt = (tmp_path / "session.srt").read_text()
+    cues = _srt_times(srt)
+    assert cues, srt
+    if shutil.which("ffprobe"):
+        assert _ffmpeg_cue_count(tmp_path / "session.srt") == len(cues)
+        assert _ffmpeg_cue_count(tmp_path / "session.vtt") == len(cues)
+
+    # Every utterance lies inside a cue (a little slack for the VAD's edges).
+    for start, end in spans:
+        assert any(c0 <= start + 0.25 and end - 0.25 <= c1 for c0, c1 in cues), (start, end, cues)
+    # No cue sits in silence, none spans a pause longer than 2.5 s.
+    for c0, c1 in cues:
+        assert any(c0 < end and start < c1 for start, end in spans), (c0, c1)
+        inside = [(max(s, c0), min(e, c1)) for s, e in spans if s < c1 and c0 < e]
+        gaps = [b[0] - a[1] for a, b in zip(inside, inside[1:])]
+        assert all(gap <= 2.5 for gap in gaps), (c0, c1, gaps)
+    # The 10 s of opening silence is skipped, not transcribed, and the clock is not moved.
+    assert abs(cues[0][0] - spans[0][0]) <= 1.0
+
+    data = json.loads((tmp_path / "session.json").read_text())
+    assert data["segments"] and all(seg["text"] == "hello" for seg in data["segments"])
+    assert data["metadata"]["language"] == "en"
+    assert (tmp_path / "session.txt").read_text().strip().startswith("hello")
+
+    stages_seen = {e.stage for e in events if isinstance(e, ev.StageFinished)}
+    assert stages_seen == set(ev.Stage)
+    assert any(isinstance(e, ev.SegmentReady) for e in events)
+    assert isinstance(events[-1], ev.JobDone)
+
+
+def test_word_timestamps_give_words_in_json(session_50s, tiny_model, tmp_path):
+    path, _ = session_50s
+    outcome = Engine().transcribe(
+        path, TranscribeOptions(model=str(tiny_model), output_dir=tmp_path, word_timestamps=True)
+    )
+    assert outcome.status == "done", outcome.reason
+    data = json.loads((tmp_path / "session.json").read_text())
+    for segment in data["segments"]:
+        assert segment["words"], segment
+        for word in segment["words"]:
+            assert segment["start"] - 0.01 <= word["start"] <= word["end"] <= segment["end"] + 0.01
+
+
+def test_windows_keep_the_clock(speech_available, tiny_model, tmp_path):
+    """A recording cut into several windows reports times in the original recording."""
+    layout = []
+    for index in range(6):
+        layout += [17.0, f"This is sentence number {index + 1} of the session."]
+    audio, spans = session(layout + [5.0])
+    path = write_audio(tmp_path / "long.wav", audio)
+    outcome = Engine(window_s=40.0).transcribe(path, TranscribeOptions(model=str(tiny_model), formats=("json",)))
+    assert outcome.status == "done", outcome.reason
+    assert outcome.report.windows >= 3
+    starts = [segment.start for segment in outcome.segments]
+    assert len(outcome.segments) == len(spans)
+    for (start, _end), got in zip(spans, starts):
+        assert abs(got - start) < 0.6
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("séance ünïcødé 会话.wav", {}),
+        ("eight-channel.wav", {"out_rate": 192000, "channels": 8, "bit_depth": 24}),
+        ("video.mp4", {"video": True}),
+        ("voice.ogg", {}),
+        ("phone.m4a", {}),
+        ("dictaphone.flac", {"out_rate": 44100, "channels": 2}),
+    ],
+)
+def test_formats_and_names_transcribe(speech_available, tiny_model, tmp_path, name, kwargs):
+    audio, spans = session([2.0, "Good morning, let us begin.", 2.0])
+    path = write_audio(tmp_path / name, audio, **kwargs)
+    outcome = Engine().transcribe(path, TranscribeOptions(model=str(tiny_model), formats=("srt", "txt")))
+    assert outcome.status == "done", outcome.reason
+    srt = outcome.outputs["srt"]
+    assert srt.name == Path(name).stem + ".srt"
+    cues = _srt_times(srt.read_text())
+    assert len(cues) == 1 and abs(cues[0][0] - spans[0][0]) < 1.0
+
+
+def test_real_recording_jfk(tiny_model, tmp_path):
+    from conftest import real_recording
+
+    path = real_recording("jfk.flac")
+    outcome = Engine().transcribe(path, TranscribeOptions(model=str(tiny_model), output_dir=tmp_path))
+    assert outcome.status == "done", outcome.reason
+    assert outcome.segments[0].start < 1.0 and outcome.segments[-1].end > 9.5
+    assert abs(outcome.report.audio_s - 11.0) < 0.05
+
+
+def test_silence_and_a_click_are_empty_transcripts_not_errors(tiny_model, tmp_path):
+    silent = write_audio(tmp_path / "silence.wav", np.zeros(16000 * 20, np.float32))
+    click_audio = np.zeros(16000 * 10, np.float32)
+    click_audio[80000:80800] = np.hanning(800) * 0.9  # 50 ms click
+    click = write_audio(tmp_path / "click.wav", click_audio)
+    for path in (silent, click):
+        events: list = []
+        outcome = Engine(events.append).transcribe(path, TranscribeOptions(model=str(tiny_model)))
+        assert outcome.status == "done", outcome.reason
+        assert outcome.segments == []
+        assert outcome.outputs["txt"].read_text().strip() == ""
+        notes = [e.message for e in events if isinstance(e, ev.JobNote)]
+        assert any("no speech" in note and path.name in note for note in notes)
+
+
+def test_file_cut_short_is_transcribed_as_far_as_it_goes(speech_available, tiny_model, tmp_path):
+    audio, spans = session([1.0, "The first part survives.", 20.0, "The second part is lost."])
+    whole = write_audio(tmp_path / "whole.mp3", audio)
+    cut = tmp_path / "cut.mp3"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    events: list = []
+    outcome = Engine(events.append).transcribe(cut, TranscribeOptions(model=str(tiny_model)))
+    assert outcome.status == "done", outcome.reason
+    assert len(outcome.segments) == 1
+    warnings = [e.message for e in events if isinstance(e, ev.JobNote) and e.level == "warning"]
+    assert any("cut.mp3" in w and "cut short" in w for w in warnings), warnings
+
+
+def test_model_not_downloaded_offline_fails_at_once_with_a_way_out(tmp_path, speech_available):
+    audio, _ = session([1.0, "Hello."])
+    path = write_audio(tmp_path / "a.wav", audio)
+    outcome = Engine().transcribe(path, TranscribeOptions(model="large-v3"))
+    assert outcome.status == "failed"
+    assert "large-v3" in outcome.reason and "models download" in outcome.reason
+    assert "--model" in outcome.reason

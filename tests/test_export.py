@@ -1,0 +1,235 @@
+"""Transcript files: players can read them, and a failed write never damages a transcript."""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from engine import export as export_module
+from engine.cues import build_cues
+from engine.errors import ExportError
+from engine.export import (
+    export,
+    format_json,
+    format_srt,
+    format_txt,
+    format_vtt,
+    write_atomic,
+    write_outputs,
+)
+from engine.segments import Cue, Segment, Word
+
+FFPROBE = shutil.which("ffprobe")
+FFMPEG = shutil.which("ffmpeg")
+needs_ffmpeg = pytest.mark.skipif(not (FFPROBE and FFMPEG), reason="ffmpeg/ffprobe not installed")
+
+SEGMENTS = [
+    Segment(0.0, 30.0, " So how have things been since we last met? Better, I think. "
+            "I've been sleeping more & eating <properly> — mostly."),
+    Segment(30.0, 60.0, " That's good to hear. Let's talk about the café incident, "
+            "the one with your brother Zoë mentioned --> last week."),
+    Segment(95.0, 98.0, " 好的，我们开始吧。"),
+    Segment(3700.0, 3702.5, " Okay.", (Word(3700.2, 3700.9, " Okay.", 0.93),)),
+]
+SPEECH = [(0.5, 8.0), (9.0, 29.5), (30.5, 44.0), (50.0, 58.0), (95.2, 97.8), (3700.1, 3701.0)]
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def count_packets(path: Path) -> int:
+    result = subprocess.run(
+        [FFPROBE, "-v", "error", "-show_packets", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True,
+    )
+    return len(json.loads(result.stdout).get("packets", []))
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
+def test_subtitles_parse_in_ffmpeg_with_every_cue(tmp_path, fmt):
+    cues = build_cues(SEGMENTS, SPEECH)
+    assert len(cues) >= 6
+    path = export(SEGMENTS, tmp_path / f"session.{fmt}", fmt, speech=SPEECH)
+    decoded = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-map", "0", "-c:s", "ass", "-f", "null", "-"],
+        capture_output=True, text=True,
+    )
+    assert decoded.returncode == 0 and decoded.stderr.strip() == "", decoded.stderr
+    assert count_packets(path) == len(cues)
+    # ffmpeg turns the file into ASS; the cue text survives, accents and all.
+    ass = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-f", "ass", "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "café" in ass and "好的" in ass
+    assert "0:00:00" in ass and "1:01:40" in ass  # past the hour
+
+
+def test_srt_and_vtt_layout():
+    cues = [Cue(1.5, 3.0, ("Hello there,", "how are you?")), Cue(3661.001, 3662.0, ("a < b & c",))]
+    assert format_srt(cues) == (
+        "1\n00:00:01,500 --> 00:00:03,000\nHello there,\nhow are you?\n\n"
+        "2\n01:01:01,001 --> 01:01:02,000\na < b & c\n"
+    )
+    assert format_vtt(cues) == (
+        "WEBVTT\n\n00:00:01.500 --> 00:00:03.000\nHello there,\nhow are you?\n\n"
+        "01:01:01.001 --> 01:01:02.000\na &lt; b &amp; c\n"
+    )
+
+
+def test_json_round_trips_and_reruns_are_byte_identical(tmp_path):
+    metadata = {"source": "Séance 3.m4a", "model": "large-v3", "language": "fr", "duration": 3702.5}
+    first = export(SEGMENTS, tmp_path / "a.json", "json", metadata=metadata).read_bytes()
+    second = export(
+        SEGMENTS, tmp_path / "b.json", "json", metadata=dict(reversed(list(metadata.items())))
+    ).read_bytes()
+    assert first == second
+    document = json.loads(first.decode("utf-8"))
+    assert document["metadata"] == metadata
+    assert [Segment.from_dict(item) for item in document["segments"]] == SEGMENTS
+    assert "words" not in document["segments"][0] and "words" in document["segments"][3]
+    assert "Zoë" in first.decode("utf-8")  # not \u-escaped
+    assert format_json([], {}) == '{\n  "metadata": {},\n  "segments": []\n}\n'
+
+
+def test_txt_is_paragraphs_without_timestamps():
+    text = format_txt(SEGMENTS, SPEECH)
+    paragraphs = text.rstrip("\n").split("\n\n")
+    # 0-60 s is continuous speech; silence 58 -> 95.2 s and 97.8 -> 3700.1 s start new ones.
+    assert len(paragraphs) == 3
+    assert paragraphs[0].startswith("So how have things been") and "That's good" in paragraphs[0]
+    assert paragraphs[1] == "好的，我们开始吧。" and paragraphs[2] == "Okay."
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    assert "-->" not in text.replace("mentioned -->", "") and ":00" not in text
+
+
+def test_txt_breaks_long_talk_into_readable_paragraphs():
+    sentence = "I think it went better than I expected, mostly because I was prepared. "
+    segments = [Segment(i * 30.0, (i + 1) * 30.0, sentence * 4) for i in range(9)]
+    paragraphs = format_txt(segments).rstrip("\n").split("\n\n")
+    assert len(paragraphs) == 3  # 3 segments (~850 characters) each: no wall of text
+    assert all(600 <= len(p) < 900 for p in paragraphs)
+    assert " ".join(paragraphs).split() == " ".join(s.text for s in segments).split()
+
+
+def test_write_outputs_writes_every_format_next_to_a_dotted_stem(tmp_path):
+    written = write_outputs(SEGMENTS, SPEECH, tmp_path / "a.ogg", ["txt", "srt", "vtt", "json"], {})
+    assert {fmt: path.name for fmt, path in written.items()} == {
+        "txt": "a.ogg.txt", "srt": "a.ogg.srt", "vtt": "a.ogg.vtt", "json": "a.ogg.json"
+    }
+    assert all(path.read_text(encoding="utf-8") for path in written.values())
+    assert all(b"\r\n" not in path.read_bytes() for path in written.values())
+    assert leftovers(tmp_path) == []
+
+
+def test_new_files_are_readable_by_other_programs(tmp_path):
+    if os.name != "posix":
+        pytest.skip("POSIX permissions")
+    path = write_atomic(tmp_path / "out.txt", "hello\n")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+def _folder_is_really_read_only(folder: Path) -> bool:
+    try:
+        probe = tempfile.NamedTemporaryFile(dir=folder, delete=False)
+    except OSError:
+        return True
+    probe.close()
+    os.unlink(probe.name)
+    return False  # running as root (or on a file system that ignores modes)
+
+
+def test_read_only_folder_raises_export_error_naming_the_file(tmp_path, monkeypatch):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    (folder / "session.srt").write_text("old\n", encoding="utf-8")
+    folder.chmod(0o555)
+    try:
+        if not _folder_is_really_read_only(folder):
+            # Root ignores folder modes: have the OS call fail the way it would for a user.
+            real = tempfile.NamedTemporaryFile
+
+            def refuse(*args, **kwargs):
+                if Path(kwargs.get("dir", "")) == folder:
+                    raise PermissionError(errno.EACCES, "Permission denied")
+                return real(*args, **kwargs)
+
+            monkeypatch.setattr(export_module.tempfile, "NamedTemporaryFile", refuse)
+        with pytest.raises(ExportError) as caught:
+            export(SEGMENTS, folder / "session.srt", "srt", speech=SPEECH)
+        message = str(caught.value)
+        assert message.startswith("session.srt: could not write (")
+        assert "permission denied" in message
+        assert (folder / "session.srt").read_text(encoding="utf-8") == "old\n"
+        assert leftovers(folder) == []
+    finally:
+        folder.chmod(0o755)
+
+
+def test_failed_rename_keeps_the_old_transcript_and_no_temp_file(tmp_path, monkeypatch):
+    target = tmp_path / "session.txt"
+    target.write_text("the previous transcript\n", encoding="utf-8")
+
+    def broken_replace(src, dst):
+        assert Path(src).exists() and Path(src).parent == tmp_path  # temp in the same folder
+        raise PermissionError(errno.EACCES, "Access is denied", str(dst), 32)
+
+    monkeypatch.setattr(export_module.os, "replace", broken_replace)
+    with pytest.raises(ExportError, match=r"^session\.txt: could not write \("):
+        write_atomic(target, "the new transcript\n")
+    assert target.read_text(encoding="utf-8") == "the previous transcript\n"
+    assert leftovers(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["session.txt"]
+
+
+def test_disk_full_is_explained_and_cleaned_up(tmp_path, monkeypatch):
+    def full(descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(export_module.os, "fsync", full)
+    with pytest.raises(ExportError, match=r"session\.json: could not write \(the disk is full\)"):
+        export(SEGMENTS, tmp_path / "session.json", "json", metadata={})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_folder_that_is_a_file_is_an_export_error(tmp_path):
+    blocker = tmp_path / "out"
+    blocker.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(ExportError, match=r"^session\.vtt: could not write"):
+        export(SEGMENTS, blocker / "session.vtt", "vtt")
+    assert blocker.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_missing_output_folder_is_created(tmp_path):
+    path = export(SEGMENTS, tmp_path / "new" / "deeper" / "s.txt", "txt")
+    assert path.read_text(encoding="utf-8").startswith("So how have things been")
+
+
+def test_write_outputs_stops_at_the_first_failure_keeping_earlier_files(tmp_path, monkeypatch):
+    real = export_module.write_atomic
+
+    def fail_on_vtt(path, text):
+        if path.suffix == ".vtt":
+            raise ExportError(f"{path.name}: could not write (the disk is full)")
+        return real(path, text)
+
+    monkeypatch.setattr(export_module, "write_atomic", fail_on_vtt)
+    with pytest.raises(ExportError, match="s.vtt"):
+        write_outputs(SEGMENTS, SPEECH, tmp_path / "s", ["txt", "srt", "vtt", "json"], {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.srt", "s.txt"]
+
+
+def test_unknown_format_is_refused(tmp_path):
+    with pytest.raises(ValueError):
+        export(SEGMENTS, tmp_path / "x.docx", "docx")
