@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "src"))
+ROOT = Path(__file__).resolve().parents[1]  # tests/conftest.py puts src/ on sys.path
 
-from engine import logs  # noqa: E402
-from engine.logs import get_logger, setup_logging  # noqa: E402
-from engine.tempfiles import private_tempdir  # noqa: E402
+from engine import logs
+from engine.logs import get_logger, setup_logging
+from engine.tempfiles import private_tempdir
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 

@@ -14,12 +14,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "src"))
+ROOT = Path(__file__).resolve().parents[1]  # tests/conftest.py puts src/ on sys.path
 
-from engine.segments import Segment, Word  # noqa: E402
-from engine.store import (  # noqa: E402
+from engine.segments import Segment, Word
+from engine.store import (
     DB_NAME,
     JobStore,
     StoreError,
@@ -501,3 +499,49 @@ def test_closed_store_says_so(store):
     store.close()  # idempotent
     with pytest.raises(StoreError, match="closed"):
         store.list_jobs()
+
+
+def test_positions_agree_between_segments_search_and_edit(store):
+    rng = random.Random(7)
+    job = store.create_job(Path("s.wav"), {}, "k", "fp")
+    for index in range(6):
+        count = rng.choice([0, 1, 3, 7])
+        store.commit_window(job.id, index, index * 300, index * 300 + 300, make_segments(index, count), [])
+    store.commit_window(job.id, 2, 600, 900, make_segments(2, 4), [])  # a window redone
+    segments = store.segments(job.id)
+    for position, segment in enumerate(segments):
+        marker = f"marker{position:03d}"
+        store.update_segment_text(job.id, position, segment.text + " " + marker)
+        assert [(p, s.text) for _, p, s in store.search(marker)] == [
+            (position, segment.text + " " + marker)
+        ]
+    assert store.edited_positions(job.id) == list(range(len(segments)))
+    assert len(store.search("marker")) == len(segments)
+    assert [p for _, p, _ in store.search("marker", limit=3)] == [0, 1, 2]
+    with pytest.raises(IndexError):
+        store.update_segment_text(job.id, len(segments), "x")
+    with pytest.raises(IndexError):
+        store.update_segment_text(job.id, -1, "x")
+
+
+@posix_only
+def test_unwritable_data_folder_gives_one_line_naming_it(tmp_path, monkeypatch):
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("SESSIONSCRIBE_DATA_DIR", str(blocker / "data"))
+    with pytest.raises(StoreError, match="file-not-folder"):
+        JobStore()
+
+
+def test_reset_windows_starts_a_job_afresh(store):
+    job = store.create_job(Path("s.wav"), {}, "k", "fp")
+    other = store.create_job(Path("t.wav"), {}, "k", "fp2")
+    for index in range(3):
+        store.commit_window(job.id, index, index * 300, index * 300 + 300, make_segments(index, 4), [])
+    store.commit_window(other.id, 0, 0, 300, make_segments(0, 2), [])
+    store.reset_windows(job.id)
+    assert store.windows(job.id) == [] and store.segments(job.id) == []
+    assert store.get_job(job.id).committed_windows == 0
+    assert len(store.segments(other.id)) == 2
+    store.commit_window(job.id, 0, 0, 300, make_segments(0, 1), [])
+    assert len(store.segments(job.id)) == 1

@@ -23,6 +23,7 @@ class DropZone(QFrame):
         self.setAcceptDrops(True)
         self.setStyleSheet(_IDLE)
         self.hint = QLabel("Drop recordings or folders here (audio or video, folders are searched)")
+        self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: #455a64; font-size: 14px; border: none; background: transparent;")
         self.add_files = QPushButton("Add files…")
         self.add_folder = QPushButton("Add folder…")

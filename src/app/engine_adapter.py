@@ -9,6 +9,7 @@ thread the first time a job runs, which keeps the window's start-up fast.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -35,18 +36,15 @@ class EngineLike(Protocol):
 EngineFactory = Callable[[Callable[[object], None]], EngineLike]
 
 
-def default_engine_factory(sink: Callable[[object], None]) -> EngineLike:
-    """Build the real engine; called on the worker thread so the heavy import happens there."""
+def default_engine_factory(sink: Callable[[object], None], store: Any = None) -> EngineLike:
+    """Build the real engine; called on the worker thread so the heavy import happens there.
+
+    `store` is the app's JobStore (shared, thread-safe): the engine commits each finished
+    window to it, so a cancelled or crashed job resumes where it stopped.
+    """
     from engine.pipeline import Engine  # heavy: torch, ctranslate2, faster-whisper
 
-    store = None
-    try:  # the job store is optional: without it the queue simply does not survive restarts
-        from engine.store import JobStore
-
-        store = JobStore()
-    except Exception:  # noqa: BLE001 - a broken store must not stop transcription
-        log.debug("job store unavailable", exc_info=True)
-    return Engine(sink, store=store) if store is not None else Engine(sink)
+    return Engine(sink, store=store)
 
 
 @dataclass
@@ -56,6 +54,7 @@ class JobResult:
 
     job_id: str
     status: str  # "done" | "failed" | "cancelled"
+    engine_job_id: str | None = None  # the engine's own id when it differs (store-named job)
     outputs: dict[str, Path] = field(default_factory=dict)
     reason: str | None = None
     report: Any = None
@@ -68,6 +67,7 @@ class JobResult:
         return cls(
             job_id=job_id,
             status=status if status in ("done", "failed", "cancelled") else "failed",
+            engine_job_id=getattr(outcome, "job_id", None),
             outputs=dict(getattr(outcome, "outputs", None) or {}),
             reason=None if reason is None else one_line(reason),
             report=getattr(outcome, "report", None),
@@ -94,11 +94,23 @@ class _Worker(QObject):
             existing = self._engine
         if existing is not None:
             return existing
-        created = self._factory(self.event.emit)  # Signal.emit is thread-safe: the sink
+        created = self._factory(self._sink)
         with self._lock:
             if self._engine is None:
                 self._engine = created
             return self._engine
+
+    def _sink(self, event: object) -> None:
+        """Called from engine threads. Events are re-keyed to the app's job id: if the
+        engine had to name the job itself (no store record), the queue still finds its row."""
+        current = self._current
+        engine_id = getattr(event, "job_id", None)
+        if current is not None and engine_id is not None and engine_id != current:
+            try:
+                event = dataclasses.replace(event, job_id=current)
+            except TypeError:
+                pass
+        self.event.emit(event)  # Signal.emit is thread-safe; delivery is queued
 
     @Slot(str, object, object, object)
     def run_job(self, job_id: str, path: Path, options: Any, output_stem: Path | None) -> None:
@@ -151,11 +163,15 @@ class EngineAdapter(QObject):
     busy_changed = Signal(bool)
     _run = Signal(str, object, object, object)
 
-    def __init__(self, engine_factory: EngineFactory | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self, engine_factory: EngineFactory | None = None, store: Any = None, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self._thread = QThread()
         self._thread.setObjectName("sessionscribe-engine")
-        self._worker = _Worker(engine_factory or default_engine_factory)
+        if engine_factory is None:
+            engine_factory = lambda sink: default_engine_factory(sink, store)  # noqa: E731
+        self._worker = _Worker(engine_factory)
         self._worker.moveToThread(self._thread)
         self._run.connect(self._worker.run_job, Qt.ConnectionType.QueuedConnection)
         self._worker.event.connect(self._relay_event, Qt.ConnectionType.QueuedConnection)

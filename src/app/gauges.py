@@ -221,7 +221,7 @@ class GaugePanel(QFrame):
         self.no_gpu = QLabel()
         self.no_gpu.setWordWrap(True)
         self.no_gpu.setStyleSheet("color: #546e7a;")
-        self.no_gpu.setMinimumWidth(220)
+        self.no_gpu.setMinimumWidth(320)
         self.graph = HistoryGraph()
         self.gpu_name = QLabel()
         self.gpu_name.setStyleSheet("color: #546e7a; font-size: 11px;")

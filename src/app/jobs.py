@@ -94,6 +94,7 @@ class Job:
     outputs: dict[str, Path] = field(default_factory=dict)
     report: Any = None
     options: Any = None  # the TranscribeOptions the job ran with
+    from_history: bool = False  # loaded from the job store at start-up (transcript read lazily)
 
     @property
     def name(self) -> str:

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.background import run_in_background
 from app.engine_adapter import EngineAdapter, JobResult
 from app.fmt import one_line
+from app.history import History
 from app.jobs import Job, JobStatus
 from app.queue_model import QueueModel
 from engine import events as ev
@@ -55,9 +56,11 @@ class QueueController(QObject):
         options_provider: Callable[[], TranscribeOptions],
         expand: ExpandFn | None = None,
         probe: Callable[[Path], float | None] | None = _probe_duration,
+        history: History | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self.history = history or History()
         self.model = model
         self.adapter = adapter
         self._options = options_provider
@@ -100,6 +103,10 @@ class QueueController(QObject):
                 continue
             active.add(file.resolve())
             jobs.append(Job(path=file))
+        if jobs:
+            options = self._safe_options()
+            for job in jobs:
+                self.history.register(job, options)
         self.model.add_jobs(jobs)
         notes = [one_line(note) for note in notes]
         self.skipped.emit(notes)
@@ -144,6 +151,7 @@ class QueueController(QObject):
                 self.cancel_running()
             else:
                 self.model.remove_job(job_id)
+                self.history.delete(job_id)
 
     def retry(self, job_ids: Iterable[str]) -> None:
         for job_id in job_ids:
@@ -154,7 +162,21 @@ class QueueController(QObject):
                 self.job_updated.emit(job.id)
         self._maybe_start_next()
 
+    def restore(self) -> None:
+        """Show jobs from earlier sessions (unfinished ones first of all)."""
+        jobs = [job for job in self.history.load() if self.model.job(job.id) is None]
+        self.model.add_jobs(jobs)
+        waiting = sum(1 for job in jobs if job.status == JobStatus.QUEUED)
+        if waiting:
+            self.note.emit(f"{waiting} recording{'s' if waiting != 1 else ''} still queued from last time; press Start")
+
     # ----------------------------------------------------------------- internals
+    def _safe_options(self) -> TranscribeOptions:
+        try:
+            return self._options()
+        except Exception:  # noqa: BLE001
+            return TranscribeOptions()
+
     def _probe_later(self, job: Job) -> None:
         if self._probe is None:
             return
@@ -252,6 +274,7 @@ class QueueController(QObject):
         if result.job_id in self._remove_when_stopped:
             self._remove_when_stopped.discard(result.job_id)
             self.model.remove_job(result.job_id)
+            self.history.delete(result.job_id)
         # A failure or a cancel never stops the queue: the next recording starts.
         self._maybe_start_next()
 

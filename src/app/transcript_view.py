@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -177,6 +178,7 @@ class TranscriptView(QWidget):
         super().__init__(parent)
         self.model = SegmentModel(self)
         self.model.edited.connect(self.segment_edited)
+        self.model.edited.connect(lambda *_: self._refresh_title())
         self._player_factory = player_factory
         self._player = None
         self.last_export: Path | None = None
@@ -186,6 +188,7 @@ class TranscriptView(QWidget):
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText("Search the transcript…")
         self.search_box.setClearButtonEnabled(True)
+        self.search_box.setMinimumWidth(240)
         self.match_label = QLabel("")
         self.match_label.setMinimumWidth(90)
         self.prev_button = QToolButton(text="▲", toolTip="Previous match (Shift+Enter)")
@@ -209,8 +212,9 @@ class TranscriptView(QWidget):
         self.play_button = QPushButton("Play / pause")
         self.play_button.setEnabled(False)
         self.export_buttons: dict[str, QPushButton] = {}
-        self.open_folder_button = QPushButton("Open output folder")
-        self.edit_hint = QLabel("Double-click text to correct it")
+        self.open_folder_button = QPushButton("Open folder")
+        self.open_folder_button.setToolTip("Open the folder the transcripts were written to")
+        self.edit_hint = QLabel("Click a line to play it · double-click to correct")
         self.edit_hint.setStyleSheet("color: #78909c;")
 
         search_row = QHBoxLayout()
@@ -220,19 +224,24 @@ class TranscriptView(QWidget):
         search_row.addWidget(self.next_button)
         bottom = QHBoxLayout()
         bottom.addWidget(self.play_button)
-        bottom.addWidget(self.edit_hint)
         bottom.addStretch(1)
         bottom.addWidget(QLabel("Export:"))
         for name in EXPORT_FORMATS:
             button = QPushButton(name.upper())
+            button.setMaximumWidth(64)
             button.setToolTip(f"Save the transcript (with your edits) as {name.upper()}")
             button.clicked.connect(lambda _checked=False, f=name: self.export_format(f))
             self.export_buttons[name] = button
             bottom.addWidget(button)
         bottom.addWidget(self.open_folder_button)
 
+        # Long file names must not widen the window: the title may be cut, never the layout.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        title_row = QHBoxLayout()
+        title_row.addWidget(self.title, 1)
+        title_row.addWidget(self.edit_hint)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
+        layout.addLayout(title_row)
         layout.addLayout(search_row)
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)

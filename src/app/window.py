@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QStyle,
     QTableView,
     QTabWidget,
     QToolBar,
@@ -24,10 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.background import pool
 from app.drop_zone import DropZone
 from app.engine_adapter import EngineAdapter, EngineFactory
 from app.gauges import GaugePanel, Sampler, SystemMonitor
 from app.health_view import HealthView, _check_device
+from app.history import History
 from app.jobs import Job, JobStatus
 from app.progress_delegate import StageProgressDelegate
 from app.queue_controller import QueueController
@@ -87,6 +90,7 @@ class MainWindow(QMainWindow):
         player_factory: Callable[[], object] | None = None,
         probe: Callable[[Path], float | None] | None | bool = True,
         start_monitor: bool = True,
+        history: History | None = None,
     ) -> None:
         super().__init__()
         self.settings_store = settings_store or SettingsStore()
@@ -97,11 +101,17 @@ class MainWindow(QMainWindow):
         self.confirm_quit: Callable[[], bool] = self._ask_quit
 
         # --- core objects
-        self.adapter = EngineAdapter(engine_factory, self)
+        self.history = history or History.open()
+        self.adapter = EngineAdapter(engine_factory, store=self.history.store, parent=self)
         self.queue_model = QueueModel(self)
         controller_kwargs = {} if probe is True else {"probe": probe or None}
         self.controller = QueueController(
-            self.queue_model, self.adapter, self.settings.effective_options, parent=self, **controller_kwargs
+            self.queue_model,
+            self.adapter,
+            self.settings.effective_options,
+            history=self.history,
+            parent=self,
+            **controller_kwargs,
         )
         self.monitor = SystemMonitor(sampler_factory, parent=self)
 
@@ -167,6 +177,7 @@ class MainWindow(QMainWindow):
         self.queue_model.rowsInserted.connect(lambda *_: self._update_actions())
         self.queue_model.rowsRemoved.connect(lambda *_: self._on_selection())
         self.transcript.message.connect(self.show_message)
+        self.transcript.segment_edited.connect(self.history.update_text)
         self.settings_panel.message.connect(self.show_message)
         self.health.message.connect(self.show_message)
         self.report.rates_changed.connect(self.settings_panel.save_rates)
@@ -180,21 +191,30 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode()))
         else:
             self.resize(1440, 900)
+        self.controller.restore()
+        if self.history.problem:
+            self.show_message(self.history.problem)
         if start_monitor:
             self.monitor.start()
         # Slow look-ups (device check, model cache, 'auto' plan) start once the window is up.
-        QTimer.singleShot(800, self._deferred_start)
+        self._deferred = QTimer(self, singleShot=True, interval=800)
+        self._deferred.timeout.connect(self._deferred_start)
+        self._deferred.start()
         self._update_actions()
 
     # ----------------------------------------------------------------- actions
     def _build_actions(self) -> None:
         bar = QToolBar("Queue")
         bar.setMovable(False)
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.addToolBar(bar)
 
-        def action(text: str, slot, shortcut: str | None = None, tip: str = "") -> QAction:
+        style = self.style()
+
+        def action(text: str, slot, shortcut: str | None = None, tip: str = "", icon=None) -> QAction:
             act = QAction(text, self)
+            if icon is not None:
+                act.setIcon(style.standardIcon(icon))
             act.triggered.connect(slot)
             if shortcut:
                 act.setShortcut(QKeySequence(shortcut))
@@ -202,22 +222,26 @@ class MainWindow(QMainWindow):
             bar.addAction(act)
             return act
 
-        self.add_files_action = action("Add files…", self.choose_files, "Ctrl+O", "Add recordings to the queue")
-        self.add_folder_action = action("Add folder…", self.choose_folder, "Ctrl+Shift+O", "Add every recording in a folder")
+        pix = QStyle.StandardPixmap
+        self.add_files_action = action("Add files…", self.choose_files, "Ctrl+O", "Add recordings to the queue", pix.SP_FileIcon)
+        self.add_folder_action = action("Add folder…", self.choose_folder, "Ctrl+Shift+O", "Add every recording in a folder", pix.SP_DirIcon)
         bar.addSeparator()
-        self.start_action = action("▶ Start queue", self.toggle_queue, "Ctrl+Return", "Start or pause the queue")
-        self.cancel_action = action("■ Cancel job", self.controller.cancel_running, "Ctrl+.", "Stop the recording being transcribed")
-        self.retry_action = action("↻ Retry", self.retry_selected, None, "Queue the selected failed or cancelled recordings again")
-        self.remove_action = action("✕ Remove", self.remove_selected, "Del", "Remove the selected recordings from the queue")
+        self.start_action = action("Start queue", self.toggle_queue, "Ctrl+Return", "Start or pause the queue", pix.SP_MediaPlay)
+        self.cancel_action = action("Cancel job", self.controller.cancel_running, "Ctrl+.", "Stop the recording being transcribed", pix.SP_MediaStop)
+        self.retry_action = action("Retry", self.retry_selected, None, "Queue the selected failed or cancelled recordings again", pix.SP_BrowserReload)
+        self.remove_action = action("Remove", self.remove_selected, "Del", "Remove the selected recordings from the list (transcript files on disk are kept)", pix.SP_TrashIcon)
         bar.addSeparator()
-        self.settings_action = action("Settings", lambda: self.tabs.setCurrentWidget(self.settings_panel))
-        self.health_action = action("Health", lambda: self.tabs.setCurrentWidget(self.health))
+        self.settings_action = action("Settings", lambda: self.tabs.setCurrentWidget(self.settings_panel), "Ctrl+,", "Model, device, output folder and formats", pix.SP_FileDialogDetailedView)
+        self.health_action = action("Health", lambda: self.tabs.setCurrentWidget(self.health), None, "GPU, driver and library check", pix.SP_MessageBoxInformation)
 
     def _update_actions(self) -> None:
         selected = self.selected_jobs()
         running = self.controller.running_job()
         started = self.controller.started
-        self.start_action.setText("⏸ Pause queue" if started else "▶ Start queue")
+        self.start_action.setText("Pause queue" if started else "Start queue")
+        self.start_action.setIcon(
+            self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPause if started else QStyle.StandardPixmap.SP_MediaPlay)
+        )
         self.start_action.setToolTip(
             "Finish the current recording, then stop" if started else "Transcribe the queued recordings one by one"
         )
@@ -292,6 +316,8 @@ class MainWindow(QMainWindow):
     def _on_selection(self) -> None:
         job = self._focused_job()
         if job is not self.transcript.job:
+            if job is not None:
+                self.history.load_segments(job)
             self.transcript.set_job(job)
         self.report.set_job(job)
         self._update_actions()
@@ -365,9 +391,14 @@ class MainWindow(QMainWindow):
             self.settings_store.save(self.settings)
         except OSError:
             log.warning("could not save settings on exit", exc_info=True)
+        self._deferred.stop()
+        self._title_timer.stop()
         self.settings_panel.cancel_download()
         self.monitor.stop()
         self.adapter.shutdown()
+        # Let short look-ups (device check, model list) finish so none outlives the app.
+        pool().waitForDone(3000)
+        self.history.close()
         event.accept()
 
     def wait_until_idle(self, timeout_s: float) -> bool:

@@ -253,9 +253,11 @@ class Engine:
                     if self._cancel.is_set():
                         raise Cancelled()
                     length = audio.shape[0]
-                    if index < len(resume.windows):
+                    if index < len(resume.windows) and _same_span(resume.windows[index], offset, length):
                         handoff.put(_Window(index, offset, length, None, []))
                         continue
+                    # From here on the stored windows (if any) are recomputed and replaced.
+                    del resume.windows[index:]
                     if index == len(resume.windows):
                         emit(StageStarted(job_id, Stage.CONDITION))
                         emit(StageStarted(job_id, Stage.SPEECH))
@@ -452,8 +454,8 @@ class Engine:
         from engine.export import write_outputs
 
         self._emit(StageStarted(job_id, Stage.EXPORT))
+        # write_outputs creates the folder and turns OS errors into one-line ExportErrors.
         stem = output_stem or (Path(options.output_dir or path.parent) / path.stem)
-        stem.parent.mkdir(parents=True, exist_ok=True)
         metadata = {
             "source": path.name,
             "duration_s": round(audio_s, 3),
@@ -488,6 +490,14 @@ class _Resume:
     job_id: str
     windows: list  # engine.store.WindowRecord, in order
     language: str | None
+
+
+def _same_span(stored, offset: int, length: int) -> bool:
+    """A stored window is reused only where this run cut exactly the same window."""
+    return (
+        abs(stored.start_s - offset / SAMPLE_RATE) < 1e-6
+        and abs(stored.end_s - (offset + length) / SAMPLE_RATE) < 1e-6
+    )
 
 
 def _clock(seconds: float) -> str:

@@ -205,15 +205,12 @@ def _dumps(value) -> str:
 
 class JobStore:
     def __init__(self, path: Path | None = None) -> None:
-        if path is None:
-            path = private_dir(default_data_dir()) / DB_NAME
-        else:
-            path = Path(path)
-            private_dir(path.parent)
+        path = default_data_dir() / DB_NAME if path is None else Path(path)
         self.path = path
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         try:
+            private_dir(path.parent)
             _private_file(path)
             conn = sqlite3.connect(
                 str(path),
@@ -231,7 +228,10 @@ class JobStore:
                 log.warning("job store: WAL mode unavailable (journal_mode=%s)", mode)
             conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except StoreError:
+            self.close()
+            raise
+        except (sqlite3.DatabaseError, OSError) as exc:
             self.close()
             raise StoreError(f"Cannot open the job store {path}: {exc}") from exc
         self._protect_companions()
@@ -513,6 +513,13 @@ class JobStore:
             )
             conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time(), job_id))
         log.debug("job %s window %d committed (%d segments)", job_id, index, len(rows))
+
+    def reset_windows(self, job_id: str) -> None:
+        """Drop every committed window and segment of a job (its input or settings changed)."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM windows WHERE job_id = ?", (job_id,))
+            conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time(), job_id))
+        log.info("job %s windows reset", job_id)
 
     @staticmethod
     def _segment(row: sqlite3.Row) -> Segment:

@@ -34,7 +34,7 @@ def cut_windows(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(offset in samples, window audio) for consecutive windows of about `window_s`."""
     window = int(window_s * SAMPLE_RATE)
-    search = int(search_s * SAMPLE_RATE)
+    search = int(min(search_s, window_s / 2) * SAMPLE_RATE)  # short test windows too
     pending: list[np.ndarray] = []
     buffered = 0
     offset = 0

@@ -34,8 +34,11 @@ def make_window(qtbot, settings_path, tmp_path):
 
     windows = []
 
-    def build(engine_factory=None, sampler=None, settings_store=None, **engine_kwargs):
-        factory = engine_factory or FakeEngineFactory(**engine_kwargs)
+    def build(engine_factory=None, sampler=None, settings_store=None, real_engine=False, **engine_kwargs):
+        if real_engine:
+            factory = None  # the adapter builds engine.pipeline.Engine with the app's job store
+        else:
+            factory = engine_factory or FakeEngineFactory(**engine_kwargs)
         sampler = sampler or FakeSampler()
         player = FakePlayer()
         window = MainWindow(
@@ -56,3 +59,13 @@ def make_window(qtbot, settings_path, tmp_path):
     for window in windows:
         window.confirm_quit = lambda: True
         window.close()
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path) -> Path:
+    """A folder that looks like a CTranslate2 model (enough for settings checks)."""
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    for name in ("model.bin", "config.json", "tokenizer.json"):
+        (folder / name).write_text("{}")
+    return folder

@@ -1,0 +1,127 @@
+"""The queue's memory: jobs registered in the engine's job store survive a restart.
+
+The store is optional. If it cannot be opened (read-only home, damaged file) the app still
+transcribes; the queue just starts empty next time, and the status bar says why once.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from app.fmt import one_line
+from app.jobs import Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 100  # finished jobs shown after a restart (unfinished ones always are)
+
+_STATUS = {
+    "queued": JobStatus.QUEUED,
+    "running": JobStatus.FAILED,  # only reachable if another process is running it
+    "interrupted": JobStatus.FAILED,
+    "failed": JobStatus.FAILED,
+    "cancelled": JobStatus.CANCELLED,
+    "done": JobStatus.DONE,
+}
+
+
+class History:
+    def __init__(self, store: Any = None, problem: str | None = None) -> None:
+        self.store = store
+        self.problem = problem  # one line when the store could not be opened
+
+    @classmethod
+    def open(cls, path: Path | None = None) -> "History":
+        try:
+            from engine.store import JobStore
+
+            store = JobStore(path) if path is not None else JobStore()
+            store.mark_interrupted_on_open()
+            return cls(store)
+        except Exception as error:  # noqa: BLE001 - history is a convenience
+            log.warning("job store unavailable", exc_info=True)
+            return cls(None, one_line(f"Job history unavailable ({error}); the queue will not survive a restart"))
+
+    def register(self, job: Job, options: Any) -> None:
+        """Record a newly queued job; its id becomes the store's, which the engine resumes."""
+        if self.store is None:
+            return
+        try:
+            record = self.store.create_job(job.path, options.to_dict(), "", None, status="queued")
+        except Exception:  # noqa: BLE001
+            log.warning("could not record a queued job", exc_info=True)
+            return
+        job.id = record.id
+
+    def load(self) -> list[Job]:
+        """Jobs from earlier sessions, oldest first: every unfinished one, recent finished ones."""
+        if self.store is None:
+            return []
+        try:
+            records = self.store.list_jobs()  # newest first
+        except Exception:  # noqa: BLE001
+            log.warning("could not read the job history", exc_info=True)
+            return []
+        jobs: list[Job] = []
+        finished = 0
+        for record in records:
+            status = _STATUS.get(record.status, JobStatus.FAILED)
+            if status.finished:
+                finished += 1
+                if finished > HISTORY_LIMIT:
+                    continue
+            jobs.append(self._job(record, status))
+        jobs.reverse()
+        return jobs
+
+    def _job(self, record: Any, status: JobStatus) -> Job:
+        job = Job(path=Path(record.input_path), id=record.id, status=status, duration_s=record.duration_s)
+        job.reason = record.reason if status == JobStatus.FAILED else None
+        if record.status in ("interrupted", "running") and not job.reason:
+            job.reason = f"{job.name}: stopped before it finished; Retry continues where it stopped"
+        job.outputs = {fmt: Path(path) for fmt, path in (record.outputs or {}).items()}
+        job.from_history = True
+        if record.report:
+            try:
+                from engine.report import RunReport
+
+                job.report = RunReport.from_dict(record.report)
+            except Exception:  # noqa: BLE001 - an older report shape: no report view
+                job.report = None
+        return job
+
+    def load_segments(self, job: Job) -> None:
+        """Fill a history job's transcript on first view (kept out of start-up)."""
+        if self.store is None or job.segments or not getattr(job, "from_history", False):
+            return
+        try:
+            job.segments = list(self.store.segments(job.id))
+            job.edited = bool(self.store.edited_positions(job.id))
+        except Exception:  # noqa: BLE001
+            log.warning("could not read a stored transcript", exc_info=True)
+
+    def update_text(self, job_id: str, position: int, text: str) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.update_segment_text(job_id, position, text)
+        except (KeyError, IndexError):
+            pass  # the job ran without the store (or the window is not committed yet)
+        except Exception:  # noqa: BLE001
+            log.warning("could not save an edit", exc_info=True)
+
+    def delete(self, job_id: str) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.delete_job(job_id)
+        except Exception:  # noqa: BLE001
+            log.warning("could not delete a job from the store", exc_info=True)
+
+    def close(self) -> None:
+        if self.store is not None:
+            try:
+                self.store.close()
+            except Exception:  # noqa: BLE001
+                pass

@@ -1,0 +1,139 @@
+"""`sessionscribe` dispatch: CLI subcommands without Qt, `gui` with queued files and overrides."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from app import launcher
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(code: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_cli_subcommands_go_to_the_engine_cli_without_qt():
+    result = _run(
+        """
+        import sys, types
+        calls = []
+        fake = types.ModuleType("engine.cli")
+        fake.main = lambda argv: calls.append(list(argv)) or 3
+        sys.modules["engine.cli"] = fake
+        from app.launcher import main
+        for command in (["transcribe", "a.mp3", "--model", "tiny"], ["doctor"], ["models", "list"]):
+            assert main(command) == 3
+        assert calls == [["transcribe", "a.mp3", "--model", "tiny"], ["doctor"], ["models", "list"]], calls
+        loaded = [name for name in sys.modules if name.startswith("PySide6")]
+        assert not loaded, loaded
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_app_package_is_import_light():
+    result = _run(
+        """
+        import sys
+        import app, app.launcher, app.fmt
+        heavy = [m for m in ("PySide6", "torch", "faster_whisper", "ctranslate2", "engine.pipeline") if m in sys.modules]
+        assert not heavy, heavy
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_gui_arguments_become_run_overrides(monkeypatch, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    recording = tmp_path / "a.mp3"
+    captured = {}
+    import app.gui
+
+    monkeypatch.setattr(app.gui, "run_gui", lambda paths, overrides: captured.update(paths=paths, overrides=overrides) or 0)
+    rc = launcher.main(
+        ["gui", str(recording), "--model", str(model), "--device", "cpu", "--format", "srt,txt",
+         "--format", "json", "--output-dir", str(tmp_path / "out")]
+    )
+    assert rc == 0
+    assert captured["paths"] == [recording]
+    assert captured["overrides"] == {
+        "model": str(model.resolve()),
+        "device": "cpu",
+        "formats": ("srt", "txt", "json"),
+        "output_dir": (tmp_path / "out").resolve(),
+    }
+
+
+def test_no_arguments_opens_the_window(monkeypatch):
+    import app.gui
+
+    captured = {}
+    monkeypatch.setattr(app.gui, "run_gui", lambda paths, overrides: captured.update(paths=paths, overrides=overrides) or 0)
+    assert launcher.main([]) == 0
+    assert captured == {"paths": [], "overrides": {}}
+
+
+def test_unknown_format_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        launcher.main(["gui", "--format", "docx"])
+    assert exit_info.value.code == 2
+    assert "unknown format docx" in capsys.readouterr().err
+
+
+def test_python_dash_m_app_shows_gui_help():
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    result = subprocess.run([sys.executable, "-m", "app", "gui", "--help"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0
+    assert "--output-dir" in result.stdout and "--model" in result.stdout
+
+
+def test_gui_starts_with_files_queued_and_running(qtbot, monkeypatch, tmp_path):
+    """run_gui queues the given paths, applies overrides, starts the queue (app.exec stubbed)."""
+    from PySide6.QtWidgets import QApplication
+
+    import app.gui
+    import app.window
+    from app_fakes import FakeEngineFactory, FakeHealth, FakeSampler
+
+    factory = FakeEngineFactory(segments=3, step_s=0.01)
+    created = []
+    original = app.window.MainWindow
+
+    def window_factory(*args, **kwargs):
+        kwargs.update(engine_factory=factory, sampler_factory=FakeSampler, health_check=FakeHealth, probe=None)
+        window = original(*args, **kwargs)
+        window.confirm_quit = lambda: True
+        created.append(window)
+        return window
+
+    monkeypatch.setattr(app.window, "MainWindow", window_factory)
+    monkeypatch.setattr(QApplication, "exec", lambda self: 0)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # run_gui installs its own
+    recording = tmp_path / "a.wav"
+    recording.write_bytes(b"x")
+    assert app.gui.run_gui([recording], {"device": "cpu", "formats": ("srt",), "output_dir": tmp_path / "out"}) == 0
+    window = created[0]
+    qtbot.addWidget(window)
+    assert window.controller.started
+    job = window.queue_model.jobs[0]
+    qtbot.waitUntil(lambda: job.status.finished, timeout=5000)
+    assert set(job.outputs) == {"srt"} and job.outputs["srt"].parent == tmp_path / "out"
+    assert window.settings_panel.override_note.isVisibleTo(window.settings_panel)
+    window.close()
+    # Overrides were not saved.
+    from app.settings import SettingsStore
+
+    assert SettingsStore().load().options.formats != ("srt",)

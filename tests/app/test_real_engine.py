@@ -1,0 +1,68 @@
+"""One real run: the actual engine (tiny deterministic model) driven through the window."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from app.jobs import JobStatus
+from app.settings import AppSettings, SettingsStore
+from engine.events import Stage
+from engine.options import TranscribeOptions
+
+
+def test_real_engine_run_fills_the_transcript(make_window, qtbot, tmp_path, settings_path, tiny_model, speech_available):
+    from support.audio import session, write_audio
+
+    audio, _spans = session(
+        [1.0, "Hello there, how are you feeling today?", 2.0, "I have been sleeping better, thank you.",
+         1.5, "That is good to hear."]
+    )
+    recording = write_audio(tmp_path / "in" / "client session.mp3", audio)
+    out = tmp_path / "out"
+    store = SettingsStore(settings_path)
+    store.save(AppSettings(options=TranscribeOptions(model=str(tiny_model), device="cpu", output_dir=out)))
+
+    window = make_window(real_engine=True, settings_store=store)
+    segments_seen = []
+    window.controller.segment_added.connect(lambda job_id, seg: segments_seen.append(seg))
+    job = window.add_paths([recording])[0]
+    ui_thread = threading.get_ident()
+    window.start_action.trigger()
+    qtbot.waitUntil(lambda: job.status.finished, timeout=180_000)
+
+    assert job.status == JobStatus.DONE, job.reason
+    assert segments_seen, "no segment arrived live"
+    view = window.transcript
+    assert view.job is job and view.model.rowCount() == len(job.segments) > 0
+    assert "hello" in view.model.index(0, 1).data().lower()
+    assert job.duration_s and 5 < job.duration_s < 15
+    assert all(job.stages[s].finished_at is not None for s in Stage)
+    assert set(job.outputs) == {"txt", "srt", "vtt", "json"}
+    for path in job.outputs.values():
+        assert Path(path).parent == out and Path(path).stat().st_size > 0
+    assert json.loads(job.outputs["json"].read_text(encoding="utf-8"))["segments"]
+    # The report is real: stage times, real-time factor, thread counts, cost line.
+    window.report.set_job(job)
+    assert window.report.details.isVisibleTo(window.report)
+    assert job.report.stages["transcribe"] > 0 and job.report.rtf > 0
+    assert "CPU threads" in window.report.fields["threads"].text()
+    assert "speech API" in window.report.cost_line.text()
+    # Re-export after an edit goes through the engine's writer.
+    view.model.setData(view.model.index(0, 1), "Hello, edited.")
+    written = view.export_format("txt", tmp_path / "edited.txt")
+    assert written and "Hello, edited." in written.read_text(encoding="utf-8")
+    # The edit is also saved in the job store, so the transcript history shows it.
+    assert window.history.store.segments(job.id)[0].text == "Hello, edited."
+    assert threading.get_ident() == ui_thread
+
+    # After a restart the finished job is listed with its report; its transcript loads on view.
+    window.close()
+    again = make_window(real_engine=True, settings_store=store)
+    restored = again.queue_model.job(job.id)
+    assert restored is not None and restored.status == JobStatus.DONE
+    assert restored.report is not None and restored.report.audio_s == job.report.audio_s
+    again.select_job(job.id)
+    assert again.transcript.model.rowCount() == len(job.segments)
+    assert again.transcript.model.index(0, 1).data() == "Hello, edited."
+    assert "(edited)" in again.transcript.title.text()

@@ -1,0 +1,165 @@
+"""Stage by stage: decode, condition, speech, windows, features, runtime choice."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.condition import CHUNK_SAMPLES, condition
+from engine.decode import SAMPLE_RATE, DecodeReport, decode_all, probe, stream_audio
+from engine.errors import InputError
+from engine.hardware import GIB, batch_size_for_vram, plan_runtime
+from engine.options import TranscribeOptions
+from engine.speech import SpeechDetector, SpeechSettings, make_clips, speech_regions
+from engine.windows import cut_windows
+from support.audio import session, write_audio
+
+
+def test_decode_streams_any_rate_and_channel_count_to_16k_mono(tmp_path):
+    tone = np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE * 3) / SAMPLE_RATE).astype(np.float32) * 0.5
+    path = write_audio(tmp_path / "tone.wav", tone, out_rate=48000, channels=6, bit_depth=24)
+    info = probe(path)
+    assert (info.sample_rate, info.channels) == (48000, 6)
+    blocks = list(stream_audio(path, block_samples=SAMPLE_RATE))
+    assert all(block.dtype == np.float32 and block.ndim == 1 for block in blocks)
+    assert [len(block) for block in blocks[:-1]] == [SAMPLE_RATE] * (len(blocks) - 1)
+    audio = np.concatenate(blocks)
+    assert abs(len(audio) - 3 * SAMPLE_RATE) <= 32
+    # Still a 440 Hz tone after downmix and resampling.
+    spectrum = np.abs(np.fft.rfft(audio[:SAMPLE_RATE]))
+    assert abs(np.argmax(spectrum) - 440) <= 1
+
+
+def test_decode_rejects_what_is_not_audio(tmp_path):
+    (tmp_path / "empty.flac").write_bytes(b"")
+    (tmp_path / "text.mp3").write_text("hello " * 1000)
+    for name in ("empty.flac", "text.mp3", "missing.wav"):
+        with pytest.raises(InputError) as caught:
+            decode_all(tmp_path / name)
+        assert str(caught.value).startswith(name + ":")
+
+
+def test_condition_normalizes_removes_dc_and_keeps_length():
+    rng = np.random.default_rng(0)
+    signal = np.concatenate([
+        np.zeros(SAMPLE_RATE * 2, np.float32),
+        (rng.standard_normal(SAMPLE_RATE * 3) * 0.02).astype(np.float32),
+        np.zeros(SAMPLE_RATE, np.float32),
+    ])
+    audio = signal + np.float32(0.3)  # a recorder with a DC offset of 0.3
+    result = condition(audio.copy(), target_dbfs=-20.0)
+    assert result.audio.shape == audio.shape  # the clock never moves
+    assert abs(result.dc_offset - audio.mean()) < 1e-4
+    assert abs(20 * np.log10(np.abs(result.audio).max()) - (-20.0)) < 0.01
+    active = np.flatnonzero(result.chunk_active)
+    assert active[0] == 20 and active[-1] == 49  # 100 ms chunks 2.0 s .. 5.0 s
+    start, end = result.edge_trim()
+    assert (start, end) == (2 * SAMPLE_RATE, 5 * SAMPLE_RATE)
+
+
+def test_condition_target_is_a_setting_and_silence_is_not_amplified():
+    audio = np.full(SAMPLE_RATE, 0.0, np.float32)
+    silent = condition(audio.copy())
+    assert silent.is_silent and silent.gain_db == 0.0 and not silent.audio.any()
+    tone = (np.sin(np.arange(SAMPLE_RATE) / 5.0) * 0.9).astype(np.float32)
+    louder = condition(tone.copy(), target_dbfs=-6.0)
+    assert abs(np.abs(louder.audio).max() - 10 ** (-6 / 20)) < 1e-3
+
+
+def test_speech_regions_follow_hysteresis_and_minimums():
+    settings = SpeechSettings()
+    probs = np.zeros(200, np.float32)
+    probs[10:40] = 0.9  # ~1 s of speech
+    probs[40:43] = 0.1  # a 96 ms dip: shorter than the minimum silence, speech goes on
+    probs[43:60] = 0.9
+    probs[100:103] = 0.95  # a 96 ms burst: shorter than the minimum speech
+    assert speech_regions(probs, settings) == [(10, 60)]
+
+
+def test_clips_never_span_a_long_pause_and_stay_under_30s():
+    settings = SpeechSettings()
+    frames_per_s = SAMPLE_RATE / 512
+    f = lambda seconds: int(seconds * frames_per_s)  # noqa: E731
+    regions = [(f(0.5), f(3)), (f(4), f(6)), (f(9), f(12)), (f(13), f(70))]
+    probs = np.full(f(80), 0.9, np.float32)
+    clips = make_clips(regions, probs, f(80) * 512, 0, settings)
+    for clip in clips:
+        assert clip.duration <= 30.0
+        for (s0, e0), (s1, e1) in zip(clip.speech, clip.speech[1:]):
+            assert s1 - e0 <= 2.0
+    # The 3-s pause (6 s -> 9 s) separates clips; the 1-s pauses do not.
+    assert clips[0].start < 1.0 and 5.5 < clips[0].end < 7.0
+    assert any(abs(clip.start - 8.8) < 0.3 for clip in clips)
+    # The 57-s monologue is cut into back-to-back pieces that cover it.
+    tail = [clip for clip in clips if clip.end > 13.0]
+    assert tail[0].start <= 13.0 and tail[-1].end >= 70.0
+    assert all(a.end == b.start for a, b in zip(tail, tail[1:]))
+
+
+def test_silero_finds_the_speech_in_a_session(speech_available):
+    audio, spans = session([4.0, "I would like to talk about my sleep.", 5.0, "It has been better."])
+    window = condition(audio.copy())
+    clips = SpeechDetector(workers=2).clips(window, offset_samples=0)
+    assert len(clips) == 2
+    for clip, (start, end) in zip(clips, spans):
+        assert clip.start <= start + 0.2 and end - 0.2 <= clip.end
+        assert clip.start >= start - 0.6 and clip.end <= end + 0.6
+
+
+def test_jfk_regions_match_the_reference(tmp_path):
+    from conftest import real_recording
+
+    audio = decode_all(real_recording("jfk.flac"))
+    clips = SpeechDetector(workers=2).clips(condition(audio.copy()), 0)
+    regions = [span for clip in clips for span in clip.speech]
+    assert len(regions) == 5  # as the data README reports for Silero with 160 ms silences
+    assert regions[0][0] < 0.4 and regions[-1][1] > 10.5
+
+
+def test_windows_are_cut_in_silence_and_cover_everything():
+    rng = np.random.default_rng(3)
+    audio = (rng.standard_normal(SAMPLE_RATE * 130) * 0.1).astype(np.float32)
+    audio[SAMPLE_RATE * 55 : SAMPLE_RATE * 56] = 0.0  # the only quiet moment near 60 s
+    blocks = [audio[i : i + 12345] for i in range(0, len(audio), 12345)]
+    windows = list(cut_windows(blocks, window_s=60.0, search_s=10.0))
+    assert sum(len(w) for _, w in windows) == len(audio)
+    assert np.array_equal(np.concatenate([w for _, w in windows]), audio)
+    first_cut = windows[1][0]
+    assert SAMPLE_RATE * 55 <= first_cut <= SAMPLE_RATE * 56 and first_cut % CHUNK_SAMPLES == 0
+    # Cuts depend on the samples only, not on how they were blocked.
+    again = list(cut_windows([audio], window_s=60.0, search_s=10.0))
+    assert [offset for offset, _ in again] == [offset for offset, _ in windows]
+
+
+def test_torch_features_match_faster_whisper():
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    from engine.features import TorchFeatureExtractor
+
+    audio = (np.random.default_rng(1).standard_normal(SAMPLE_RATE * 7) * 0.1).astype(np.float32)
+    for mels in (80, 128):
+        expected = FeatureExtractor(feature_size=mels)(audio)
+        got = TorchFeatureExtractor(feature_size=mels)(audio)
+        assert got.shape == expected.shape
+        assert np.abs(got - expected).max() < 1e-3
+
+
+@pytest.mark.parametrize(
+    "free_gib, model_bytes, expected",
+    [(8, None, 8), (16, None, 16), (24, 3 * GIB, 16), (6, 3 * GIB, 4), (2, 3 * GIB, 2),
+     (8, 300 * 2**20, 32), (8, 450 * 2**20, 16), (16, 1000 * 2**20, 32)],
+)
+def test_batch_size_follows_free_vram_and_model_size(free_gib, model_bytes, expected):
+    assert batch_size_for_vram(free_gib * GIB, model_bytes) == expected
+
+
+def test_runtime_choice_on_cpu_and_gpu():
+    cpu = plan_runtime(TranscribeOptions(), cuda_usable=False, cores=8)
+    assert (cpu.device, cpu.compute_type, cpu.model, cpu.batch_size) == ("cpu", "int8", "small", 8)
+    assert cpu.cpu_threads == 8 and cpu.num_workers == 1
+    gpu = plan_runtime(TranscribeOptions(), cuda_usable=True, free_vram_bytes=20 * GIB, cores=24)
+    assert (gpu.device, gpu.compute_type, gpu.model, gpu.batch_size) == ("cuda", "float16", "large-v3-turbo", 16)
+    assert gpu.cpu_threads <= 4 and gpu.vad_workers <= 4  # never one thread per core on GPU runs
+    explicit = plan_runtime(TranscribeOptions(batch_size=3, device="cuda"), cuda_usable=False)
+    assert explicit.device == "cpu" and explicit.batch_size == 3 and explicit.notes
