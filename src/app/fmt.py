@@ -26,6 +26,8 @@ def short_seconds(seconds: float | None) -> str:
     """Stage timings: '0.4 s', '12 s', '3:05'."""
     if seconds is None:
         return "—"
+    if seconds < 1:
+        return f"{seconds:.2f} s"
     if seconds < 10:
         return f"{seconds:.1f} s"
     if seconds < 60:

@@ -28,6 +28,10 @@ def _setup_logging() -> None:
 def run_gui(paths: list[Path], overrides: dict[str, Any] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
+    from app.qtcompat import protect_singletons
+
+    protect_singletons()  # before the first widget: see app.qtcompat
+
     from app.resources import app_icon
     from app.settings import APP_NAME
     from app.window import MainWindow

@@ -43,10 +43,10 @@ class HealthView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.notices)
+        layout.addWidget(self.fixes_title)  # the fix first: it is what the user came for
+        layout.addWidget(self.fixes)
         layout.addWidget(QLabel("What was found:"))
         layout.addWidget(self.found, 1)
-        layout.addWidget(self.fixes_title)
-        layout.addWidget(self.fixes)
         self.fixes_title.hide()
         self.notices.hide()
         self.checked = False

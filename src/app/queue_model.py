@@ -145,12 +145,15 @@ class QueueModel(QAbstractTableModel):
     def progress_text(job: Job) -> str:
         """What the progress cell says; the delegate draws a bar behind it while running."""
         if job.status == JobStatus.FAILED:
-            return job.reason or "Failed"
+            reason = job.reason or "Failed"
+            # The file column already names the file; the tooltip keeps the full line.
+            prefix = f"{job.name}: "
+            return reason[len(prefix):] if reason.startswith(prefix) else reason
         if job.status == JobStatus.CANCELLED:
             return "Cancelled"
         if job.status == JobStatus.DONE:
             rtf = getattr(job.report, "rtf", None)
-            extra = f" · {rtf:.2f}× real time" if isinstance(rtf, (int, float)) else ""
+            extra = f" · {1 / rtf:.0f}× real-time speed" if isinstance(rtf, (int, float)) and rtf > 0 else ""
             return f"Finished in {fmt.clock(job.elapsed_s())}{extra}"
         if job.status == JobStatus.QUEUED:
             return "Waiting"

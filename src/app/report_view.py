@@ -77,6 +77,12 @@ class StageBar(QWidget):
         painter.end()
 
 
+def _count(value, label: str) -> str:
+    if not isinstance(value, int):
+        return f"— {label}s"
+    return f"{value} {label}{'s' if value != 1 else ''}"
+
+
 def _stage(name: str):
     return next((s for s in STAGES if s.value == name), None)
 
@@ -190,8 +196,14 @@ class ReportView(QWidget):
         self.fields["model"].setText(str(get("model", "—")))
         self.fields["batch"].setText(str(get("batch_size", "—")))
         self.fields["threads"].setText(
-            f"{get('cpu_threads', '—')} CPU threads · {get('num_workers', '—')} transcription workers · "
-            f"{get('vad_workers', '—')} speech-detection workers"
+            " · ".join(
+                _count(get(name), label)
+                for name, label in (
+                    ("cpu_threads", "CPU thread"),
+                    ("num_workers", "transcription worker"),
+                    ("vad_workers", "speech-detection worker"),
+                )
+            )
         )
         self._update_cost()
 
@@ -208,8 +220,10 @@ class ReportView(QWidget):
             return
         audio_min = (getattr(report, "audio_s", 0.0) or 0.0) / 60.0
         saved = cost.api_dollars - cost.gpu_dollars
+        # The $/hour rate is a GPU rate; on a CPU run it prices the machine time the same way.
+        kind = "GPU" if getattr(report, "device", "") == "cuda" else "Machine"
         self.cost_line.setText(
-            f"GPU time {fmt.short_seconds(cost.gpu_seconds)} at {fmt.money(gpu_rate)}/h = {fmt.money(cost.gpu_dollars)}"
+            f"{kind} time {fmt.short_seconds(cost.gpu_seconds)} at {fmt.money(gpu_rate)}/h = {fmt.money(cost.gpu_dollars)}"
             f"   vs   speech API {audio_min:.1f} min at {fmt.money(api_rate)}/min = {fmt.money(cost.api_dollars)}"
             + (f"   (saves {fmt.money(saved)})" if saved > 0 else "")
         )

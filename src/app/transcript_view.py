@@ -100,7 +100,7 @@ class SegmentModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return ("Time", "Text")[section]
+            return ("Time (click: play)", "Text (double-click to correct)")[section]
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
@@ -214,8 +214,6 @@ class TranscriptView(QWidget):
         self.export_buttons: dict[str, QPushButton] = {}
         self.open_folder_button = QPushButton("Open folder")
         self.open_folder_button.setToolTip("Open the folder the transcripts were written to")
-        self.edit_hint = QLabel("Click a line to play it · double-click to correct")
-        self.edit_hint.setStyleSheet("color: #78909c;")
 
         search_row = QHBoxLayout()
         search_row.addWidget(self.search_box, 1)
@@ -237,11 +235,8 @@ class TranscriptView(QWidget):
 
         # Long file names must not widen the window: the title may be cut, never the layout.
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        title_row = QHBoxLayout()
-        title_row.addWidget(self.title, 1)
-        title_row.addWidget(self.edit_hint)
         layout = QVBoxLayout(self)
-        layout.addLayout(title_row)
+        layout.addWidget(self.title)
         layout.addLayout(search_row)
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)

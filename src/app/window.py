@@ -34,6 +34,7 @@ from app.history import History
 from app.jobs import Job, JobStatus
 from app.progress_delegate import StageProgressDelegate
 from app.queue_controller import QueueController
+from app.qtcompat import protect_singletons
 from app.queue_model import COL_DURATION, COL_ELAPSED, COL_ETA, COL_FILE, COL_PROGRESS, COL_STATUS, QueueModel
 from app.report_view import ReportView
 from app.resources import app_icon
@@ -74,7 +75,7 @@ class QueueTable(QTableView):
         header.setSectionResizeMode(COL_PROGRESS, QHeaderView.ResizeMode.Stretch)
         for column in (COL_DURATION, COL_STATUS, COL_ELAPSED, COL_ETA):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.setColumnWidth(COL_FILE, 200)
+        self.setColumnWidth(COL_FILE, 240)
         self.setWordWrap(False)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
 
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         start_monitor: bool = True,
         history: History | None = None,
     ) -> None:
+        protect_singletons()  # idempotent; see app.qtcompat (needed on PySide6 6.12 + Python 3.11)
         super().__init__()
         self.settings_store = settings_store or SettingsStore()
         self.settings = settings or self.settings_store.load()

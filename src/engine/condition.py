@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from engine.decode import SAMPLE_RATE
 
@@ -41,20 +40,23 @@ class ConditionedAudio:
         return start, end
 
 
-def pick_device(requested: str) -> torch.device:
+def pick_device(requested: str):
+    """The torch device for conditioning: CUDA when asked for and usable, else the CPU."""
+    import torch  # 2-3 s to import: kept off start-up, warmed while the first window decodes
+
     if requested == "cuda" and torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")
 
 
-def condition(
-    audio: np.ndarray, target_dbfs: float = -20.0, device: torch.device | str = "cpu"
-) -> ConditionedAudio:
+def condition(audio: np.ndarray, target_dbfs: float = -20.0, device="cpu") -> ConditionedAudio:
     """Remove DC, bring the peak to `target_dbfs`, and flag silent 100 ms chunks.
 
     Works in place on `audio` when it already lives on the CPU as float32 (the pipeline owns
     each window): three passes over the samples in total, no temporaries of the audio's size.
     """
+    import torch
+
     device = torch.device(device)
     if audio.size == 0:
         return ConditionedAudio(audio.astype(np.float32), np.zeros(0, dtype=bool), 0.0, 0.0)

@@ -41,8 +41,12 @@ class DeviceHealth:
         out = [
             f"CUDA usable by CTranslate2: {'yes' if self.cuda_usable else 'no'}",
             f"CTranslate2 CUDA devices: {self.ctranslate2_devices}",
-            f"torch {self.torch_version}: built for CUDA {self.torch_cuda or 'none (CPU build)'}, "
-            f"CUDA available: {'yes' if self.torch_cuda_available else 'no'}",
+            (
+                f"torch {self.torch_version}: built for CUDA {self.torch_cuda or 'none (CPU build)'}, "
+                f"CUDA available: {'yes' if self.torch_cuda_available else 'no'}"
+                if self.torch_version
+                else "torch: not checked (no CUDA device)"
+            ),
             f"NVIDIA driver: {self.driver or 'not found'}",
         ]
         for gpu in self.gpus:
@@ -114,21 +118,24 @@ def _read_nvml(health: DeviceHealth) -> None:
             pass
 
 
-def check_device() -> DeviceHealth:
-    """Everything we can learn without loading a model. Cheap on machines without a GPU."""
+def check_device(include_torch: bool = True) -> DeviceHealth:
+    """Everything we can learn without loading a model. Cheap on machines without a GPU:
+    with `include_torch=False` torch (2-3 s to import) is only consulted when CTranslate2
+    sees a CUDA device, since it cannot change the verdict otherwise."""
     import ctranslate2
-    import torch
 
-    health = DeviceHealth(
-        torch_version=torch.__version__,
-        torch_cuda=torch.version.cuda,
-        torch_cuda_available=bool(torch.cuda.is_available()),
-    )
-    _read_nvml(health)
+    health = DeviceHealth()
     try:
         health.ctranslate2_devices = ctranslate2.get_cuda_device_count()
     except Exception as error:
         health.problems.append(f"CTranslate2 could not query CUDA: {error}")
+    if include_torch or health.ctranslate2_devices:
+        import torch
+
+        health.torch_version = torch.__version__
+        health.torch_cuda = torch.version.cuda
+        health.torch_cuda_available = bool(torch.cuda.is_available())
+    _read_nvml(health)
     if health.ctranslate2_devices == 0:
         if health.gpus:
             health.problems.append(

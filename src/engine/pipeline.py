@@ -6,11 +6,14 @@ is decoded and searched for speech, so the CPU work hides behind the model's.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import queue
+import sys
 import threading
 import time
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -45,7 +48,7 @@ from engine.report import PeakMemory, RunReport, StageClock
 from engine.segments import Segment
 from engine.speech import Clip, SpeechDetector
 from engine.transcribe import Transcriber
-from engine.windows import WINDOW_S, cut_windows
+from engine.windows import FIRST_WINDOW_S, WINDOW_S, cut_windows
 
 log = logging.getLogger("sessionscribe.pipeline")
 
@@ -67,9 +70,6 @@ class _Window:
     length: int
     audio: np.ndarray | None  # None when the window comes from the job store
     clips: list[Clip]
-
-
-_END = object()
 
 
 class Engine:
@@ -98,7 +98,7 @@ class Engine:
 
     def health(self) -> DeviceHealth:
         if self._health is None:
-            self._health = check_device()
+            self._health = check_device(include_torch=False)
         return self._health
 
     def plan(self, options: TranscribeOptions, model_dir: Path | None = None) -> Runtime:
@@ -147,82 +147,57 @@ class Engine:
         adopt: bool,
     ) -> JobOutcome:
         started = time.perf_counter()
+        _warm_torch()
         info = decode_stage.probe(path)
-        runtime, transcriber = self._prepare(options)
-        resume = self._open_job(job_id, path, options, runtime, adopt)
-        job_id = self._job_id = resume.job_id
-        if self.store is not None and info.duration_s:
-            self.store.set_duration(job_id, info.duration_s)
-        self._emit(JobStarted(job_id, path, info.duration_s))
+        runtime, model_dir = self._choose(options)
         clock = StageClock()
-        report = RunReport(
-            model=runtime.model,
-            device=runtime.device,
-            compute_type=runtime.compute_type,
-            batch_size=runtime.batch_size,
-            cpu_threads=runtime.cpu_threads,
-            num_workers=runtime.num_workers,
-            vad_workers=runtime.vad_workers,
-            gpu_dollars_per_hour=options.gpu_dollars_per_hour,
-            api_dollars_per_minute=options.api_dollars_per_minute,
-        )
         decode_report = DecodeReport()
-        segments: list[Segment] = []
-        speech: list[tuple[float, float]] = []
-        language = options.language or resume.language
-        with PeakMemory(gpu=runtime.device == "cuda") as memory:
-            windows = self._prepared_windows(
-                path, options, runtime, info.duration_s, resume, decode_report, clock, job_id
+        plan: Future = Future()  # the producer decodes while the model loads; then it needs this
+        stop = threading.Event()
+        blocks = _Ahead(
+            self._timed_blocks(path, decode_report, clock, info.duration_s or 0.0),
+            4, stop, "decode", self._cancel,
+        )
+        windows = _Ahead(
+            self._prepare_windows(blocks, plan, options, info.duration_s or 0.0, clock),
+            1, stop, "prepare", self._cancel,
+        )
+        try:
+            runtime, transcriber = self._load(model_dir, runtime, options)
+            resume = self._open_job(job_id, path, options, runtime, adopt)
+            job_id = self._job_id = resume.job_id
+            plan.set_result(_Plan(resume, pick_device(runtime.device), self._detector(runtime.vad_workers)))
+            if self.store is not None and info.duration_s:
+                self.store.set_duration(job_id, info.duration_s)
+            self._emit(JobStarted(job_id, path, info.duration_s))
+            report = RunReport(
+                model=runtime.model,
+                device=runtime.device,
+                compute_type=runtime.compute_type,
+                batch_size=runtime.batch_size,
+                cpu_threads=runtime.cpu_threads,
+                num_workers=runtime.num_workers,
+                vad_workers=runtime.vad_workers,
+                gpu_dollars_per_hour=options.gpu_dollars_per_hour,
+                api_dollars_per_minute=options.api_dollars_per_minute,
             )
-            self._emit(StageStarted(job_id, Stage.TRANSCRIBE))
-            for window in windows:
-                if window.audio is None:  # finished before: take it from the store
-                    stored = resume.windows[window.index]
-                    segments.extend(stored.segments)
-                    speech.extend(stored.speech)
-                    report.resumed_windows += 1
-                    for segment in stored.segments:
-                        self._emit(SegmentReady(job_id, segment))
-                    continue
-                with clock.timed(Stage.TRANSCRIBE.value):
-                    result = transcriber.transcribe_window(
-                        window.audio,
-                        window.offset,
-                        window.clips,
-                        options,
-                        language,
-                        progress=self._transcribe_progress(job_id, window, info.duration_s),
-                    )
-                if result.language and not language and window.clips:
-                    language = result.language
-                    if self.store is not None:
-                        self.store.set_language(job_id, language)
-                window_speech = [span for clip in window.clips for span in clip.speech]
-                if self.store is not None:
-                    self.store.commit_window(
-                        job_id,
-                        window.index,
-                        window.offset / SAMPLE_RATE,
-                        (window.offset + window.length) / SAMPLE_RATE,
-                        result.segments,
-                        window_speech,
-                    )
-                segments.extend(result.segments)
-                speech.extend(window_speech)
-                report.speech_s += sum(clip.duration for clip in window.clips)
-                report.windows += 1
-                for segment in result.segments:
-                    self._emit(SegmentReady(job_id, segment))
-            self._emit(StageFinished(job_id, Stage.TRANSCRIBE, clock.seconds.get("transcribe", 0.0)))
-
-            audio_s = decode_report.samples / SAMPLE_RATE
-            self._notes(job_id, path, info.duration_s, audio_s, decode_report, segments)
-            report.language = language
-            report.audio_s = audio_s
-            report.segments = len(segments)
-            outputs = self._export(
-                job_id, path, options, output_stem, segments, speech, language, audio_s, clock
-            )
+            with PeakMemory(gpu=runtime.device == "cuda") as memory:
+                segments, speech, language = self._transcribe_windows(
+                    windows, transcriber, options, resume, report, clock, info.duration_s
+                )
+                audio_s = decode_report.samples / SAMPLE_RATE
+                self._notes(job_id, path, info.duration_s, audio_s, decode_report, segments)
+                outputs = self._export(
+                    job_id, path, options, output_stem, segments, speech, language, audio_s, clock
+                )
+        finally:
+            if not plan.done():
+                plan.set_exception(Cancelled())
+            windows.close()
+            blocks.close()
+        report.language = language
+        report.audio_s = audio_s
+        report.segments = len(segments)
         report.stages = {stage.value: round(clock.seconds.get(stage.value, 0.0), 4) for stage in Stage}
         report.peak_ram_bytes = memory.peak_rss
         report.peak_vram_bytes = memory.peak_vram
@@ -236,102 +211,108 @@ class Engine:
         self._emit(JobDone(job_id, outputs, report))
         return JobOutcome(job_id, "done", outputs, None, report, segments)
 
-    def _prepared_windows(
-        self, path, options, runtime, duration_s, resume, decode_report, clock, job_id
-    ) -> Iterator[_Window]:
-        """Windows from the producer thread, through a small queue (at most two in memory)."""
-        handoff: queue.Queue = queue.Queue(maxsize=1)
-        detector = self._detector(runtime.vad_workers)
-        device = pick_device(runtime.device)
-        total_s = duration_s or 0.0
-        emit = self._emit
+    def _transcribe_windows(self, windows, transcriber, options, resume, report, clock, duration_s):
+        """The consumer: each prepared window through the model, committed to the store."""
+        job_id = self._job_id
+        segments: list[Segment] = []
+        speech: list[tuple[float, float]] = []
+        language = options.language or resume.language
+        self._emit(StageStarted(job_id, Stage.TRANSCRIBE))
+        for window in windows:
+            if self._cancel.is_set():
+                raise Cancelled()
+            if window.audio is None:  # finished by an earlier run: take it from the store
+                stored = resume.windows[window.index]
+                segments.extend(stored.segments)
+                speech.extend(stored.speech)
+                report.resumed_windows += 1
+                for segment in stored.segments:
+                    self._emit(SegmentReady(job_id, segment))
+                continue
+            with clock.timed(Stage.TRANSCRIBE.value):
+                result = transcriber.transcribe_window(
+                    window.audio,
+                    window.offset,
+                    window.clips,
+                    options,
+                    language,
+                    progress=self._transcribe_progress(job_id, window, duration_s),
+                )
+            if result.language and not language and window.clips:
+                language = result.language  # detected once, then fixed for the whole job
+                if self.store is not None:
+                    self.store.set_language(job_id, language)
+            window_speech = [span for clip in window.clips for span in clip.speech]
+            if self.store is not None:
+                self.store.commit_window(
+                    job_id,
+                    window.index,
+                    window.offset / SAMPLE_RATE,
+                    (window.offset + window.length) / SAMPLE_RATE,
+                    result.segments,
+                    window_speech,
+                )
+            segments.extend(result.segments)
+            speech.extend(window_speech)
+            report.speech_s += sum(clip.duration for clip in window.clips)
+            report.windows += 1
+            for segment in result.segments:
+                self._emit(SegmentReady(job_id, segment))
+        self._emit(StageFinished(job_id, Stage.TRANSCRIBE, clock.seconds.get("transcribe", 0.0)))
+        return segments, speech, language
 
-        def produce() -> None:
-            try:
-                blocks = self._timed_blocks(path, decode_report, clock, job_id, total_s)
-                for index, (offset, audio) in enumerate(cut_windows(blocks, self.window_s)):
-                    if self._cancel.is_set():
-                        raise Cancelled()
-                    length = audio.shape[0]
-                    if index < len(resume.windows) and _same_span(resume.windows[index], offset, length):
-                        handoff.put(_Window(index, offset, length, None, []))
-                        continue
-                    # From here on the stored windows (if any) are recomputed and replaced.
-                    del resume.windows[index:]
-                    if index == len(resume.windows):
-                        emit(StageStarted(job_id, Stage.CONDITION))
-                        emit(StageStarted(job_id, Stage.SPEECH))
-                    with clock.timed(Stage.CONDITION.value):
-                        conditioned = condition(audio, options.target_dbfs, device)
-                    emit(StageProgress(job_id, Stage.CONDITION, (offset + length) / SAMPLE_RATE, max(total_s, (offset + length) / SAMPLE_RATE)))
-                    with clock.timed(Stage.SPEECH.value):
-                        clips = detector.clips(
-                            conditioned,
-                            offset,
-                            progress=lambda fraction: emit(
-                                StageProgress(
-                                    job_id,
-                                    Stage.SPEECH,
-                                    (offset + fraction * length) / SAMPLE_RATE,
-                                    max(total_s, (offset + length) / SAMPLE_RATE),
-                                )
-                            ),
-                        )
-                    emit(StageProgress(job_id, Stage.SPEECH, (offset + length) / SAMPLE_RATE, max(total_s, (offset + length) / SAMPLE_RATE)))
-                    handoff.put(_Window(index, offset, length, conditioned.audio, clips))
-                for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
-                    emit(StageFinished(job_id, stage, clock.seconds.get(stage.value, 0.0)))
-                handoff.put(_END)
-            except BaseException as error:  # handed to the consumer, which raises it
-                handoff.put(error)
+    def _prepare_windows(self, blocks, plan: Future, options, total_s, clock) -> Iterator[_Window]:
+        """The producer: cut windows, then condition them and find their speech clips.
 
-        producer = threading.Thread(target=produce, name=f"prepare-{job_id[:8]}", daemon=True)
-        producer.start()
-        try:
-            while True:
-                try:
-                    item = handoff.get(timeout=0.2)
-                except queue.Empty:
-                    if self._cancel.is_set():
-                        raise Cancelled() from None
-                    continue
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                if self._cancel.is_set():
-                    raise Cancelled()
-                yield item
-        finally:
-            self._cancel_producer(producer, handoff)
+        Runs in its own thread; decoding runs ahead in another. It waits for the job's plan
+        (device, resume point) only once the first window is decoded, so decoding overlaps
+        loading the model.
+        """
+        windows = cut_windows(blocks, self.window_s, first_window_s=min(FIRST_WINDOW_S, self.window_s))
+        job_plan: _Plan | None = None
+        for index, (offset, audio) in enumerate(windows):
+            if job_plan is None:
+                job_plan = plan.result()
+                self._emit(StageStarted(self._job_id, Stage.CONDITION))
+                self._emit(StageStarted(self._job_id, Stage.SPEECH))
+            length = audio.shape[0]
+            resume = job_plan.resume
+            if index < len(resume.windows) and _same_span(resume.windows[index], offset, length):
+                yield _Window(index, offset, length, None, [])
+                continue
+            del resume.windows[index:]  # from here on, stored windows are recomputed
+            end_s = (offset + length) / SAMPLE_RATE
+            total = max(total_s, end_s)
+            with clock.timed(Stage.CONDITION.value):
+                conditioned = condition(audio, options.target_dbfs, job_plan.device)
+            self._emit(StageProgress(self._job_id, Stage.CONDITION, end_s, total))
 
-    def _cancel_producer(self, producer: threading.Thread, handoff: queue.Queue) -> None:
-        """Unblock and wait for the producer when the consumer stops early."""
-        if not producer.is_alive():
-            return
-        stop = self._cancel.is_set()
-        self._cancel.set()
-        while producer.is_alive():
-            try:
-                handoff.get(timeout=0.1)
-            except queue.Empty:
-                pass
-        if not stop:
-            self._cancel.clear()
+            def speech_progress(fraction: float, offset=offset, length=length, total=total) -> None:
+                done = (offset + fraction * length) / SAMPLE_RATE
+                self._emit(StageProgress(self._job_id, Stage.SPEECH, done, total))
 
-    def _timed_blocks(self, path, decode_report, clock, job_id, total_s) -> Iterator[np.ndarray]:
-        self._emit(StageStarted(job_id, Stage.DECODE))
+            with clock.timed(Stage.SPEECH.value):
+                clips = job_plan.detector.clips(conditioned, offset, progress=speech_progress)
+            yield _Window(index, offset, length, conditioned.audio, clips)
+        for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
+            self._emit(StageFinished(self._job_id, stage, clock.seconds.get(stage.value, 0.0)))
+
+    def _timed_blocks(self, path, decode_report, clock, total_s) -> Iterator[np.ndarray]:
         blocks = decode_stage.stream_audio(path, decode_report)
         decoded = 0
+        first = True
         while True:
             started = time.perf_counter()
             block = next(blocks, None)
             clock.add(Stage.DECODE.value, time.perf_counter() - started)
             if block is None:
                 return
+            if first:
+                self._emit(StageStarted(self._job_id, Stage.DECODE))
+                first = False
             decoded += block.shape[0]
             seconds = decoded / SAMPLE_RATE
-            self._emit(StageProgress(job_id, Stage.DECODE, seconds, max(total_s, seconds)))
+            self._emit(StageProgress(self._job_id, Stage.DECODE, seconds, max(total_s, seconds)))
             yield block
 
     def _transcribe_progress(self, job_id: str, window: _Window, duration_s: float | None):
@@ -346,8 +327,9 @@ class Engine:
         return report
 
     # -- set-up -----------------------------------------------------------------------------
-    def _prepare(self, options: TranscribeOptions) -> tuple[Runtime, Transcriber]:
-        """Pick the device, get the model, load it; fall back to the CPU if CUDA fails."""
+    def _choose(self, options: TranscribeOptions) -> tuple[Runtime, Path]:
+        """Pick the device and settings and make sure the model is here (downloading it if
+        needed) before any audio is touched: a missing model fails at once."""
         runtime = self.plan(options)
         for note in runtime.notes:
             self._emit(DeviceNotice(note, self._fix_text()))
@@ -356,7 +338,10 @@ class Engine:
             progress=lambda done, total: self._emit(ModelDownloadProgress(runtime.model, done, total)),
             cancel=self._cancel,
         )
-        runtime = self.plan(options, model_dir)
+        return self.plan(options, model_dir), model_dir
+
+    def _load(self, model_dir: Path, runtime: Runtime, options: TranscribeOptions) -> tuple[Runtime, Transcriber]:
+        """Load the model (reused across jobs); if CUDA fails its warm-up, fall back to the CPU."""
         try:
             return runtime, self._transcriber(model_dir, runtime)
         except Exception as error:
@@ -370,12 +355,8 @@ class Engine:
                     self._fix_text() or "run `sessionscribe doctor` for details",
                 )
             )
-            cpu_options = options.with_changes(device="cpu", compute_type="auto")
-            if options.model == "auto":
-                # keep the model the user asked for; only "auto" follows the device
-                cpu_options = cpu_options.with_changes(model="auto")
-            runtime = self.plan(cpu_options, model_dir)
-            model_dir = resolve_model(runtime.model, cancel=self._cancel)
+            # An explicit model stays; "auto" follows the device to the CPU default.
+            runtime, model_dir = self._choose(options.with_changes(device="cpu", compute_type="auto"))
             return runtime, self._transcriber(model_dir, runtime)
 
     def _fix_text(self) -> str:
@@ -482,7 +463,17 @@ class Engine:
 
     def _emit(self, event) -> None:
         with self._emit_lock:
-            self._sink(event)
+            try:
+                self._sink(event)
+            except Exception:  # a broken consumer (UI, pipe) must not take the job down
+                log.exception("event sink failed on %s", type(event).__name__)
+
+
+@dataclass
+class _Plan:
+    resume: "_Resume"
+    device: object  # torch.device for conditioning
+    detector: SpeechDetector
 
 
 @dataclass
@@ -490,6 +481,74 @@ class _Resume:
     job_id: str
     windows: list  # engine.store.WindowRecord, in order
     language: str | None
+
+
+def _warm_torch() -> None:
+    """Start importing torch in the background: it takes 2-3 s, and conditioning needs it only
+    once the first window is decoded."""
+    if "torch" not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=("torch",), daemon=True).start()
+
+
+class _Ahead:
+    """Runs an iterator in its own thread, up to `depth` items ahead of its consumer.
+
+    Exceptions raised in the thread come out of the consumer's loop; `close()` (or `stop`)
+    makes the thread finish its current item and exit.
+    """
+
+    _END = object()
+
+    def __init__(
+        self, items: Iterator, depth: int, stop: threading.Event, name: str, cancel: threading.Event
+    ) -> None:
+        self._items = items
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = stop
+        self._cancel = cancel
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _stopped(self) -> bool:
+        return self._stop.is_set() or self._cancel.is_set()
+
+    def _run(self) -> None:
+        try:
+            for item in self._items:
+                if not self._put(item):
+                    return
+            self._put(self._END)
+        except BaseException as error:
+            self._put(error)
+        finally:
+            self._items.close()  # generators must be closed by the thread that runs them
+
+    def _put(self, item) -> bool:
+        while not self._stopped():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator:
+        while True:
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if self._stopped():
+                    raise Cancelled() from None
+                continue
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
 
 
 def _same_span(stored, offset: int, length: int) -> bool:

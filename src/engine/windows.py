@@ -13,6 +13,8 @@ from engine.condition import CHUNK_SAMPLES
 from engine.decode import SAMPLE_RATE
 
 WINDOW_S = 300.0  # ~19 MB of float32 per window
+# The first window is short so transcription starts within a second of decoding.
+FIRST_WINDOW_S = 60.0
 CUT_SEARCH_S = 30.0  # the cut goes at the quietest half second of the window's last 30 s
 SMOOTH_CHUNKS = 5
 
@@ -31,10 +33,15 @@ def cut_windows(
     blocks: Iterable[np.ndarray],
     window_s: float = WINDOW_S,
     search_s: float = CUT_SEARCH_S,
+    first_window_s: float | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """(offset in samples, window audio) for consecutive windows of about `window_s`."""
-    window = int(window_s * SAMPLE_RATE)
-    search = int(min(search_s, window_s / 2) * SAMPLE_RATE)  # short test windows too
+    """(offset in samples, window audio) for consecutive windows of about `window_s`
+    (the first one about `first_window_s`, when given)."""
+    def sizes(seconds: float) -> tuple[int, int]:
+        search_now = min(search_s, seconds / 2)  # short test windows too
+        return int(seconds * SAMPLE_RATE), int(search_now * SAMPLE_RATE)
+
+    window, search = sizes(first_window_s or window_s)
     pending: list[np.ndarray] = []
     buffered = 0
     offset = 0
@@ -47,5 +54,6 @@ def cut_windows(
             yield offset, joined[:cut].copy()
             rest = joined[cut:]
             pending, buffered, offset = [rest], rest.shape[0], offset + cut
+            window, search = sizes(window_s)
     if buffered:
         yield offset, (np.concatenate(pending) if len(pending) > 1 else pending[0]).copy()

@@ -137,3 +137,29 @@ def test_gui_starts_with_files_queued_and_running(qtbot, monkeypatch, tmp_path):
     from app.settings import SettingsStore
 
     assert SettingsStore().load().options.formats != ("srt",)
+
+
+def test_pyside_refcount_workaround_keeps_long_sessions_alive():
+    """300k void Qt calls (an hour of live updates) must not exhaust None's references."""
+    result = _run(
+        """
+        import os, sys
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from app.qtcompat import protect_singletons
+        protect_singletons()
+        from PySide6.QtCore import QObject, Signal
+        from PySide6.QtWidgets import QApplication, QLabel
+        app = QApplication([])
+        label = QLabel()
+        class Emitter(QObject):
+            ping = Signal(object)
+        emitter = Emitter()
+        emitter.ping.connect(lambda value: None)
+        for _ in range(300_000):
+            label.setText("x")
+            emitter.ping.emit(None)
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr[-500:]
+    assert result.stdout.strip().endswith("ok")
