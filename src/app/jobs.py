@@ -94,6 +94,7 @@ class Job:
     outputs: dict[str, Path] = field(default_factory=dict)
     report: Any = None
     options: Any = None  # the TranscribeOptions the job ran with
+    activity: str | None = None  # work before the first stage, e.g. "Downloading model 40 %"
     from_history: bool = False  # loaded from the job store at start-up (transcript read lazily)
 
     @property
@@ -104,6 +105,7 @@ class Job:
         """Back to the queue (retry): forget everything the last attempt produced."""
         self.status = JobStatus.QUEUED
         self.reason = None
+        self.activity = None
         self.notes.clear()
         self.stages = {s: StageState() for s in STAGES}
         self.started_at = self.finished_at = None

@@ -226,6 +226,13 @@ class QueueController(QObject):
     def _on_event(self, event: object) -> None:
         if isinstance(event, ev.ModelDownloadProgress):
             self.download_progress.emit(event.model, int(event.done_bytes), event.total_bytes)
+            running = self.running_job()
+            if running is not None:
+                # The job waits for its model: say so in its row instead of a silent 0 %.
+                total = event.total_bytes
+                share = f" {100 * event.done_bytes / total:.0f} %" if total else ""
+                running.activity = f"Downloading model {Path(event.model).name}{share}"
+                self.model.job_changed(running.id)
             return
         if isinstance(event, ev.DeviceNotice):
             self.device_notice.emit(event.message, event.fix)

@@ -159,7 +159,9 @@ class QueueModel(QAbstractTableModel):
             return "Waiting"
         stage = job.current_stage()
         if stage is None:
-            return "Cancelling…" if job.status == JobStatus.CANCELLING else "Starting…"
+            if job.status == JobStatus.CANCELLING:
+                return "Cancelling…"
+            return job.activity or "Loading the model…"
         fraction = job.stages[stage].fraction
         prefix = "Cancelling · " if job.status == JobStatus.CANCELLING else ""
         return f"{prefix}{STAGE_LABELS[stage]} {fraction * 100:.0f} %"

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -350,6 +350,10 @@ class SettingsPanel(QWidget):
         else:
             self.download_bar.setRange(0, 0)
             self.download_label.setText(f"{model + ': ' if model else ''}{fmt.size(done)}")
+
+    def hide_download_progress(self) -> None:
+        if self._download_cancel is None:  # a download started here keeps its bar
+            self._show_download(False)
 
     def cancel_download(self) -> None:
         if self._download_cancel is not None:

@@ -149,13 +149,28 @@ class _Player:
         self.audio = QAudioOutput()
         self.player.setAudioOutput(self.audio)
         self.source: Path | None = None
+        self._pending_ms: int | None = None
+        self.player.mediaStatusChanged.connect(self._on_status)
 
     def play_from(self, path: Path, seconds: float) -> None:
+        position = int(seconds * 1000)
         if self.source != path:
+            # Some backends ignore a seek before the file is loaded: repeat it once loaded.
+            self._pending_ms = position
             self.player.setSource(QUrl.fromLocalFile(str(path)))
             self.source = path
-        self.player.setPosition(int(seconds * 1000))
+        self.player.setPosition(position)
         self.player.play()
+
+    def _on_status(self, status) -> None:
+        from PySide6.QtMultimedia import QMediaPlayer
+
+        if self._pending_ms is not None and status in (
+            QMediaPlayer.MediaStatus.LoadedMedia,
+            QMediaPlayer.MediaStatus.BufferedMedia,
+        ):
+            self.player.setPosition(self._pending_ms)
+            self._pending_ms = None
 
     def toggle(self) -> bool:
         from PySide6.QtMultimedia import QMediaPlayer

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QByteArray, QEventLoop, QItemSelectionModel, QModelIndex, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtCore import QByteArray, QCoreApplication, QEventLoop, QItemSelectionModel, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or self.settings_store.load()
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
         # Tests replace this to answer the "a job is running, quit?" question.
         self.confirm_quit: Callable[[], bool] = self._ask_quit
 
@@ -347,7 +348,7 @@ class MainWindow(QMainWindow):
         if total:
             self.show_message(f"Downloading model {model}: {100 * done / total:.0f} %")
         if total and done >= total:
-            QTimer.singleShot(1500, lambda: self.settings_panel._show_download(False))
+            QTimer.singleShot(1500, self.settings_panel.hide_download_progress)
 
     def _on_device_notice(self, message: str, fix: str) -> None:
         self.health.add_notice(message, fix)
@@ -364,6 +365,19 @@ class MainWindow(QMainWindow):
         self.health.run_check()
         self.settings_panel.refresh_models()
         self.settings_panel.refresh_plan()
+
+    # ----------------------------------------------------------------- drops anywhere
+    # Files dropped on any part of the window (transcript, gauges...) are queued too; the
+    # drop zone and the table handle their own drops first.
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.add_paths(paths)
 
     # ----------------------------------------------------------------- closing
     def _ask_quit(self) -> bool:
@@ -407,8 +421,6 @@ class MainWindow(QMainWindow):
         """Keep the UI responsive while the engine winds down (used when quitting)."""
         deadline = time.monotonic() + timeout_s
         while self.adapter.is_busy() and time.monotonic() < deadline:
-            from PySide6.QtCore import QCoreApplication
-
             QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
             time.sleep(0.01)
         return not self.adapter.is_busy()

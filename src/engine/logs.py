@@ -2,11 +2,12 @@
 
 The rule for every log line in SessionScribe (engine, CLI and app alike):
 
-- DO log: file names and paths, durations, stage names and timings, device and model
-  choices, job ids and statuses, counts (windows, segments, bytes), errors and tracebacks
-  of our own code.
+- DO log: job ids and statuses, durations, stage names and timings, device and model
+  choices, counts (windows, segments, bytes), error kinds and tracebacks of our own code.
 - NEVER log: transcript text (segment or word text, search queries, edits, prompts or
-  hotwords the clinician typed), audio samples, or anything derived from them. A filter
+  hotwords the clinician typed), audio samples, or anything derived from them; nor the
+  names or paths of recordings, which often carry a client's name (the job store, readable
+  by its owner only, maps job ids to files). A filter
   cannot reliably recognise transcript text, so this rule is enforced by review, not code:
   `engine.events.SegmentReady` carries text and must never be formatted into a message.
 

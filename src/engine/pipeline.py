@@ -453,7 +453,8 @@ class Engine:
 
     def _fail(self, job_id: str, reason: str) -> JobOutcome:
         self._set_status(job_id, "failed", reason)
-        log.warning("job %s failed: %s", job_id, reason)
+        # The reason starts with the file's name, which stays out of the log (see engine.logs).
+        log.warning("job %s failed: %s", job_id, reason.split(": ", 1)[-1])
         self._emit(JobFailed(job_id, reason))
         return JobOutcome(job_id, "failed", reason=reason)
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from app.settings import AppSettings, SettingsStore
 from engine.options import TranscribeOptions
