@@ -293,7 +293,7 @@ def machine_info() -> dict:
 
 def _loadavg() -> str:
     try:
-        return "%.2f / %.2f / %.2f" % os.getloadavg()
+        return "%.2f, %.2f, %.2f" % os.getloadavg()
     except OSError:
         return "n/a"
 
@@ -309,7 +309,7 @@ def machine_markdown(info: dict) -> str:
         ("torch / ctranslate2 / faster-whisper", f"{info['torch']} / {info['ctranslate2']} / {info['faster-whisper']}"),
         ("onnxruntime / PyAV", f"{info['onnxruntime']} / {info['av']}"),
         ("Date", info["date"]),
-        ("Load average (1/5/15 min) at start / end", f"{info['load_start']} / {info.get('load_end', 'n/a')}"),
+        ("Load average (1, 5, 15 min)", f"at start {info['load_start']}; at end {info.get('load_end', 'n/a')}"),
     ]
     return md_table(("Machine", ""), rows, "ll")
 

@@ -175,7 +175,8 @@ def test_write_long_mp3_stitches_segments_seamlessly(speech_available, tmp_path,
 def test_cli_writes_a_long_mp3(speech_available, tmp_path):
     out = tmp_path / "bench.mp3"
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), str(out), "--minutes", "0.25", "--spans", str(tmp_path / "s.json")],
+        [sys.executable, str(SCRIPT), str(out), "--minutes", "0.25",
+         "--spans", str(tmp_path / "s.json")],
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,10 @@ def run_gui(paths: list[Path], overrides: dict[str, Any] | None = None) -> int:
     if overrides:
         window.settings.overrides = dict(overrides)
         window.settings_panel.load(window.settings.options)
+    if os.environ.get("SESSIONSCRIBE_BENCH") == "1":  # bench/app_timing.py only
+        from app.bench_hook import BenchHook
+
+        window.bench_hook = BenchHook(window, app)
     window.show()
     if paths:
         window.add_paths(paths)

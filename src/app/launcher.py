@@ -15,8 +15,9 @@ CLI_COMMANDS = frozenset({"transcribe", "doctor", "models"})
 
 def build_gui_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="sessionscribe gui",
+        prog="sessionscribe [gui]",
         description="Open the SessionScribe window; recordings given here are queued and started.",
+        epilog="Without a window: sessionscribe transcribe|doctor|models ... (see sessionscribe transcribe --help).",
     )
     parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="recordings or folders to queue")
     parser.add_argument("--model", help="model name (e.g. large-v3) or a folder holding a CTranslate2 model")

@@ -163,3 +163,34 @@ def test_pyside_refcount_workaround_keeps_long_sessions_alive():
     )
     assert result.returncode == 0, result.stderr[-500:]
     assert result.stdout.strip().endswith("ok")
+
+
+def test_bench_hook_reports_and_quits(qtbot, monkeypatch, tmp_path, capsys):
+    """SESSIONSCRIBE_BENCH=1: the app prints its timings for bench/app_timing.py and closes."""
+    from PySide6.QtWidgets import QApplication
+
+    import app.gui
+    import app.window
+    from app_fakes import FakeEngineFactory, FakeHealth, FakeSampler
+
+    created = []
+    original = app.window.MainWindow
+
+    def window_factory(*args, **kwargs):
+        kwargs.update(engine_factory=FakeEngineFactory(segments=3, step_s=0.01), sampler_factory=FakeSampler,
+                      health_check=FakeHealth, probe=None)
+        created.append(original(*args, **kwargs))
+        return created[-1]
+
+    monkeypatch.setenv("SESSIONSCRIBE_BENCH", "1")
+    monkeypatch.setattr(app.window, "MainWindow", window_factory)
+    monkeypatch.setattr(QApplication, "exec", lambda self: 0)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    recording = tmp_path / "a.wav"
+    recording.write_bytes(b"x")
+    app.gui.run_gui([recording], {"output_dir": tmp_path / "out"})
+    window = created[0]
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10000)
+    out = capsys.readouterr().out
+    assert "window-shown " in out and "ui-stall p50=" in out and "queue-done " in out

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import gcd, lcm
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Sequence, Tuple, Union
 
 import av
 import numpy as np
@@ -37,7 +37,7 @@ _BLOCK = 1 << 15
 # Per-channel gain step when fanning mono out to N channels, so channels aren't bit-identical.
 _CHANNEL_STEP_DB = -0.5
 
-LayoutItem = Union[float, int, str, "tuple[str, str]"]
+LayoutItem = Union[float, int, str, Tuple[str, str]]  # seconds | text | (text, voice)
 
 
 # --------------------------------------------------------------------------- speech synthesis
@@ -502,7 +502,9 @@ class _AudioWriter:
     def _encode(self, x: np.ndarray) -> None:
         if x.size == 0:
             return
-        frame = _make_frame(x, self._gains, self._fmt, self._layout.name, self.out_rate, self._written)
+        frame = _make_frame(
+            x, self._gains, self._fmt, self._layout.name, self.out_rate, self._written
+        )
         self._written += x.size
         self._container.mux(self._astream.encode(frame))
         self._video_until(self._written / self.out_rate)

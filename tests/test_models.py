@@ -1,0 +1,518 @@
+"""Model names -> huggingface_hub cache, tested against a local stand-in for the hub.
+
+`FakeHub` serves one repo ("Systran/faster-whisper-tiny", holding the tiny test model's files
+plus a README and .gitattributes the engine must not fetch) the way huggingface_hub 2.x asks
+for it: the model API (`/api/models/<repo>[/revision/<rev>]`, with `blobs=True` sizes and LFS
+sha256), the tree API (used by `snapshot_download`, i.e. by faster-whisper itself), `HEAD`/`GET`
+on `/<repo>/resolve/<rev>/<file>` with `ETag` / `X-Repo-Commit`, and, like the real hub, an LFS
+redirect for model.bin (`302` + `X-Linked-Etag` / `X-Linked-Size`) to a "CDN" listener on
+another port, which answers `Range` requests with `206`. By default no `X-Xet-*` headers are
+sent, so huggingface_hub stays on plain HTTP even with hf_xet installed; with `xet = True` the
+redirect also advertises Xet storage (as the real hub does for Systran's repos) and any call to
+its token route is logged, to prove the engine still fetches (and resumes) over plain HTTP.
+
+The stand-in can cut a transfer short (close the connection after N bytes), play dead (`503`
+for everything) and go slowly, to simulate interrupted, cancelled and killed downloads.
+
+Nothing here touches the real hub or the real cache: every test points HF_ENDPOINT at the
+stand-in (or at a closed port) and the hub cache at a temporary folder. huggingface_hub reads
+its settings at import time, so in-process tests patch `huggingface_hub.constants` and
+subprocesses get a clean environment.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+
+from engine.errors import Cancelled, ModelError
+from engine.models import cached_model_dir, download, list_models, resolve_model
+
+ROOT = Path(__file__).resolve().parent.parent
+REPO = "Systran/faster-whisper-tiny"
+MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.json", "preprocessor_config.json")
+EXTRA_FILES = {"README.md": b"# tiny\n", ".gitattributes": b"*.bin filter=lfs diff=lfs merge=lfs -text\n"}
+LFS_FILES = {"model.bin"}  # served through a redirect to the "CDN", like the real hub
+PIECE = 64 * 1024  # what the stand-in writes at a time, and the client's read size in tests
+
+
+def _git_blob_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+class FakeHub:
+    """Two loopback listeners (hub + CDN) serving one repo; see the module docstring."""
+
+    def __init__(self, files: dict[str, bytes], repo: str = REPO):
+        self.repo = repo
+        self.files = files
+        self.commit = hashlib.sha1(b"commit-1").hexdigest()
+        self.sha256 = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+        self.lock = threading.Lock()
+        self.log: list[dict] = []
+        self.cut_after: dict[str, int] = {}  # file -> bytes to send before dropping the connection (once)
+        self.down_after_cut = False  # after a cut, answer 503 to everything (the network "went away")
+        self.down = False
+        self.corrupt_next: set[str] = set()  # files whose next body has one byte flipped
+        self.xet = False  # advertise Xet storage for model.bin (X-Xet-Hash + refresh route)
+        self.delay = 0.0  # seconds to wait between pieces of model.bin's body (a slow line)
+        self._servers = [self._serve(), self._serve()]
+        self.endpoint = f"http://127.0.0.1:{self._servers[0].server_port}"
+        self.cdn = f"http://127.0.0.1:{self._servers[1].server_port}"
+
+    def _serve(self) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server.hub = self  # type: ignore[attr-defined]
+        server.handle_error = lambda request, address: None  # clients hanging up is expected
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return server
+
+    def close(self) -> None:
+        self.delay = 0.0
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+
+    def requests(self, file: str, method: str = "GET") -> list[dict]:
+        with self.lock:
+            return [entry for entry in self.log if entry["file"] == file and entry["method"] == method]
+
+    def model_bin_ranges(self) -> list[str | None]:
+        """The Range header of every transfer of model.bin's bytes (CDN GETs, after any redirect)."""
+        return [entry["range"] for entry in self.requests("model.bin") if entry["path"].startswith("/cdn/")]
+
+    def clear_log(self) -> None:
+        with self.lock:
+            self.log.clear()
+
+    def take_cut(self, file: str) -> int | None:
+        with self.lock:
+            return self.cut_after.pop(file, None)
+
+    def sibling(self, name: str) -> dict:
+        data = self.files[name]
+        entry = {"rfilename": name, "size": len(data), "blobId": _git_blob_sha1(data)}
+        if name in LFS_FILES:
+            entry["lfs"] = {"size": len(data), "sha256": self.sha256[name], "pointerSize": 134}
+        return entry
+
+    def tree_entry(self, name: str) -> dict:
+        data = self.files[name]
+        entry = {"type": "file", "path": name, "size": len(data), "oid": _git_blob_sha1(data)}
+        if name in LFS_FILES:
+            entry["lfs"] = {"oid": self.sha256[name], "size": len(data), "pointerSize": 134}
+        return entry
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "FakeHub/1"
+
+    def log_message(self, *args) -> None:  # keep pytest output clean
+        pass
+
+    @property
+    def hub(self) -> FakeHub:
+        return self.server.hub  # type: ignore[attr-defined]
+
+    def do_HEAD(self) -> None:
+        self._route("HEAD")
+
+    def do_GET(self) -> None:
+        self._route("GET")
+
+    def _route(self, method: str) -> None:
+        hub = self.hub
+        url = urlsplit(self.path)
+        path = unquote(url.path)
+        file = None
+        if match := re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path):
+            file = match[3]
+        elif match := re.fullmatch(r"/cdn/([0-9a-f]{64})", path):
+            file = next((name for name, sha in hub.sha256.items() if sha == match[1]), None)
+        with hub.lock:
+            hub.log.append({"method": method, "path": path, "file": file, "range": self.headers.get("Range")})
+        if hub.down:
+            return self._reply(503, {"X-Error-Message": "hub is down"})
+        port = self.server.server_port
+        if port == int(hub.cdn.rsplit(":", 1)[1]):
+            if file is None or not path.startswith("/cdn/"):
+                return self._reply(404)
+            return self._send_file(method, file, {"ETag": f'"{hub.sha256[file]}"'})
+
+        if match := re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?", path):
+            if match[1] != hub.repo:
+                return self._reply(404, {"X-Error-Code": "RepoNotFound"})
+            query = parse_qs(url.query)
+            siblings = [hub.sibling(name) if query.get("blobs") else {"rfilename": name} for name in hub.files]
+            info = {"id": hub.repo, "modelId": hub.repo, "sha": hub.commit, "private": False, "siblings": siblings}
+            return self._reply_json(info)
+        if match := re.fullmatch(r"/api/models/([^/]+/[^/]+)/tree/([^/]+)", path):
+            if match[1] != hub.repo:
+                return self._reply(404, {"X-Error-Code": "RepoNotFound"})
+            return self._reply_json([hub.tree_entry(name) for name in hub.files])
+        if match := re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path):
+            repo, revision = match[1], match[2]
+            if repo != hub.repo:
+                return self._reply(404, {"X-Error-Code": "RepoNotFound"})
+            if revision not in ("main", hub.commit):
+                return self._reply(404, {"X-Error-Code": "RevisionNotFound"})
+            if file not in hub.files:
+                return self._reply(404, {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": hub.commit})
+            data = hub.files[file]
+            common = {"X-Repo-Commit": hub.commit}
+            if file in LFS_FILES:  # the hub answers with a redirect to its CDN, sizes and sha256 on it
+                return self._reply(302, {
+                    **common,
+                    "Location": f"{hub.cdn}/cdn/{hub.sha256[file]}",
+                    "ETag": f'"{_git_blob_sha1(b"pointer " + data[:64])}"',
+                    "X-Linked-Etag": f'"{hub.sha256[file]}"',
+                    "X-Linked-Size": str(len(data)),
+                    **({
+                        "X-Xet-Hash": hashlib.sha256(b"xet" + data[:64]).hexdigest(),
+                        "X-Xet-Refresh-Route": f"/api/models/{hub.repo}/xet-read-token/{hub.commit}",
+                    } if hub.xet else {}),
+                })
+            return self._send_file(method, file, {**common, "ETag": f'"{_git_blob_sha1(data)}"'})
+        return self._reply(404)
+
+    def _reply(self, status: int, headers: dict | None = None, body: bytes = b"") -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _reply_json(self, value) -> None:
+        self._reply(200, {"Content-Type": "application/json"}, json.dumps(value).encode())
+
+    def _send_file(self, method: str, file: str, headers: dict) -> None:
+        hub = self.hub
+        data = hub.files[file]
+        start, status = 0, 200
+        extra = {"Accept-Ranges": "bytes", "Content-Type": "application/octet-stream", **headers}
+        if requested := self.headers.get("Range"):
+            match = re.fullmatch(r"bytes=(\d+)-(\d*)", requested.strip())
+            if match is None or int(match[1]) >= len(data):
+                return self._reply(416, {"Content-Range": f"bytes */{len(data)}"})
+            start = int(match[1])
+            end = int(match[2]) if match[2] else len(data) - 1
+            data = data[start : end + 1]
+            status = 206
+            extra["Content-Range"] = f"bytes {start}-{start + len(data) - 1}/{len(hub.files[file])}"
+        self.send_response(status)
+        for key, value in extra.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if method == "HEAD":
+            return
+        cut = hub.take_cut(file) if method == "GET" else None
+        with hub.lock:
+            if method == "GET" and file in hub.corrupt_next:
+                hub.corrupt_next.discard(file)
+                middle = len(data) // 2
+                data = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
+        limit = len(data) if cut is None else min(cut, len(data))
+        try:
+            for offset in range(0, limit, PIECE):
+                self.wfile.write(data[offset : min(offset + PIECE, limit)])
+                self.wfile.flush()
+                if hub.delay and file == "model.bin":
+                    time.sleep(hub.delay)
+        except OSError:  # the client hung up (cancelled or killed)
+            return
+        if cut is not None:  # drop the connection mid-body
+            if hub.down_after_cut:
+                hub.down = True
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+@pytest.fixture
+def hub(tiny_model):
+    files = {name: (tiny_model / name).read_bytes() for name in MODEL_FILES}
+    server = FakeHub({**files, **EXTRA_FILES})
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def hub_cache(hub, tmp_path, monkeypatch) -> Path:
+    """Online against the stand-in, with a private hub cache, in this process and in children."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf" / "hub"
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    # huggingface_hub reads and writes 10 MiB at a time; the 7.7 MB stand-in model.bin must
+    # behave like a real 1.5 GB one (several reads), so partial data reaches the disk.
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", PIECE)
+    return cache
+
+
+def _total(hub: FakeHub) -> int:
+    return sum(len(hub.files[name]) for name in MODEL_FILES)
+
+
+def _partials(cache: Path) -> list[Path]:
+    return sorted(cache.rglob("*.incomplete"))
+
+
+def _child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# -- tests ----------------------------------------------------------------------------------------
+def test_download_fetches_the_model_with_byte_progress_and_it_loads(hub, hub_cache):
+    seen: list[tuple[int, int | None]] = []
+    folder = download("tiny", lambda done, total: seen.append((done, total)), threading.Event())
+
+    total = _total(hub)
+    assert folder.is_relative_to(hub_cache)
+    for name in MODEL_FILES:
+        assert (folder / name).read_bytes() == hub.files[name], name
+    assert not (folder / "README.md").exists() and not hub.requests("README.md")
+    assert len(seen) > 10, "progress should be reported while bytes arrive, not once per file"
+    counts = [done for done, _ in seen]
+    assert counts == sorted(counts), "progress went backwards"
+    assert seen[-1] == (total, total)
+    assert {t for _, t in seen} == {total}
+    assert not _partials(hub_cache)
+
+    assert resolve_model("tiny", allow_download=False) == folder
+    assert cached_model_dir("tiny") == folder
+    hub.clear_log()
+    assert download("tiny") == folder
+    assert not [entry for entry in hub.log if entry["method"] == "GET" and entry["file"]], "fetched twice"
+    hub.down = True  # once downloaded, the hub is not needed any more
+    assert resolve_model("tiny") == folder
+    assert {info.name: info.downloaded for info in list_models()}["tiny"] is True
+
+    from faster_whisper import WhisperModel
+
+    model = WhisperModel(str(folder), device="cpu", compute_type="int8")
+    assert model.model.is_multilingual is not None
+
+
+@pytest.mark.parametrize("xet", [False, True], ids=["plain", "hub-offers-xet"])
+def test_interrupted_download_says_run_again_and_resumes_where_it_stopped(xet, hub, hub_cache):
+    hub.xet = xet
+    cut = 3 * 1024 * 1024 + 12345  # mid-model.bin
+    hub.cut_after["model.bin"] = cut
+    hub.down_after_cut = True  # and the network stays away: huggingface_hub's own retry fails too
+
+    with pytest.raises(ModelError) as failure:
+        download("tiny")
+    message = str(failure.value)
+    assert "tiny" in message and "again" in message and "resume" in message
+
+    assert cached_model_dir("tiny") is None, "a partial model must never be offered"
+    with pytest.raises(ModelError):
+        resolve_model("tiny", allow_download=False)
+    assert {info.name: info.downloaded for info in list_models()}["tiny"] is False
+    (partial,) = _partials(hub_cache)
+    kept = partial.stat().st_size
+    assert 0 < kept <= cut
+
+    hub.down = False
+    hub.clear_log()
+    seen: list[int] = []
+    folder = download("tiny", lambda done, total: seen.append(done))
+
+    assert seen == sorted(seen) and seen[-1] == _total(hub)
+    assert hub.model_bin_ranges() == [f"bytes={kept}-"], "should resume, not start over"
+    assert (folder / "model.bin").read_bytes() == hub.files["model.bin"]
+    assert not _partials(hub_cache)
+    assert resolve_model("tiny", allow_download=False) == folder
+    assert not [entry for entry in hub.log if "xet" in entry["path"]], "tried Xet, which cannot resume"
+
+
+def test_cancel_stops_the_transfer_promptly_and_a_later_download_completes(hub, hub_cache):
+    hub.delay = 0.02  # ~3 MB/s: model.bin takes a few seconds
+    cancel = threading.Event()
+    seen: list[int] = []
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["folder"] = download("tiny", lambda done, total: seen.append(done), cancel)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            outcome["error"] = error
+        outcome["ended"] = time.monotonic()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    into_model_bin = _total(hub) - len(hub.files["model.bin"]) + 512 * 1024
+    deadline = time.monotonic() + 10
+    while not seen or seen[-1] < into_model_bin:
+        assert time.monotonic() < deadline and "error" not in outcome, ("model.bin never started", outcome)
+        time.sleep(0.01)
+    cancel.set()
+    asked = time.monotonic()
+    worker.join(5)
+    assert not worker.is_alive(), "download ignored the cancel"
+    assert isinstance(outcome.get("error"), Cancelled), outcome
+    assert outcome["ended"] - asked < 1.0, "cancel took too long"
+    assert seen and seen[-1] < _total(hub)
+    assert cached_model_dir("tiny") is None
+    with pytest.raises(ModelError):
+        resolve_model("tiny", allow_download=False)
+
+    hub.delay = 0.0
+    hub.clear_log()
+    folder = download("tiny")
+    assert (folder / "model.bin").read_bytes() == hub.files["model.bin"]
+    assert cached_model_dir("tiny") == folder
+
+
+KILLED_CHILD = """
+import sys
+from huggingface_hub import constants
+constants.DOWNLOAD_CHUNK_SIZE = int(sys.argv[1])
+from engine.models import download
+download("tiny")
+print("finished")
+"""
+
+
+def test_download_killed_mid_transfer_leaves_no_model_and_resumes(hub, hub_cache):
+    hub.delay = 0.02
+    child = subprocess.Popen(  # killed: SIGKILL on POSIX, TerminateProcess on Windows
+        [sys.executable, "-c", KILLED_CHILD, str(PIECE)],
+        env=_child_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        # the stand-in's ETag for model.bin is its sha256, as on the real hub, so that names the blob
+        pattern = f"blobs/{hub.sha256['model.bin']}*.incomplete"
+        while not any(p.stat().st_size > 512 * 1024 for p in hub_cache.rglob(pattern)):
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the child never started on model.bin"
+            time.sleep(0.02)
+    finally:
+        child.kill()
+        child.wait(10)
+    assert child.returncode == (-signal.SIGKILL if os.name == "posix" else 1)
+
+    assert cached_model_dir("tiny") is None
+    assert {info.name: info.downloaded for info in list_models()}["tiny"] is False
+    (partial,) = _partials(hub_cache)
+    kept = partial.stat().st_size
+
+    hub.delay = 0.0
+    hub.clear_log()
+    folder = download("tiny")
+    assert hub.model_bin_ranges() == [f"bytes={kept}-"]
+    assert (folder / "model.bin").read_bytes() == hub.files["model.bin"]
+    assert cached_model_dir("tiny") == folder
+
+
+def test_a_damaged_transfer_is_discarded_and_fetched_afresh(hub, hub_cache):
+    hub.corrupt_next.add("model.bin")
+    with pytest.raises(ModelError) as failure:
+        download("tiny")
+    assert "model.bin" in str(failure.value) and "again" in str(failure.value)
+    assert cached_model_dir("tiny") is None and not _partials(hub_cache)
+
+    folder = download("tiny")
+    assert (folder / "model.bin").read_bytes() == hub.files["model.bin"]
+
+
+@pytest.mark.parametrize("no_network", ["closed port", "HF_HUB_OFFLINE=1"])
+def test_missing_model_without_network_fails_fast_and_says_how_to_get_it(
+    no_network, tmp_path, monkeypatch
+):
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf" / "hub"
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    if no_network == "closed port":
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_free_port()}")
+    else:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_free_port()}")
+
+    started = time.monotonic()
+    with pytest.raises(ModelError) as failure:
+        resolve_model("small")
+    assert time.monotonic() - started < 5
+    message = str(failure.value)
+    assert "small" in message
+    assert "sessionscribe models download small" in message
+    assert "--model" in message
+    assert not cache.exists() or not any(cache.rglob("*.bin"))
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", *args],
+        env=_child_env(), cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_cli_models_download_then_list(hub, hub_cache):
+    before = _cli("models", "list")
+    assert before.returncode == 0, before.stderr
+    assert re.search(r"^tiny\s+not downloaded$", before.stdout, re.M), before.stdout
+
+    fetched = _cli("models", "download", "tiny")
+    assert fetched.returncode == 0, fetched.stderr
+    assert "ready" in fetched.stderr
+
+    after = _cli("models", "list")
+    assert after.returncode == 0, after.stderr
+    line = re.search(r"^tiny\s+(.+)$", after.stdout, re.M)
+    assert line and line[1] != "not downloaded", after.stdout
+    folder = Path(line[1])
+    assert folder.is_relative_to(hub_cache)
+    assert (folder / "model.bin").read_bytes() == hub.files["model.bin"]
+    assert re.search(r"^small\s+not downloaded$", after.stdout, re.M), after.stdout
+
+
+def test_a_model_faster_whisper_fetched_itself_is_reused(hub, hub_cache):
+    """faster-whisper's own download (snapshot_download with its file patterns) fills the same cache."""
+    from huggingface_hub import snapshot_download
+
+    patterns = ["config.json", "preprocessor_config.json", "model.bin", "tokenizer.json", "vocabulary.*"]
+    fetched = Path(snapshot_download(REPO, allow_patterns=patterns, endpoint=hub.endpoint))
+    assert (fetched / "model.bin").is_file() and not (fetched / "README.md").exists()
+
+    hub.down = True
+    assert cached_model_dir("tiny") == fetched
+    assert resolve_model("tiny") == fetched
