@@ -17,9 +17,6 @@ import shutil  # noqa: E402
 
 import pytest  # noqa: E402
 
-REAL_DATA = ROOT.parent / "shared" / "data" / "real"
-
-
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """The deterministic test model: writes 'hello' for every clip it is given."""
@@ -41,10 +38,3 @@ def private_home(tmp_path, monkeypatch):
     monkeypatch.setenv("SESSIONSCRIBE_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return tmp_path
-
-
-def real_recording(name: str) -> Path:
-    path = REAL_DATA / name
-    if not path.exists():
-        pytest.skip(f"{path} is not available")
-    return path

@@ -13,6 +13,7 @@ from engine import events as ev
 from engine.options import TranscribeOptions
 from engine.pipeline import Engine
 from support.audio import session, write_audio
+from support.recordings import real_recording
 
 UTTERANCES = [
     10.0,
@@ -158,8 +159,6 @@ def test_formats_and_names_transcribe(speech_available, tiny_model, tmp_path, na
 
 
 def test_real_recording_jfk(tiny_model, tmp_path):
-    from conftest import real_recording
-
     path = real_recording("jfk.flac")
     outcome = Engine().transcribe(path, TranscribeOptions(model=str(tiny_model), output_dir=tmp_path))
     assert outcome.status == "done", outcome.reason

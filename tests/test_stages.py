@@ -14,6 +14,7 @@ from engine.options import TranscribeOptions
 from engine.speech import SpeechDetector, SpeechSettings, make_clips, speech_regions
 from engine.windows import cut_windows
 from support.audio import session, write_audio
+from support.recordings import real_recording
 
 
 def test_decode_streams_any_rate_and_channel_count_to_16k_mono(tmp_path):
@@ -108,8 +109,6 @@ def test_silero_finds_the_speech_in_a_session(speech_available):
 
 
 def test_jfk_regions_match_the_reference(tmp_path):
-    from conftest import real_recording
-
     audio = decode_all(real_recording("jfk.flac"))
     clips = SpeechDetector(workers=2).clips(condition(audio.copy()), 0)
     regions = [span for clip in clips for span in clip.speech]

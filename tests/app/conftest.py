@@ -74,29 +74,3 @@ def tiny_model_dir(tmp_path) -> Path:
     for name in ("model.bin", "config.json", "tokenizer.json"):
         (folder / name).write_text("{}")
     return folder
-
-
-def __getattr__(name: str):
-    """Keep `from conftest import <helper>` (used by tests in tests/) working.
-
-    Without an __init__.py, pytest imports every conftest as the module "conftest", so once
-    this file is loaded that name means this module. Anything not defined here is looked up
-    in the root tests/conftest.py, loaded once under a private name.
-    """
-    import importlib.util
-    import sys
-
-    key = "_sessionscribe_root_conftest"
-    root = sys.modules.get(key)
-    if root is None:
-        path = Path(__file__).resolve().parent.parent / "conftest.py"
-        spec = importlib.util.spec_from_file_location(key, path)
-        if spec is None or spec.loader is None:
-            raise AttributeError(name)
-        root = importlib.util.module_from_spec(spec)
-        sys.modules[key] = root
-        spec.loader.exec_module(root)
-    try:
-        return getattr(root, name)
-    except AttributeError:
-        raise AttributeError(f"module 'conftest' has no attribute {name!r}") from None
