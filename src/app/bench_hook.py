@@ -2,7 +2,10 @@
 
 Prints to stdout:
     window-shown <unix time>                      first paint of the main window
-    ui-stall p50=<ms> p99=<ms> max=<ms> n=<ticks>  lateness of a 10 ms timer on the UI thread
+    ui-stall p50=<ms> p99=<ms> max=<ms> n=<ticks>  lateness of a 10 ms timer on the UI thread,
+                                                  from the job's first engine event to its end
+    startup-stall max=<ms> n=<ticks>              the same before the job started (engine
+                                                  imports and preload), reported apart
     queue-done <unix time>                        every queued recording has finished
 and then quits the app (the job is finished, so closing does not ask).
 """
@@ -34,7 +37,9 @@ class BenchHook(QObject):
         super().__init__(window)
         self.window, self.app = window, app
         self.shown: float | None = None
-        self.gaps: list[float] = []
+        self.gaps: list[float] = []  # while a job runs
+        self.startup_gaps: list[float] = []  # from the first paint to the job's start
+        self._job_running = False
         self._last: float | None = None
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -42,6 +47,7 @@ class BenchHook(QObject):
         self._timer.timeout.connect(self._tick)
         window.installEventFilter(self)
         window.controller.job_finished.connect(self._job_finished)
+        window.adapter.event.connect(self._engine_event)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
         if event.type() == QEvent.Type.Paint and self.shown is None:
@@ -54,10 +60,15 @@ class BenchHook(QObject):
             print(f"window-shown {self.shown:.6f}", flush=True)
             self._timer.start()
 
+    def _engine_event(self, event) -> None:
+        if not self._job_running and getattr(event, "job_id", None) is not None:
+            self._job_running = True  # the engine has begun a job: its stalls count from here
+
     def _tick(self) -> None:
         now = time.perf_counter()
         if self._last is not None:
-            self.gaps.append((now - self._last) * 1000.0)
+            gap = (now - self._last) * 1000.0
+            (self.gaps if self._job_running else self.startup_gaps).append(gap)
         self._last = now
 
     def _job_finished(self, _job_id: str) -> None:
@@ -70,5 +81,7 @@ class BenchHook(QObject):
             f"max={max(late, default=0.0):.2f} n={len(late)}",
             flush=True,
         )
+        startup = [max(0.0, gap - TICK_MS) for gap in self.startup_gaps]
+        print(f"startup-stall max={max(startup, default=0.0):.2f} n={len(startup)}", flush=True)
         print(f"queue-done {time.time():.6f}", flush=True)
         QTimer.singleShot(0, self.window.close)

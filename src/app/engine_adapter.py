@@ -154,6 +154,17 @@ class _Worker(QObject):
     def plan(self, options: Any) -> Any:
         return self.engine().plan(options)
 
+    @Slot()
+    def preload(self) -> None:
+        """Build the engine and let it do its slow imports now, before any job runs."""
+        try:
+            engine = self.engine()
+            preload = getattr(engine, "preload", None)
+            if preload is not None:
+                preload()
+        except Exception:  # noqa: BLE001 - a job will report the same problem in one line
+            log.exception("engine preload failed")
+
 
 class EngineAdapter(QObject):
     """Turns engine events into Qt signals and app commands into engine calls."""
@@ -162,6 +173,7 @@ class EngineAdapter(QObject):
     job_finished = Signal(object)  # JobResult, on the UI thread
     busy_changed = Signal(bool)
     _run = Signal(str, object, object, object)
+    _preload = Signal()
 
     def __init__(
         self, engine_factory: EngineFactory | None = None, store: Any = None, parent: QObject | None = None
@@ -176,8 +188,14 @@ class EngineAdapter(QObject):
         self._run.connect(self._worker.run_job, Qt.ConnectionType.QueuedConnection)
         self._worker.event.connect(self._relay_event, Qt.ConnectionType.QueuedConnection)
         self._worker.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        self._preload.connect(self._worker.preload, Qt.ConnectionType.QueuedConnection)
         self._thread.start()
         self._running: str | None = None
+
+    def preload(self) -> None:
+        """Warm the engine on its thread (imports, device check); returns at once. Jobs sent
+        meanwhile simply queue behind it on the same thread."""
+        self._preload.emit()
 
     @property
     def running_job(self) -> str | None:

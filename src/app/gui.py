@@ -61,6 +61,9 @@ def run_gui(paths: list[Path], overrides: dict[str, Any] | None = None) -> int:
 
         window.bench_hook = BenchHook(window, app)
     window.show()
+    # The engine's slow imports run on its thread now, ahead of any job queued below, so no
+    # job's progress drawing competes with them for the GIL.
+    window.adapter.preload()
     if paths:
         window.add_paths(paths)
         window.controller.start()

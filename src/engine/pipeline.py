@@ -99,6 +99,16 @@ class Engine:
         self._detectors.clear()
         self._transcribers.clear()
 
+    def preload(self) -> None:
+        """Do the slow, one-time work now (imports, the device check, the VAD model) so the
+        first job does not pay for it. The app calls this on its engine thread at start-up:
+        loading torch's native library holds the GIL for ~0.5 s, which must not happen while
+        a job's progress is being drawn."""
+        import faster_whisper  # noqa: F401  (ctranslate2, tokenizers, onnxruntime bindings)
+        import torch  # noqa: F401
+
+        self._detector(self.plan(TranscribeOptions()).vad_workers)
+
     def health(self) -> DeviceHealth:
         if self._health is None:
             self._health = check_device(include_torch=False)
