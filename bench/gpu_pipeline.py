@@ -12,8 +12,8 @@ The model has large-v3's dimensions (d_model 1280, 32 + 32 layers, 20 heads, 128
 vocabulary 51866) and seeded random float16 weights, built once with CTranslate2's spec API
 and cached in bench/out/models/. Random weights never say <|endoftext|> (its output row is
 zero), so every 30-s clip decodes exactly --max-new-tokens tokens: about what real speech
-costs (~100 tokens per 30 s). The engine has no max_new_tokens option yet, so it is passed by
-wrapping BatchedInferencePipeline.transcribe.
+costs (~100 tokens per 30 s), passed as TranscribeOptions.max_new_tokens (calibrated on the
+warm-up job: this CTranslate2 stops at about half the cap).
 
 GPU utilization is sampled through NVML at 20 Hz during each job; "busy" is the mean of
 nvmlDeviceGetUtilizationRates().gpu over the transcribe stage (first StageStarted(TRANSCRIBE)
@@ -159,8 +159,8 @@ DECODE = {"cap": 100, "tokens": []}  # the max_new_tokens passed, and tokens see
 
 
 def cap_new_tokens(limit: int) -> None:
-    """Pass max_new_tokens to every BatchedInferencePipeline.transcribe (the engine has no such
-    option yet) and count the tokens each clip's segment carries."""
+    """Set the cap the jobs pass as TranscribeOptions.max_new_tokens, and count the tokens each
+    clip's segment carries (the engine's segments do not keep token ids)."""
     from faster_whisper import BatchedInferencePipeline
 
     DECODE["cap"] = limit
@@ -169,7 +169,6 @@ def cap_new_tokens(limit: int) -> None:
         return
 
     def capped(self, *args, **kwargs):
-        kwargs.setdefault("max_new_tokens", DECODE["cap"])
         segments, info = original(self, *args, **kwargs)
 
         def counted():
@@ -284,7 +283,8 @@ def run(args, log=print) -> dict:
     with tempfile.TemporaryDirectory() as out, GpuSampler() as sampler:
         def options(batch: int) -> TranscribeOptions:
             return TranscribeOptions(model=str(model), device=args.device, compute_type=compute_type,
-                                     batch_size=batch, formats=("srt",), output_dir=Path(out))
+                                     batch_size=batch, formats=("srt",), output_dir=Path(out),
+                                     max_new_tokens=DECODE["cap"])
 
         log(f"  warm-up job (model load) on {warm_audio.name}")
         started = time.perf_counter()

@@ -288,33 +288,20 @@ def task_fw_sequential(args) -> dict:
 
 # -- table 5: our engine with forced threads/workers ----------------------------------------------
 def task_engine(args) -> dict:
-    import dataclasses
     import tempfile
 
-    import engine.pipeline as pipeline
+    from engine.hardware import plan_runtime
     from engine.options import TranscribeOptions
+    from engine.pipeline import Engine
 
-    planned = {}
-    original = pipeline.plan_runtime
-
-    def forced(*a, **k):
-        runtime = original(*a, **k)
-        planned.update(cpu_threads=runtime.cpu_threads, num_workers=runtime.num_workers,
-                       vad_workers=runtime.vad_workers)
-        changes = {}
-        if args.threads:
-            changes["cpu_threads"] = args.threads
-        if args.workers:
-            changes["num_workers"] = args.workers
-        if args.vad_workers:
-            changes["vad_workers"] = args.vad_workers
-        return dataclasses.replace(runtime, **changes)
-
-    pipeline.plan_runtime = forced  # TranscribeOptions has no thread knobs (see docs)
     with tempfile.TemporaryDirectory() as out:
         options = TranscribeOptions(model=args.model, device=args.device, formats=("srt",),
-                                    output_dir=Path(out), batch_size=args.batch_size)
-        engine = pipeline.Engine(store=None)
+                                    output_dir=Path(out), batch_size=args.batch_size,
+                                    cpu_threads=args.threads or None, num_workers=args.workers or None)
+        runtime = plan_runtime(options, False)
+        planned = {"cpu_threads": runtime.cpu_threads, "num_workers": runtime.num_workers,
+                   "vad_workers": runtime.vad_workers}
+        engine = Engine(store=None)
         started = time.perf_counter()
         outcome = engine.transcribe(Path(args.audio), options)
         done = time.perf_counter()
@@ -346,7 +333,6 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--vad-workers", type=int, default=0)
     parser.add_argument("--preload-torch", action="store_true",
                         help="prep-ours: import torch before the clock starts")
     parser.add_argument("--seed-target-s", type=float, default=1.5,

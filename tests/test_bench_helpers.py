@@ -87,14 +87,14 @@ def test_replace_block_adds_missing_markers():
 
 def test_update_docs_creates_from_template_and_keeps_the_log(tmp_path):
     path = tmp_path / "BENCHMARKS.md"
-    C.update_docs("first", path=path)
+    C.update_docs("FIRST-CONTENT", path=path)
     text = path.read_text()
-    assert "# Benchmarks" in text and "Before / after log" in text and "first" in text
+    assert "# Benchmarks" in text and "Before / after log" in text and "FIRST-CONTENT" in text
     path.write_text(text.replace("| :--- | :--- | :--- | ---: | ---: |", "| :--- | :--- | :--- | ---: | ---: |\n| 1 | x | 3 | 2 s | 1 s |"))
-    C.update_docs("second", path=path)
+    C.update_docs("SECOND-CONTENT", path=path)
     C.update_docs("gpu part", C.GPU_BEGIN_MARK, C.GPU_END_MARK, path=path)
     text = path.read_text()
-    assert "second" in text and "first" not in text and "gpu part" in text
+    assert "SECOND-CONTENT" in text and "FIRST-CONTENT" not in text and "gpu part" in text
     assert "| 1 | x | 3 | 2 s | 1 s |" in text
 
 
@@ -118,10 +118,12 @@ def test_worker_result_line_round_trip(capsys):
 
 
 def test_app_output_parsing():
-    out = "junk\nwindow-shown 100.5\nui-stall p50=0.20 p99=53.40 max=240.5 n=520\nqueue-done 105.25\n"
+    out = ("junk\nwindow-shown 100.5\nui-stall p50=0.20 p99=53.40 max=240.5 n=520\n"
+           "startup-stall max=900.00 n=12\nqueue-done 105.25\n")
     found = parse_output(out)
     assert found["window_shown"] == 100.5 and found["queue_done"] == 105.25
     assert (found["stall_p50"], found["stall_p99"], found["stall_max"], found["stall_n"]) == (0.2, 53.4, 240.5, 520)
+    assert (found["startup_stall_max"], found["startup_stall_n"]) == (900.0, 12)
 
 
 @pytest.mark.parametrize("q, expected", [(50, 2), (99, 4), (100, 4), (1, 1)])
@@ -134,3 +136,12 @@ def test_calibrated_cap():
     assert calibrated_cap(100, 100, [98, 100]) == 100  # close enough: unchanged
     assert calibrated_cap(100, 100, []) == 100
     assert calibrated_cap(300, 100, [10]) == 440  # never past Whisper's context
+
+
+def test_kept_sections_report_their_goal_and_status():
+    from bench.run import _kept_summary
+
+    body = "## 4. Memory\n\n**Goal:** flat: ours at 180 min <= 1.10x — **met** (180/45 = 1.08x)\n\n| t |"
+    assert _kept_summary(body) == ("flat: ours at 180 min <= 1.10x", "met")
+    assert _kept_summary("**Goal:** none set by the issue (informative).") == ("none set by the issue (informative)", "")
+    assert _kept_summary("no goal line") == ("", "")

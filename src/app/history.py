@@ -6,6 +6,7 @@ transcribes; the queue just starts empty next time, and the status bar says why 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from app.jobs import Job, JobStatus
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 100  # finished jobs shown after a restart (unfinished ones always are)
+SEARCH_LIMIT = 200  # hits listed by "Search all sessions"
 
 _STATUS = {
     "queued": JobStatus.QUEUED,
@@ -24,6 +26,17 @@ _STATUS = {
     "cancelled": JobStatus.CANCELLED,
     "done": JobStatus.DONE,
 }
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One stored segment that contains the searched text."""
+
+    job_id: str
+    position: int  # index in store.segments(job_id), i.e. the transcript row
+    start_s: float
+    text: str
+    name: str  # the recording's file name
 
 
 class History:
@@ -90,6 +103,35 @@ class History:
             except Exception:  # noqa: BLE001 - an older report shape: no report view
                 job.report = None
         return job
+
+    def job(self, job_id: str) -> Job | None:
+        """A stored job as a queue row (for a search hit older than the rows listed)."""
+        if self.store is None:
+            return None
+        try:
+            record = self.store.get_job(job_id)
+        except Exception:  # noqa: BLE001
+            log.warning("could not read a stored job", exc_info=True)
+            return None
+        if record is None:
+            return None
+        return self._job(record, _STATUS.get(record.status, JobStatus.FAILED))
+
+    def search(self, text: str, limit: int = SEARCH_LIMIT) -> list[SearchHit]:
+        """Every stored transcript's segments containing `text` (case-insensitive), newest
+        session first. Blocking: call it from a background task. Raises on a store error."""
+        if self.store is None or not text.strip():
+            return []
+        found = self.store.search(text, limit=limit)
+        names: dict[str, str] = {}
+        for job_id, _position, _segment in found:
+            if job_id not in names:
+                record = self.store.get_job(job_id)
+                names[job_id] = record.input_name if record is not None else "(deleted recording)"
+        return [
+            SearchHit(job_id, position, float(segment.start), segment.text.strip(), names[job_id])
+            for job_id, position, segment in found
+        ]
 
     def load_segments(self, job: Job) -> None:
         """Fill a history job's transcript on first view (kept out of start-up)."""

@@ -80,3 +80,6 @@ class StageProgressDelegate(QStyledItemDelegate):
         job: Job | None = index.data(JobRole)
         if job is not None and job.status == JobStatus.FAILED:
             option.palette.setColor(option.palette.ColorRole.Text, FAILED)
+            # A reason reads from its start ("not a recording that can be read (…"); the
+            # table's middle elision suits file names, not sentences. The tooltip has it all.
+            option.textElideMode = Qt.TextElideMode.ElideRight

@@ -333,6 +333,24 @@ class TranscriptView(QWidget):
         self.table.scrollTo(self.model.index(row, 1))
         self.match_label.setText(f"{self.model.current_match + 1} of {len(matches)}")
 
+    def reveal(self, row: int, query: str | None = None) -> bool:
+        """Scroll to segment `row` and select it; with `query`, highlight its matches too
+        (opening a hit from "Search all sessions"). False if the job has no such row."""
+        if query is not None and query.strip() and self.search_box.text() != query:
+            self.search_box.setText(query)  # highlights every match in this transcript
+        index = self.model.index(row, 1)
+        if not index.isValid():
+            return False
+        matches = self.model.matches
+        if row in matches:
+            self.model.current_match = matches.index(row)
+            self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(self.model.rowCount() - 1, 1))
+            self.match_label.setText(f"{self.model.current_match + 1} of {len(matches)}")
+        self.table.setCurrentIndex(index)
+        self.table.selectRow(row)
+        self.table.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        return True
+
     # ----------------------------------------------------------------- playback
     def _on_clicked(self, index: QModelIndex) -> None:
         segment = self.model.segment(index.row())

@@ -30,7 +30,7 @@ from app.drop_zone import DropZone
 from app.engine_adapter import EngineAdapter, EngineFactory
 from app.gauges import GaugePanel, Sampler, SystemMonitor
 from app.health_view import HealthView, _check_device
-from app.history import History
+from app.history import History, SearchHit
 from app.jobs import Job, JobStatus
 from app.progress_delegate import StageProgressDelegate
 from app.queue_controller import QueueController
@@ -38,6 +38,7 @@ from app.qtcompat import protect_singletons
 from app.queue_model import COL_DURATION, COL_ELAPSED, COL_ETA, COL_FILE, COL_PROGRESS, COL_STATUS, QueueModel
 from app.report_view import ReportView
 from app.resources import app_icon
+from app.session_search import SessionSearch
 from app.settings import AppSettings, SettingsStore
 from app.settings_panel import SettingsPanel
 from app.transcript_view import TranscriptView
@@ -102,6 +103,9 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         # Tests replace this to answer the "a job is running, quit?" question.
         self.confirm_quit: Callable[[], bool] = self._ask_quit
+        self.confirm_remove: Callable[[list[Job]], bool] = self._ask_remove
+        self._followed: str | None = None  # the running job the window selected by itself
+        self._auto_selecting = False
 
         # --- core objects
         self.history = history or History.open()
@@ -120,6 +124,7 @@ class MainWindow(QMainWindow):
 
         # --- widgets
         self.drop_zone = DropZone()
+        self.session_search = SessionSearch(self.history.search if self.history.store is not None else None)
         self.table = QueueTable(self.queue_model)
         self.transcript = TranscriptView(**({"player_factory": player_factory} if player_factory else {}))
         self.report = ReportView()
@@ -132,6 +137,7 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(8, 8, 4, 0)
         left_layout.addWidget(self.drop_zone)
+        left_layout.addWidget(self.session_search)
         self.queue_summary = QLabel("")
         self.queue_summary.setStyleSheet("color: #546e7a;")
         left_layout.addWidget(self.queue_summary)
@@ -179,6 +185,10 @@ class MainWindow(QMainWindow):
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_selection())
         self.queue_model.rowsInserted.connect(lambda *_: self._update_actions())
         self.queue_model.rowsRemoved.connect(lambda *_: self._on_selection())
+        # A deleted session must not linger in the search results (the store row goes just
+        # after the queue row, hence "soon").
+        self.queue_model.rowsRemoved.connect(lambda *_: self.session_search.refresh_soon())
+        self.session_search.hit_opened.connect(self.open_search_hit)
         self.transcript.message.connect(self.show_message)
         self.transcript.segment_edited.connect(self.history.update_text)
         self.settings_panel.message.connect(self.show_message)
@@ -232,7 +242,7 @@ class MainWindow(QMainWindow):
         self.start_action = action("Start queue", self.toggle_queue, "Ctrl+Return", "Start or pause the queue", pix.SP_MediaPlay)
         self.cancel_action = action("Cancel job", self.controller.cancel_running, "Ctrl+.", "Stop the recording being transcribed", pix.SP_MediaStop)
         self.retry_action = action("Retry", self.retry_selected, None, "Queue the selected failed or cancelled recordings again", pix.SP_BrowserReload)
-        self.remove_action = action("Remove", self.remove_selected, "Del", "Remove the selected recordings from the list (transcript files on disk are kept)", pix.SP_TrashIcon)
+        self.remove_action = action("Remove", self.remove_selected, "Del", "Remove the selected recordings and delete their stored transcripts (exported files on disk are kept)", pix.SP_TrashIcon)
         bar.addSeparator()
         self.settings_action = action("Settings", lambda: self.tabs.setCurrentWidget(self.settings_panel), "Ctrl+,", "Model, device, output folder and formats", pix.SP_FileDialogDetailedView)
         self.health_action = action("Health", lambda: self.tabs.setCurrentWidget(self.health), None, "GPU, driver and library check", pix.SP_MessageBoxInformation)
@@ -293,7 +303,46 @@ class MainWindow(QMainWindow):
         self._on_selection()
 
     def remove_selected(self) -> None:
-        self.controller.remove([job.id for job in self.selected_jobs()])
+        jobs = self.selected_jobs()
+        transcripts = [job for job in jobs if job.status == JobStatus.DONE]
+        if transcripts and not self.confirm_remove(transcripts):
+            return
+        self.controller.remove([job.id for job in jobs])
+
+    def _ask_remove(self, jobs: list[Job]) -> bool:
+        what = jobs[0].name if len(jobs) == 1 else f"{len(jobs)} transcripts"
+        answer = QMessageBox.question(
+            self,
+            "Delete from the history?",
+            f"Delete {what} from SessionScribe's history? The stored transcript and its edits are "
+            "erased and can no longer be searched.\n\nExported files (TXT, SRT, …) stay on disk.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def open_search_hit(self, hit: SearchHit, query: str = "") -> bool:
+        """Show the hit's session in the transcript view, scrolled to the segment."""
+        job = self.queue_model.job(hit.job_id)
+        if job is None:
+            # Older than the sessions listed at start-up: list it now.
+            job = self.history.job(hit.job_id)
+            if job is None:
+                self.show_message(f"{hit.name} is no longer in the history")
+                self.session_search.refresh()
+                return False
+            self.queue_model.add_jobs([job])
+        self.select_job(job.id)
+        self.table.scrollTo(self.queue_model.index(self.queue_model.row_of(job.id), 0))
+        if self.transcript.job is not job:  # e.g. several rows were selected
+            self.history.load_segments(job)
+            self.transcript.set_job(job)
+            self.report.set_job(job)
+        self.tabs.setCurrentWidget(self.transcript)
+        if not self.transcript.reveal(hit.position, query or None):
+            self.show_message(f"{job.name}: that line is not in the transcript any more")
+            return False
+        return True
 
     def selected_jobs(self) -> list[Job]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
@@ -317,6 +366,8 @@ class MainWindow(QMainWindow):
         return selected[0] if len(selected) == 1 else None
 
     def _on_selection(self) -> None:
+        if not self._auto_selecting:
+            self._followed = None  # the user picked: stop following the queue
         job = self._focused_job()
         if job is not self.transcript.job:
             if job is not None:
@@ -327,9 +378,17 @@ class MainWindow(QMainWindow):
 
     def _on_job_updated(self, job_id: str) -> None:
         job = self.queue_model.job(job_id)
-        # Follow the running job when the user has not picked one, so the transcript fills live.
-        if job is not None and job.status == JobStatus.RUNNING and not self.selected_jobs():
-            self.select_job(job_id)
+        # Follow the running job when the user has not picked one, so the transcript fills
+        # live; a row the window picked itself (the previous running job) does not count.
+        if job is not None and job.status == JobStatus.RUNNING and job_id != self._followed:
+            selected = [j.id for j in self.selected_jobs()]
+            if not selected or selected == [self._followed]:
+                self._auto_selecting = True
+                try:
+                    self.select_job(job_id)
+                finally:
+                    self._auto_selecting = False
+                self._followed = job_id
         if self.transcript.job is not None and self.transcript.job.id == job_id:
             self.transcript.refresh(job_id)
         self._update_actions()
@@ -341,6 +400,7 @@ class MainWindow(QMainWindow):
             self.report.set_job(job)
         if job is not None and job.status == JobStatus.DONE:
             self.show_message(f"{job.name}: transcript ready ({', '.join(sorted(job.outputs)) or 'no files'})")
+            self.session_search.refresh()  # the new transcript is searchable now
         self._update_actions()
 
     def _on_download_progress(self, model: str, done: int, total: int | None) -> None:

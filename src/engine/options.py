@@ -24,6 +24,9 @@ class TranscribeOptions:
     formats: tuple[str, ...] = EXPORT_FORMATS
     output_dir: Path | None = None  # None: beside each input
     target_dbfs: float = -20.0  # peak level after conditioning
+    cpu_threads: int | None = None  # CTranslate2 intra-op threads; None: chosen from the CPU
+    num_workers: int | None = None  # CTranslate2 parallel workers; None: chosen (1)
+    max_new_tokens: int | None = None  # cap on tokens per clip (benchmarks; None: model's max)
     gpu_dollars_per_hour: float = 0.42
     api_dollars_per_minute: float = 0.006
 
@@ -49,14 +52,22 @@ class TranscribeOptions:
     def transcript_key(self) -> str:
         """Hash of the options that change the transcript text or timing.
 
-        Output location, formats and cost rates do not change what is transcribed, so a job
-        resumed with a different output folder still reuses its finished windows.
+        Output location, formats, thread counts and cost rates do not change what is
+        transcribed, so a job resumed with a different output folder still reuses its
+        finished windows.
         """
         relevant = {
             name: value
             for name, value in self.to_dict().items()
             if name
-            not in {"formats", "output_dir", "gpu_dollars_per_hour", "api_dollars_per_minute"}
+            not in {
+                "formats",
+                "output_dir",
+                "gpu_dollars_per_hour",
+                "api_dollars_per_minute",
+                "cpu_threads",
+                "num_workers",
+            }
         }
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

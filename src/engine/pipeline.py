@@ -74,6 +74,11 @@ class _Window:
     clips: list[Clip]
 
 
+# Decoding may run this many 30-s blocks (~1.9 MB each) ahead of conditioning: enough to keep
+# a core busy decoding while torch finishes importing for the first window.
+DECODE_AHEAD_BLOCKS = 10
+
+
 class Engine:
     """Runs jobs one at a time. Thread-safe `cancel()`; everything else from one thread."""
 
@@ -172,7 +177,7 @@ class Engine:
         stop = threading.Event()
         blocks = _Ahead(
             self._timed_blocks(path, decode_report, clock, info.duration_s or 0.0),
-            4, stop, "decode", self._cancel,
+            DECODE_AHEAD_BLOCKS, stop, "decode", self._cancel,
         )
         windows = _Ahead(
             self._prepare_windows(blocks, plan, options, info.duration_s or 0.0, clock),

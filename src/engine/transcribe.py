@@ -84,6 +84,7 @@ class Transcriber:
             hotwords=options.hotwords or None,
             initial_prompt=options.initial_prompt or None,
             word_timestamps=options.word_timestamps,
+            max_new_tokens=options.max_new_tokens,
             vad_filter=False,
             log_progress=False,
         )

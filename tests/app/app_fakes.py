@@ -3,6 +3,8 @@
 Stages overlap like the real pipeline (decode/condition/speech finish while transcription
 runs), progress is reported in seconds of audio, and cancel() stops it within one step.
 Recordings whose name contains "broken" fail with a one-line reason, like a damaged file.
+Given the app's job store, it records the run there like the real engine: status, one
+committed window per segment, and the outputs and report when done.
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ class FakeOutcome:
 class FakeEngine:
     def __init__(self, sink, store=None, *, segments: int = 6, step_s: float = 0.02, duration_s: float = 60.0):
         self._sink = sink
+        self.store = store
         self._cancel = threading.Event()
         self.segments = segments
         self.step_s = step_s
@@ -59,6 +62,12 @@ class FakeEngine:
     def plan(self, options):
         return SimpleNamespace(device="cpu", compute_type="int8", batch_size=4, cpu_threads=2,
                                num_workers=1, vad_workers=1, model="tiny")
+
+    def _record(self, method: str, job_id: str, *args) -> None:
+        """Write to the job store like the real engine (jobs the app registered only)."""
+        if self.store is None or self.store.get_job(job_id) is None:
+            return
+        getattr(self.store, method)(job_id, *args)
 
     def _step(self) -> None:
         time.sleep(self.step_s)
@@ -76,9 +85,12 @@ class FakeEngine:
         if "broken" in path.name:
             time.sleep(self.step_s)
             reason = f"{path.name}: not a recording that can be read (Invalid data found)"
+            self._record("set_status", job_id, "failed", reason)
             emit(JobFailed(job_id, reason))
             return FakeOutcome(job_id, "failed", reason=reason)
         total = self.duration_s
+        self._record("set_status", job_id, "running")
+        self._record("set_duration", job_id, total)
         emit(JobStarted(job_id, path, total))
         segments: list[Segment] = []
         try:
@@ -100,6 +112,7 @@ class FakeEngine:
                 self._step()
                 segment = Segment(i * step, (i + 0.9) * step, f" {WORDS[i % len(WORDS)]} number {i + 1}.")
                 segments.append(segment)
+                self._record("commit_window", job_id, i, i * step, (i + 1) * step, [segment], [(segment.start, segment.end)])
                 emit(StageProgress(job_id, Stage.TRANSCRIBE, (i + 1) * step, total))
                 emit(SegmentReady(job_id, segment))
             for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
@@ -114,6 +127,7 @@ class FakeEngine:
             emit(StageProgress(job_id, Stage.EXPORT, 1.0, 1.0))
             emit(StageFinished(job_id, Stage.EXPORT, 0.01))
         except _Stop:
+            self._record("set_status", job_id, "cancelled")
             emit(JobCancelled(job_id))
             return FakeOutcome(job_id, "cancelled")
         wall = time.perf_counter() - started
@@ -125,6 +139,7 @@ class FakeEngine:
             gpu_dollars_per_hour=options.gpu_dollars_per_hour,
             api_dollars_per_minute=options.api_dollars_per_minute,
         )
+        self._record("finish", job_id, {k: str(v) for k, v in outputs.items()}, report.to_dict())
         emit(JobNote(job_id, f"{path.name}: fake engine finished", "info"))
         emit(JobDone(job_id, outputs, report))
         return FakeOutcome(job_id, "done", outputs, None, report, segments)
@@ -140,9 +155,10 @@ class FakeEngineFactory:
     def __init__(self, **kwargs):
         self.kwargs = kwargs
         self.engine: FakeEngine | None = None
+        self.store = None  # the window's job store, set by the make_window fixture
 
     def __call__(self, sink):
-        self.engine = FakeEngine(sink, **self.kwargs)
+        self.engine = FakeEngine(sink, self.store, **self.kwargs)
         return self.engine
 
 

@@ -54,8 +54,11 @@ def make_window(qtbot, settings_path, tmp_path):
             player_factory=lambda: player,
             probe=None,
         )
+        if isinstance(factory, FakeEngineFactory):
+            factory.store = window.history.store  # the fake records its runs like the engine
         window.test = SimpleNamespace(factory=factory, sampler=sampler, player=player)
         window.confirm_quit = lambda: True
+        window.confirm_remove = lambda _jobs: True
         qtbot.addWidget(window)
         windows.append(window)
         return window

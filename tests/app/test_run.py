@@ -172,3 +172,19 @@ def test_engine_that_cannot_load_fails_the_job_in_one_line(make_window, qtbot, t
     _wait_finished(qtbot, window, job.id)
     assert job.status == JobStatus.FAILED
     assert "\n" not in job.reason and "a.wav" in job.reason
+
+
+def test_transcript_follows_the_queue_until_the_user_picks_a_row(make_window, qtbot, tmp_path):
+    window = make_window(segments=4, step_s=0.02)
+    a, b, c = window.add_paths([_touch(tmp_path / f"{name}.wav") for name in "abc"])
+    shown: list[str] = []
+    window.controller.segment_added.connect(lambda job_id, _s: shown.append(window.transcript.job.id))
+    window.controller.start()
+    qtbot.waitUntil(lambda: b.status == JobStatus.RUNNING, timeout=5000)
+    # The window picked a; it moves on to b by itself.
+    assert window.selected_jobs() == [b]
+    qtbot.waitUntil(lambda: len(b.segments) >= 1, timeout=5000)
+    window.select_job(a.id)  # the user goes back to a: the window stays there
+    _wait_finished(qtbot, window, c.id)
+    assert window.selected_jobs() == [a] and window.transcript.job is a
+    assert shown[0] == a.id and b.id in shown
