@@ -224,6 +224,6 @@ class ReportView(QWidget):
         kind = "GPU" if getattr(report, "device", "") == "cuda" else "Machine"
         self.cost_line.setText(
             f"{kind} time {fmt.short_seconds(cost.gpu_seconds)} at {fmt.money(gpu_rate)}/h = {fmt.money(cost.gpu_dollars)}"
-            f"   vs   speech API {audio_min:.1f} min at {fmt.money(api_rate)}/min = {fmt.money(cost.api_dollars)}"
+            f"\nvs speech API {audio_min:.1f} min at {fmt.money(api_rate)}/min = {fmt.money(cost.api_dollars)}"
             + (f"   (saves {fmt.money(saved)})" if saved > 0 else "")
         )

@@ -67,6 +67,8 @@ class SessionSearch(QWidget):
         self.results.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.results.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.results.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.results.setAlternatingRowColors(True)
+        self.results.setStyleSheet("QListWidget::item { padding: 3px 4px; }")
         self.results.hide()
 
         row = QHBoxLayout()
@@ -165,7 +167,8 @@ class SessionSearch(QWidget):
         if hits:
             rows = min(len(hits), ROWS_SHOWN)
             frame = 2 * self.results.frameWidth()
-            self.results.setFixedHeight(rows * max(self.results.sizeHintForRow(0), 18) + frame)
+            row_height = self.results.sizeHintForRow(0)
+            self.results.setFixedHeight(rows * (row_height if row_height > 0 else 22) + frame)
             self.results.show()
         else:
             self.results.hide()
@@ -198,10 +201,14 @@ class SessionSearch(QWidget):
             self._open(self.results.item(0))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        # Down arrow from the search box walks into the results.
-        if watched is self.box and event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Down:
-            if self.results.isVisible() and self.results.count():
+        # Down arrow from the search box walks into the results; Escape clears the search.
+        if watched is self.box and event.type() == QEvent.Type.KeyPress:
+            if event.key() == Qt.Key.Key_Down and self.results.isVisible() and self.results.count():
                 self.results.setFocus()
                 self.results.setCurrentRow(max(0, self.results.currentRow()))
+                return True
+            if event.key() == Qt.Key.Key_Escape and self.box.text():
+                self.box.clear()
+                self.run_now()
                 return True
         return super().eventFilter(watched, event)

@@ -274,8 +274,14 @@ class MainWindow(QMainWindow):
         for job in jobs:
             counts[job.status] = counts.get(job.status, 0) + 1
         parts = [f"{n} {status.value.lower()}" for status, n in counts.items()]
-        state = "running" if self.controller.started else "paused — press Start"
-        self.queue_summary.setText(f"{len(jobs)} recording{'s' if len(jobs) != 1 else ''}: {', '.join(parts)} · queue {state}")
+        started = self.controller.started
+        if self.controller.running_job() is not None:
+            state = "queue running" if started else "queue pauses after this recording"
+        elif self.queue_model.next_queued() is not None:
+            state = "queue running" if started else "queue paused — press Start"
+        else:
+            state = "nothing waiting"
+        self.queue_summary.setText(f"{len(jobs)} recording{'s' if len(jobs) != 1 else ''}: {', '.join(parts)} · {state}")
 
     # ----------------------------------------------------------------- commands
     def add_paths(self, paths: list[Path]) -> list[Job]:

@@ -188,3 +188,5 @@ def test_transcript_follows_the_queue_until_the_user_picks_a_row(make_window, qt
     _wait_finished(qtbot, window, c.id)
     assert window.selected_jobs() == [a] and window.transcript.job is a
     assert shown[0] == a.id and b.id in shown
+    # Everything ran: the summary no longer claims the queue is running.
+    assert window.queue_summary.text() == "3 recordings: 3 done · nothing waiting"
