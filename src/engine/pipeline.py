@@ -50,7 +50,7 @@ from engine.report import PeakMemory, RunReport, StageClock
 from engine.segments import Segment
 from engine.speech import Clip, SpeechDetector
 from engine.transcribe import Transcriber
-from engine.windows import FIRST_WINDOW_S, WINDOW_S, cut_windows
+from engine.windows import FIRST_WINDOW_S, WINDOW_S_CPU, WINDOW_S_GPU, cut_windows
 
 log = logging.getLogger("sessionscribe.pipeline")
 
@@ -76,18 +76,18 @@ class _Window:
 
 # Decoding may run this many 30-s blocks (~1.9 MB each) ahead of conditioning: enough to keep
 # a core busy decoding while torch finishes importing for the first window.
-DECODE_AHEAD_BLOCKS = 10
+DECODE_AHEAD_BLOCKS = 16
 
 
 class Engine:
     """Runs jobs one at a time. Thread-safe `cancel()`; everything else from one thread."""
 
-    def __init__(self, sink: EventSink = ignore_events, store=None, window_s: float = WINDOW_S):
+    def __init__(self, sink: EventSink = ignore_events, store=None, window_s: float | None = None):
         self._sink = sink
         self._emit_lock = threading.Lock()
         self._cancel = threading.Event()
         self.store = store
-        self.window_s = window_s
+        self.window_s = window_s  # None: chosen by device (engine.windows)
         self._health: DeviceHealth | None = None
         self._cuda_failure: str | None = None  # a warm-up failure: stay on the CPU after it
         self._transcribers: dict[tuple, Transcriber] = {}
@@ -285,15 +285,15 @@ class Engine:
     def _prepare_windows(self, blocks, plan: Future, options, total_s, clock) -> Iterator[_Window]:
         """The producer: cut windows, then condition them and find their speech clips.
 
-        Runs in its own thread; decoding runs ahead in another. It waits for the job's plan
-        (device, resume point) only once the first window is decoded, so decoding overlaps
-        loading the model.
+        Runs in its own thread. It first waits for the job's plan (device, resume point):
+        decoding, in its own thread, has started already and runs ahead meanwhile, so it
+        overlaps loading the model and importing torch.
         """
-        windows = cut_windows(blocks, self.window_s, first_window_s=min(FIRST_WINDOW_S, self.window_s))
-        job_plan: _Plan | None = None
+        job_plan: _Plan = plan.result()  # waits for the model and device, not for decoding
+        window_s = self.window_s or (WINDOW_S_GPU if job_plan.device.type == "cuda" else WINDOW_S_CPU)
+        windows = cut_windows(blocks, window_s, first_window_s=min(FIRST_WINDOW_S, window_s))
         for index, (offset, audio) in enumerate(windows):
-            if job_plan is None:
-                job_plan = plan.result()
+            if index == 0:
                 self._emit(StageStarted(self._job_id, Stage.CONDITION))
                 self._emit(StageStarted(self._job_id, Stage.SPEECH))
             length = audio.shape[0]

@@ -30,7 +30,9 @@ class SpeechSettings:
     min_silence_s: float = 0.16  # ...for at least this long (faster-whisper's batched default)
     min_speech_s: float = 0.2  # shorter bursts (clicks, coughs) are not speech
     pad_s: float = 0.2  # context kept around each region, never beyond half a gap
-    silence_margin_s: float = 0.3  # context given to Silero around conditioned-silent spans
+    # Context given to Silero around non-silent spans; its state needs it to warm up (0.3 s
+    # lost a 0.8-s phrase of the JFK recording, tests/test_stages.py).
+    silence_margin_s: float = 0.5
     max_clip_s: float = MAX_CLIP_S
     max_pause_s: float = MAX_PAUSE_IN_CLIP_S
 
