@@ -202,3 +202,22 @@ def test_model_not_downloaded_offline_fails_at_once_with_a_way_out(tmp_path, spe
     assert outcome.status == "failed"
     assert "large-v3" in outcome.reason and "models download" in outcome.reason
     assert "--model" in outcome.reason
+
+
+def test_a_broken_gpu_falls_back_to_the_cpu_with_a_notice(speech_available, tiny_model, tmp_path):
+    """The device check says CUDA works, but loading on CUDA fails (as a missing cuDNN would):
+    the job must still finish, on the CPU, and say why."""
+    from engine.health import DeviceHealth
+
+    audio, _ = session([1.0, "The GPU is not what it seems."])
+    path = write_audio(tmp_path / "a.wav", audio)
+    events: list = []
+    engine = Engine(events.append)
+    engine._health = DeviceHealth(cuda_usable=True, ctranslate2_devices=1, fixes=["install cuDNN 9"])
+    outcome = engine.transcribe(path, TranscribeOptions(model=str(tiny_model), formats=("txt",)))
+    assert outcome.status == "done", outcome.reason
+    assert outcome.report.device == "cpu" and outcome.report.compute_type == "int8"
+    notices = [e for e in events if isinstance(e, ev.DeviceNotice)]
+    assert notices and "running on the CPU" in notices[0].message and "cuDNN" in notices[0].fix
+    # Later jobs go straight to the CPU instead of failing on the GPU again.
+    assert engine.plan(TranscribeOptions()).device == "cpu"

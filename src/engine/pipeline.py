@@ -170,11 +170,11 @@ class Engine:
         started = time.perf_counter()
         _warm_torch()
         info = decode_stage.probe(path)
-        runtime, model_dir = self._choose(options)
         clock = StageClock()
         decode_report = DecodeReport()
         plan: Future = Future()  # the producer decodes while the model loads; then it needs this
         stop = threading.Event()
+        # Decoding needs nothing from the device check or the model: it starts first.
         blocks = _Ahead(
             self._timed_blocks(path, decode_report, clock, info.duration_s or 0.0),
             DECODE_AHEAD_BLOCKS, stop, "decode", self._cancel,
@@ -184,6 +184,7 @@ class Engine:
             1, stop, "prepare", self._cancel,
         )
         try:
+            runtime, model_dir = self._choose(options)
             runtime, transcriber = self._load(model_dir, runtime, options)
             resume = self._open_job(job_id, path, options, runtime, adopt)
             job_id = self._job_id = resume.job_id
