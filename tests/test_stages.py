@@ -162,3 +162,23 @@ def test_runtime_choice_on_cpu_and_gpu():
     assert gpu.cpu_threads <= 4 and gpu.vad_workers <= 4  # never one thread per core on GPU runs
     explicit = plan_runtime(TranscribeOptions(batch_size=3, device="cuda"), cuda_usable=False)
     assert explicit.device == "cpu" and explicit.batch_size == 3 and explicit.notes
+
+
+def test_decoding_in_a_child_process_gives_the_same_blocks_report_and_errors(speech_available, tmp_path):
+    from engine.decode import stream_audio_in_child
+
+    audio, _ = session([1.0, "Decoded in another process.", 12.0])
+    whole = write_audio(tmp_path / "whole.mp3", audio, out_rate=44100, channels=2)
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    for path in (whole, cut):
+        here, there = DecodeReport(), DecodeReport()
+        expected = list(stream_audio(path, here, block_samples=SAMPLE_RATE * 4))
+        got = list(stream_audio_in_child(path, there, block_samples=SAMPLE_RATE * 4))
+        assert [len(b) for b in got] == [len(b) for b in expected]
+        assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+        assert there == here
+    (tmp_path / "notes.mp3").write_text("not audio " * 500)
+    with pytest.raises(InputError) as caught:
+        list(stream_audio_in_child(tmp_path / "notes.mp3"))
+    assert str(caught.value).startswith("notes.mp3: not a recording")

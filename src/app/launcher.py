@@ -49,6 +49,18 @@ def gui_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
+def console_main() -> int:
+    """The `sessionscribe` console script. Headless commands exit without the interpreter's
+    slow teardown of torch and friends (see engine.cli.exit_now); the window exits normally."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv and argv[0] in CLI_COMMANDS:
+        from engine.cli import exit_now
+
+        exit_now(code)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in CLI_COMMANDS:

@@ -7,6 +7,9 @@ found is reported as chunk flags, which later stages use to skip and to trim edg
 """
 from __future__ import annotations
 
+import importlib
+import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +41,13 @@ class ConditionedAudio:
         start = int(active[0]) * CHUNK_SAMPLES
         end = min(self.audio.shape[0], (int(active[-1]) + 1) * CHUNK_SAMPLES)
         return start, end
+
+
+def warm_torch() -> None:
+    """Start importing torch in the background: it takes 2-3 s, and conditioning needs it only
+    once the first window is decoded. Idempotent; callers may start it as early as they like."""
+    if "torch" not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=("torch",), daemon=True).start()
 
 
 def pick_device(requested: str):

@@ -6,10 +6,14 @@ stays flat however long the recording is.
 """
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+import struct
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 import av
 import numpy as np
@@ -181,7 +185,95 @@ def _take(
     return block, ([rest] if rest.size else []), pending_samples - count
 
 
+# -- decoding in a child process --------------------------------------------------------------
+# PyAV holds the GIL while it decodes (two decoding threads take 1.8x as long as one), so in
+# the engine's process decoding would queue behind every other Python thread (torch's import,
+# the VAD and transcription threads' Python parts). A child process decodes with its own GIL
+# and streams the float32 blocks through a pipe: memory only, never the disk.
+_HEADER = struct.Struct("<q")
+_END, _ERROR = -1, -2
+
+
+def stream_audio_in_child(
+    path: Path, report: DecodeReport | None = None, block_samples: int = BLOCK_SAMPLES
+) -> Iterator[np.ndarray]:
+    """`stream_audio`, run in a child Python process; same blocks, same errors, same report."""
+    report = report if report is not None else DecodeReport()
+    check_readable(path)
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "engine.decode", str(path), str(block_samples)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            bufsize=1 << 20,
+        )
+    except OSError:  # no separate interpreter to start (e.g. a frozen app): decode here
+        yield from stream_audio(path, report, block_samples)
+        return
+    try:
+        while True:
+            count = _read_header(child.stdout)
+            if count is None:
+                code = child.wait()
+                raise InputError(f"{path.name}: the decoder stopped unexpectedly (exit code {code})")
+            if count >= 0:
+                block = np.empty(count, dtype=np.float32)
+                if child.stdout.readinto(memoryview(block).cast("B")) != block.nbytes:
+                    raise InputError(f"{path.name}: the decoder stopped in the middle of a block")
+                yield block
+                continue
+            message = json.loads(child.stdout.read(_read_header(child.stdout) or 0))
+            if count == _ERROR:
+                raise InputError(message["error"])
+            for name, value in message.items():
+                setattr(report, name, value)
+            return
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        child.stdout.close()
+        child.stderr.close()
+
+
+def _read_header(stream: BinaryIO) -> int | None:
+    data = stream.read(_HEADER.size)
+    return _HEADER.unpack(data)[0] if len(data) == _HEADER.size else None
+
+
+def _child_main(argv: list[str]) -> int:
+    """The child's side: decode `argv[0]` and write blocks, then the report, to stdout."""
+    path, block_samples = Path(argv[0]), int(argv[1])
+    out = sys.stdout.buffer
+    report = DecodeReport()
+
+    def message(kind: int, data: dict) -> None:
+        payload = json.dumps(data).encode()
+        out.write(_HEADER.pack(kind) + _HEADER.pack(len(payload)) + payload)
+
+    try:
+        for block in stream_audio(path, report, block_samples):
+            out.write(_HEADER.pack(block.shape[0]))
+            out.write(block.tobytes())
+        message(_END, asdict(report))
+    except InputError as error:
+        message(_ERROR, {"error": str(error)})
+    except BrokenPipeError:  # the engine stopped reading (cancel): nothing left to do
+        return 0
+    out.flush()
+    return 0
+
+
 def decode_all(path: Path) -> np.ndarray:
     """Whole recording in memory; for short files and tests only."""
     blocks = list(stream_audio(path))
     return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1:]))

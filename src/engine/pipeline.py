@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import importlib
 import logging
 import queue
 import sys
@@ -23,7 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from engine import decode as decode_stage
-from engine.condition import condition, pick_device
+from engine.condition import condition, pick_device, warm_torch
 from engine.decode import SAMPLE_RATE, DecodeReport
 from engine.errors import Cancelled, SessionScribeError
 from engine.events import (
@@ -74,9 +73,9 @@ class _Window:
     clips: list[Clip]
 
 
-# Decoding may run this many 30-s blocks (~1.9 MB each) ahead of conditioning: enough to keep
-# a core busy decoding while torch finishes importing for the first window.
-DECODE_AHEAD_BLOCKS = 16
+# Decoding may run this many 30-s blocks (~1.9 MB each, ~77 MB in all) ahead of conditioning,
+# so the decoder keeps a core busy while torch finishes importing for the first window.
+DECODE_AHEAD_BLOCKS = 40
 
 
 class Engine:
@@ -168,7 +167,7 @@ class Engine:
         adopt: bool,
     ) -> JobOutcome:
         started = time.perf_counter()
-        _warm_torch()
+        warm_torch()
         info = decode_stage.probe(path)
         clock = StageClock()
         decode_report = DecodeReport()
@@ -320,7 +319,7 @@ class Engine:
             self._emit(StageFinished(self._job_id, stage, clock.seconds.get(stage.value, 0.0)))
 
     def _timed_blocks(self, path, decode_report, clock, total_s) -> Iterator[np.ndarray]:
-        blocks = decode_stage.stream_audio(path, decode_report)
+        blocks = decode_stage.stream_audio_in_child(path, decode_report)
         decoded = 0
         first = True
         while True:
@@ -532,13 +531,6 @@ def _release_free_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
         pass
-
-
-def _warm_torch() -> None:
-    """Start importing torch in the background: it takes 2-3 s, and conditioning needs it only
-    once the first window is decoded."""
-    if "torch" not in sys.modules:
-        threading.Thread(target=importlib.import_module, args=("torch",), daemon=True).start()
 
 
 class _Ahead:
