@@ -95,6 +95,8 @@ def test_50s_session_opening_with_silence_gives_readable_subtitles(session_50s, 
         assert all(gap <= 2.5 for gap in gaps), (c0, c1, gaps)
     # The 10 s of opening silence is skipped, not transcribed, and the clock is not moved.
     assert abs(cues[0][0] - spans[0][0]) <= 1.0
+    assert 9.5 <= outcome.report.leading_silence_s <= 10.05
+    assert outcome.report.trailing_silence_s >= 50.0 - spans[-1][1] - 0.5
 
     data = json.loads((tmp_path / "session.json").read_text())
     assert data["segments"] and all(seg["text"] == "hello" for seg in data["segments"])

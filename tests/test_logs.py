@@ -13,7 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]  # tests/conftest.py puts src/ on sys
 
 from engine import logs
 from engine.logs import get_logger, setup_logging
-from engine.tempfiles import private_tempdir
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 
@@ -135,7 +134,7 @@ def test_engine_imports_no_qt():
     import subprocess
 
     code = (
-        "import sys; import engine.store, engine.logs, engine.tempfiles; "
+        "import sys; import engine.store, engine.logs; "
         "print([m for m in sys.modules if m.startswith(('PySide', 'PyQt', 'shiboken'))])"
     )
     env = dict(os.environ)
@@ -143,28 +142,3 @@ def test_engine_imports_no_qt():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
-
-
-# --------------------------------------------------------------------------- temp folders
-
-
-def test_private_tempdir_is_private_and_removed():
-    with private_tempdir() as folder:
-        assert folder.is_dir() and folder.name.startswith("sessionscribe-")
-        if os.name == "posix":
-            assert mode(folder) == 0o700
-        (folder / "nested").mkdir()
-        (folder / "nested" / "audio.wav").write_bytes(b"RIFF")
-    assert not folder.exists()
-
-
-def test_private_tempdir_is_removed_after_an_error_even_with_read_only_content():
-    with pytest.raises(RuntimeError, match="boom"):
-        with private_tempdir() as folder:
-            nested = folder / "nested"
-            nested.mkdir()
-            (nested / "clip.wav").write_bytes(b"RIFF")
-            os.chmod(nested / "clip.wav", 0o400)
-            os.chmod(nested, 0o500)
-            raise RuntimeError("boom")
-    assert not folder.exists()

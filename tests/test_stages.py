@@ -62,7 +62,7 @@ def test_condition_normalizes_removes_dc_and_keeps_length():
 def test_condition_target_is_a_setting_and_silence_is_not_amplified():
     audio = np.full(SAMPLE_RATE, 0.0, np.float32)
     silent = condition(audio.copy())
-    assert silent.is_silent and silent.gain_db == 0.0 and not silent.audio.any()
+    assert not silent.chunk_active.any() and silent.gain_db == 0.0 and not silent.audio.any()
     tone = (np.sin(np.arange(SAMPLE_RATE) / 5.0) * 0.9).astype(np.float32)
     louder = condition(tone.copy(), target_dbfs=-6.0)
     assert abs(np.abs(louder.audio).max() - 10 ** (-6 / 20)) < 1e-3

@@ -29,10 +29,6 @@ class ConditionedAudio:
     gain_db: float  # applied gain (0 when the window is digital silence)
     dc_offset: float
 
-    @property
-    def is_silent(self) -> bool:
-        return not bool(self.chunk_active.any())
-
     def edge_trim(self) -> tuple[int, int]:
         """(first, last) sample of non-silent audio, or (0, 0) for an all-silent window."""
         active = np.flatnonzero(self.chunk_active)

@@ -75,7 +75,7 @@ class _Window:
 
 # Decoding may run this many 30-s blocks (~1.9 MB each, ~77 MB in all) ahead of conditioning,
 # so the decoder keeps a core busy while torch finishes importing for the first window.
-DECODE_AHEAD_BLOCKS = 40
+DECODE_AHEAD_BLOCKS = 16
 
 
 class Engine:
@@ -172,6 +172,7 @@ class Engine:
         clock = StageClock()
         decode_report = DecodeReport()
         plan: Future = Future()  # the producer decodes while the model loads; then it needs this
+        self._edges = {"leading": 0, "trailing": 0, "seen_sound": False}
         stop = threading.Event()
         # Decoding needs nothing from the device check or the model: it starts first.
         blocks = _Ahead(
@@ -218,6 +219,9 @@ class Engine:
             blocks.close()
         report.language = language
         report.audio_s = audio_s
+        if self._edges["seen_sound"]:
+            report.leading_silence_s = round(self._edges["leading"] / SAMPLE_RATE, 2)
+            report.trailing_silence_s = round(self._edges["trailing"] / SAMPLE_RATE, 2)
         report.segments = len(segments)
         report.stages = {stage.value: round(clock.seconds.get(stage.value, 0.0), 4) for stage in Stage}
         report.peak_ram_bytes = memory.peak_rss
@@ -306,6 +310,7 @@ class Engine:
             total = max(total_s, end_s)
             with clock.timed(Stage.CONDITION.value):
                 conditioned = condition(audio, options.target_dbfs, job_plan.device)
+            self._note_edges(index, offset, conditioned)
             self._emit(StageProgress(self._job_id, Stage.CONDITION, end_s, total))
 
             def speech_progress(fraction: float, offset=offset, length=length, total=total) -> None:
@@ -317,6 +322,21 @@ class Engine:
             yield _Window(index, offset, length, conditioned.audio, clips)
         for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
             self._emit(StageFinished(self._job_id, stage, clock.seconds.get(stage.value, 0.0)))
+
+    def _note_edges(self, index: int, offset: int, conditioned) -> None:
+        """Edge silence, for the report: what precedes the first sound and follows the last."""
+        start, end = conditioned.edge_trim()
+        length = conditioned.audio.shape[0]
+        if end == 0:  # a silent window: it is all leading (or trailing) silence so far
+            if self._edges["seen_sound"]:
+                self._edges["trailing"] += length
+            else:
+                self._edges["leading"] += length
+            return
+        if not self._edges["seen_sound"]:
+            self._edges["leading"] += start
+            self._edges["seen_sound"] = True
+        self._edges["trailing"] = length - end
 
     def _timed_blocks(self, path, decode_report, clock, total_s) -> Iterator[np.ndarray]:
         blocks = decode_stage.stream_audio_in_child(path, decode_report)

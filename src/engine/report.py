@@ -27,6 +27,8 @@ class RunReport:
     language: str | None = None
     audio_s: float = 0.0  # length of the recording
     speech_s: float = 0.0  # audio sent to the model
+    leading_silence_s: float = 0.0  # edge silence the conditioning trimmed (never transcribed)
+    trailing_silence_s: float = 0.0
     wall_s: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)  # busy seconds per stage
     peak_ram_bytes: int = 0
