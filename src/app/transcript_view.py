@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QUrl, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -219,9 +219,19 @@ class TranscriptView(QWidget):
         self.table.setWordWrap(True)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        # No ResizeToContents here: it re-measures every row on every insert, so the UI thread
+        # stalled longer and longer as a live transcript grew. The time column has a fixed
+        # width; a row's height is fitted when it arrives, and all rows only when the text
+        # column's width changes (debounced) or another job is shown.
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
+        self.table.setColumnWidth(0, self.table.fontMetrics().horizontalAdvance("▶ 0:00:00.0 ") + 24)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self._refit_rows = QTimer(self, singleShot=True, interval=150)
+        self._refit_rows.timeout.connect(self.table.resizeRowsToContents)
+        header.sectionResized.connect(lambda index, _old, _new: index == 1 and self._refit_rows.start())
+        self.model.rowsInserted.connect(self._fit_new_rows)
+        self.model.modelReset.connect(self._refit_rows.start)
         self.table.setToolTip("Click a line to play the recording from there; double-click the text to edit it.")
 
         self.play_button = QPushButton("Play / pause")
@@ -278,6 +288,10 @@ class TranscriptView(QWidget):
         self._refresh_title()
         self._on_search(self.search_box.text())
         self._update_buttons()
+
+    def _fit_new_rows(self, _parent: QModelIndex, first: int, last: int) -> None:
+        for row in range(first, last + 1):
+            self.table.resizeRowToContents(row)
 
     def refresh(self, job_id: str) -> None:
         """The job changed (new segments, finished, replaced list)."""
