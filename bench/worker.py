@@ -242,36 +242,27 @@ def task_fw_batched(args) -> dict:
     imported = time.perf_counter()
     from faster_whisper import BatchedInferencePipeline, decode_audio
 
-    started = time.perf_counter()
-    model = _fw_model(args)
-    loaded = time.perf_counter()
-    audio = decode_audio(args.audio)
-    decoded = time.perf_counter()
-    segments, info = BatchedInferencePipeline(model).transcribe(audio, batch_size=args.batch_size)
-    count = sum(1 for _ in segments)
-    done = time.perf_counter()
-    return {
-        "import_s": started - imported,
-        "load_s": loaded - started,
-        "decode_s": decoded - loaded,
-        "transcribe_s": done - decoded,
-        "process_s": done - started,
-        "segments": count,
-        "language": info.language,
-        "audio_s": audio.shape[0] / 16000,
-    }
+    return _timed_fw_run(
+        args, imported, decode_audio,
+        lambda model, audio: BatchedInferencePipeline(model).transcribe(audio, batch_size=args.batch_size),
+    )
 
 
 def task_fw_sequential(args) -> dict:
     imported = time.perf_counter()
     from faster_whisper import decode_audio
 
+    return _timed_fw_run(args, imported, decode_audio, lambda model, audio: model.transcribe(audio, vad_filter=True))
+
+
+def _timed_fw_run(args, imported: float, decode_audio, transcribe) -> dict:
+    """faster-whisper alone: load, decode_audio, transcribe (segments consumed), each timed."""
     started = time.perf_counter()
     model = _fw_model(args)
     loaded = time.perf_counter()
     audio = decode_audio(args.audio)
     decoded = time.perf_counter()
-    segments, info = model.transcribe(audio, vad_filter=True)
+    segments, info = transcribe(model, audio)
     count = sum(1 for _ in segments)
     done = time.perf_counter()
     return {

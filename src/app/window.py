@@ -317,11 +317,18 @@ class MainWindow(QMainWindow):
 
     def _ask_remove(self, jobs: list[Job]) -> bool:
         what = jobs[0].name if len(jobs) == 1 else f"{len(jobs)} transcripts"
-        answer = QMessageBox.question(
-            self,
+        return self._ask_yes_no(
             "Delete from the history?",
             f"Delete {what} from SessionScribe's history? The stored transcript and its edits are "
             "erased and can no longer be searched.\n\nExported files (TXT, SRT, …) stay on disk.",
+        )
+
+    def _ask_yes_no(self, title: str, text: str) -> bool:
+        """A question whose safe answer, No, is the default."""
+        answer = QMessageBox.question(
+            self,
+            title,
+            text,
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
@@ -449,15 +456,11 @@ class MainWindow(QMainWindow):
     def _ask_quit(self) -> bool:
         job = self.controller.running_job()
         name = job.name if job else "A recording"
-        answer = QMessageBox.question(
-            self,
+        return self._ask_yes_no(
             "Quit SessionScribe?",
             f"{name} is still being transcribed.\n\nQuit anyway? The transcription is cancelled; "
             "running it again later continues where it stopped.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
         )
-        return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.adapter.is_busy():
