@@ -138,33 +138,34 @@ def format_json(segments: Sequence[Segment], metadata: dict) -> str:
 # --------------------------------------------------------------------------- writing
 
 
+# One human reason per OS error; names missing on a platform (EDQUOT, ETXTBSY) are skipped.
+_REASONS: dict[int, str] = {
+    getattr(errno, name): reason
+    for names, reason in (
+        (("EACCES", "EPERM"), "permission denied"),
+        (("ENOSPC",), "the disk is full"),
+        (("EDQUOT",), "disk quota exceeded"),
+        (("EROFS",), "the disk is read-only"),
+        (("EBUSY", "ETXTBSY"), "the file is in use"),
+        (("ENOENT",), "the folder does not exist"),
+        (("ENOTDIR",), "part of the path is not a folder"),
+        (("EEXIST",), "a file stands where its folder should be"),
+        (("EISDIR",), "a folder has that name"),
+        (("ENAMETOOLONG",), "the name is too long"),
+        (("EIO",), "input/output error on the disk"),
+    )
+    for name in names
+    if hasattr(errno, name)
+}
+
+
 def _reason(error: OSError) -> str:
     winerror = getattr(error, "winerror", None)
     if winerror in (32, 33):  # ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION
         return "the file is open in another program"
-    code = error.errno
-    if code in (errno.EACCES, errno.EPERM):
-        return "permission denied"
-    if code == errno.ENOSPC:
-        return "the disk is full"
-    if code == getattr(errno, "EDQUOT", None):
-        return "disk quota exceeded"
-    if code == errno.EROFS:
-        return "the disk is read-only"
-    if code in (errno.EBUSY, getattr(errno, "ETXTBSY", None)):
-        return "the file is in use"
-    if code == errno.ENOENT:
-        return "the folder does not exist"
-    if code == errno.ENOTDIR:
-        return "part of the path is not a folder"
-    if code == errno.EEXIST:
-        return "a file stands where its folder should be"
-    if code == errno.EISDIR:
-        return "a folder has that name"
-    if code == errno.ENAMETOOLONG:
-        return "the name is too long"
-    if code == errno.EIO:
-        return "input/output error on the disk"
+    reason = _REASONS.get(error.errno)
+    if reason is not None:
+        return reason
     return (error.strerror or str(error) or type(error).__name__).lower()
 
 
