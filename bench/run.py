@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import time
@@ -23,9 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import common as C  # noqa: E402
 from bench.common import (  # noqa: E402
-    MET,
-    NOT_MEASURED,
-    NOT_MET,
     Stats,
     TableResult,
     check_goal,

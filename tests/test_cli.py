@@ -160,3 +160,16 @@ def test_models_download_without_network_says_how(tmp_path):
     result = run_cli("models", "download", "small", env_extra={"HF_HUB_OFFLINE": "1"})
     assert result.returncode == 1
     assert "small" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unwritable_report_is_one_line_and_exit_1_not_a_traceback(good_recording, tiny_model, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the report's folder should be")
+    result = run_cli("transcribe", str(good_recording), "--model", str(tiny_model), "--format", "txt",
+                     "--output-dir", str(tmp_path / "out"), "--report", str(blocker / "report.json"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "report.json" in errors[0]
+    assert "1 of 1 recording(s) transcribed" in result.stderr
+    assert (tmp_path / "out" / "good.txt").read_text().strip() == "hello"

@@ -102,7 +102,8 @@ def test_an_input_is_never_overwritten_by_its_own_transcript(tmp_path):
 
 def test_unicode_names_are_preserved(tmp_path):
     names = ["Séance 3 – Zoë.m4a", "第一次会谈.wav", "Ünal Çelik 2024-05-01.mp3"]
-    paths = [touch(tmp_path / name) for name in names]
+    for name in names:
+        touch(tmp_path / name)
     files, notes = expand_inputs([tmp_path])
     assert notes == []
     assert {p.name for p in files} == set(names)

@@ -1,8 +1,6 @@
 """Stage by stage: decode, condition, speech, windows, features, runtime choice."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 

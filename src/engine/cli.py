@@ -133,13 +133,19 @@ def transcribe_command(args: argparse.Namespace) -> int:
         engine.close()
         if store is not None:
             store.close()
+    report_failed = False
     if args.report is not None:
+        from engine.errors import ExportError
         from engine.export import write_atomic
 
-        write_atomic(args.report, json.dumps({"jobs": reports}, indent=2) + "\n")
+        try:
+            write_atomic(args.report, json.dumps({"jobs": reports}, indent=2) + "\n")
+        except ExportError as error:  # the transcripts are written; only the report is lost
+            print(f"error: {error}", file=sys.stderr)
+            report_failed = True
     done = len(inputs) - failures
     print(f"{done} of {len(inputs)} recording(s) transcribed", file=sys.stderr)
-    return EXIT_OK if failures == 0 else EXIT_FAILED
+    return EXIT_OK if failures == 0 and not report_failed else EXIT_FAILED
 
 
 def _open_store():

@@ -39,6 +39,30 @@ class ConditionedAudio:
         return start, end
 
 
+@dataclass
+class EdgeSilence:
+    """Silence before the first sound and after the last, over a job's windows in order
+    (in samples): the edges conditioning trims, reported in the run report."""
+
+    leading: int = 0
+    trailing: int = 0
+    heard: bool = False
+
+    def add(self, window: ConditionedAudio) -> None:
+        start, end = window.edge_trim()
+        length = window.audio.shape[0]
+        if end == 0:  # a silent window: all leading, or all trailing so far
+            if self.heard:
+                self.trailing += length
+            else:
+                self.leading += length
+            return
+        if not self.heard:
+            self.leading += start
+            self.heard = True
+        self.trailing = length - end
+
+
 def warm_torch() -> None:
     """Start importing torch in the background: it takes 2-3 s, and conditioning needs it only
     once the first window is decoded. Idempotent; callers may start it as early as they like."""

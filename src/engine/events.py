@@ -5,7 +5,7 @@ carry audio; `SegmentReady` carries transcript text, so consumers must not log i
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Callable, Union

@@ -10,7 +10,6 @@ import ctypes
 import gc
 import logging
 import queue
-import sys
 import threading
 import time
 import uuid
@@ -22,7 +21,7 @@ from typing import Iterator
 import numpy as np
 
 from engine import decode as decode_stage
-from engine.condition import condition, pick_device, warm_torch
+from engine.condition import EdgeSilence, condition, pick_device, warm_torch
 from engine.decode import SAMPLE_RATE, DecodeReport
 from engine.errors import Cancelled, SessionScribeError
 from engine.events import (
@@ -73,8 +72,9 @@ class _Window:
     clips: list[Clip]
 
 
-# Decoding may run this many 30-s blocks (~1.9 MB each, ~77 MB in all) ahead of conditioning,
-# so the decoder keeps a core busy while torch finishes importing for the first window.
+# Decoding may run this many 30-s blocks (~1.9 MB each, ~31 MB in all) ahead of conditioning,
+# so the decoder keeps a core busy while torch finishes importing for the first window; more
+# (40 blocks) raised the 180-min / 45-min peak RSS ratio from 1.07 to 1.13.
 DECODE_AHEAD_BLOCKS = 16
 
 
@@ -172,7 +172,7 @@ class Engine:
         clock = StageClock()
         decode_report = DecodeReport()
         plan: Future = Future()  # the producer decodes while the model loads; then it needs this
-        self._edges = {"leading": 0, "trailing": 0, "seen_sound": False}
+        edges = EdgeSilence()
         stop = threading.Event()
         # Decoding needs nothing from the device check or the model: it starts first.
         blocks = _Ahead(
@@ -180,7 +180,7 @@ class Engine:
             DECODE_AHEAD_BLOCKS, stop, "decode", self._cancel,
         )
         windows = _Ahead(
-            self._prepare_windows(blocks, plan, options, info.duration_s or 0.0, clock),
+            self._prepare_windows(blocks, plan, options, info.duration_s or 0.0, clock, edges),
             1, stop, "prepare", self._cancel,
         )
         try:
@@ -219,9 +219,9 @@ class Engine:
             blocks.close()
         report.language = language
         report.audio_s = audio_s
-        if self._edges["seen_sound"]:
-            report.leading_silence_s = round(self._edges["leading"] / SAMPLE_RATE, 2)
-            report.trailing_silence_s = round(self._edges["trailing"] / SAMPLE_RATE, 2)
+        if edges.heard:
+            report.leading_silence_s = round(edges.leading / SAMPLE_RATE, 2)
+            report.trailing_silence_s = round(edges.trailing / SAMPLE_RATE, 2)
         report.segments = len(segments)
         report.stages = {stage.value: round(clock.seconds.get(stage.value, 0.0), 4) for stage in Stage}
         report.peak_ram_bytes = memory.peak_rss
@@ -283,10 +283,12 @@ class Engine:
             report.windows += 1
             for segment in result.segments:
                 self._emit(SegmentReady(job_id, segment))
-        self._emit(StageFinished(job_id, Stage.TRANSCRIBE, clock.seconds.get("transcribe", 0.0)))
+        self._emit(StageFinished(job_id, Stage.TRANSCRIBE, clock.seconds.get(Stage.TRANSCRIBE.value, 0.0)))
         return segments, speech, language
 
-    def _prepare_windows(self, blocks, plan: Future, options, total_s, clock) -> Iterator[_Window]:
+    def _prepare_windows(
+        self, blocks, plan: Future, options, total_s, clock, edges: EdgeSilence
+    ) -> Iterator[_Window]:
         """The producer: cut windows, then condition them and find their speech clips.
 
         Runs in its own thread. It first waits for the job's plan (device, resume point):
@@ -310,7 +312,7 @@ class Engine:
             total = max(total_s, end_s)
             with clock.timed(Stage.CONDITION.value):
                 conditioned = condition(audio, options.target_dbfs, job_plan.device)
-            self._note_edges(index, offset, conditioned)
+            edges.add(conditioned)
             self._emit(StageProgress(self._job_id, Stage.CONDITION, end_s, total))
 
             def speech_progress(fraction: float, offset=offset, length=length, total=total) -> None:
@@ -322,21 +324,6 @@ class Engine:
             yield _Window(index, offset, length, conditioned.audio, clips)
         for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
             self._emit(StageFinished(self._job_id, stage, clock.seconds.get(stage.value, 0.0)))
-
-    def _note_edges(self, index: int, offset: int, conditioned) -> None:
-        """Edge silence, for the report: what precedes the first sound and follows the last."""
-        start, end = conditioned.edge_trim()
-        length = conditioned.audio.shape[0]
-        if end == 0:  # a silent window: it is all leading (or trailing) silence so far
-            if self._edges["seen_sound"]:
-                self._edges["trailing"] += length
-            else:
-                self._edges["leading"] += length
-            return
-        if not self._edges["seen_sound"]:
-            self._edges["leading"] += start
-            self._edges["seen_sound"] = True
-        self._edges["trailing"] = length - end
 
     def _timed_blocks(self, path, decode_report, clock, total_s) -> Iterator[np.ndarray]:
         blocks = decode_stage.stream_audio_in_child(path, decode_report)
@@ -536,10 +523,9 @@ def _limit_malloc_arenas(arenas: int = 2) -> None:
     long queue of jobs fragmented into steadily growing RSS. Measured with
     bench/queue_memory.py: +33 MB over 40 jobs by default, flat (and 50 MB lower) with two.
     """
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, arenas)
-    except (OSError, AttributeError):  # not glibc: its allocator has its own policy
-        pass
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(_M_ARENA_MAX, arenas)
 
 
 def _release_free_memory() -> None:
@@ -547,10 +533,20 @@ def _release_free_memory() -> None:
     arenas; over a queue of many jobs that reads as creeping RSS (measured: +47 MB over 40
     short jobs without this, +19 MB with it; see bench/queue_memory.py)."""
     gc.collect()  # cycles (generators, tracebacks) can hold a window's arrays until then
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def _glibc():
+    """glibc's C library, or None elsewhere (macOS, Windows, musl): its allocator tuning
+    does not apply there."""
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
-        pass
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt, libc.malloc_trim  # noqa: B018 - both must exist (glibc only)
+    except (OSError, AttributeError):
+        return None
+    return libc
 
 
 class _Ahead:
