@@ -30,6 +30,45 @@ def test_decode_streams_any_rate_and_channel_count_to_16k_mono(tmp_path):
     assert abs(np.argmax(spectrum) - 440) <= 1
 
 
+def test_decode_follows_a_stream_whose_format_changes_midway(tmp_path):
+    """Two MP3s joined byte for byte (as some recorders and `cat` make them): the second half
+    changes rate and channel count, and must still be decoded, at the right pitch."""
+    low = np.sin(2 * np.pi * 300 * np.arange(SAMPLE_RATE * 3) / SAMPLE_RATE).astype(np.float32) * 0.5
+    high = np.sin(2 * np.pi * 900 * np.arange(SAMPLE_RATE * 4) / SAMPLE_RATE).astype(np.float32) * 0.5
+    first = write_audio(tmp_path / "first.mp3", low, out_rate=22050, channels=1)
+    second = write_audio(tmp_path / "second.mp3", high, out_rate=44100, channels=2)
+    joined = tmp_path / "joined.mp3"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    audio = decode_all(joined)
+    assert abs(len(audio) / SAMPLE_RATE - 7.0) < 0.2
+
+    def peak_hz(seconds: np.ndarray) -> int:
+        return int(np.argmax(np.abs(np.fft.rfft(seconds[:SAMPLE_RATE]))))
+
+    assert abs(peak_hz(audio[SAMPLE_RATE:]) - 300) <= 2
+    assert abs(peak_hz(audio[5 * SAMPLE_RATE:]) - 900) <= 2
+
+
+def test_mixing_down_first_gives_ffmpegs_samples(tmp_path):
+    """The decoder mixes to mono before resampling (cheaper); the result must be what
+    FFmpeg's one-step conversion gives, to float rounding."""
+    import av
+
+    rng = np.random.default_rng(3)
+    noise = (rng.standard_normal(SAMPLE_RATE * 5) * 0.1).astype(np.float32)
+    path = write_audio(tmp_path / "noise.wav", noise, out_rate=44100, channels=2, codec="pcm_f32le")
+    ours = decode_all(path)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    pieces = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            pieces += [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
+    pieces += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+    reference = np.concatenate(pieces)
+    assert ours.shape == reference.shape
+    assert np.abs(ours - reference).max() < 1e-5
+
+
 def test_decode_rejects_what_is_not_audio(tmp_path):
     (tmp_path / "empty.flac").write_bytes(b"")
     (tmp_path / "text.mp3").write_text("hello " * 1000)
@@ -129,6 +168,20 @@ def test_windows_are_cut_in_silence_and_cover_everything():
     assert [offset for offset, _ in again] == [offset for offset, _ in windows]
 
 
+def test_windows_are_cut_in_the_longest_pause_not_a_breath():
+    """Among equally quiet moments the cut goes in the longest pause: a cut in a breath
+    would split one clip for the model into two."""
+    rng = np.random.default_rng(4)
+    audio = (rng.standard_normal(SAMPLE_RATE * 80) * 0.1).astype(np.float32)
+    floor = (rng.standard_normal(audio.shape[0]) * 1e-4).astype(np.float32)
+    breath = slice(int(SAMPLE_RATE * 57.0), int(SAMPLE_RATE * 57.7))
+    pause = slice(SAMPLE_RATE * 51, SAMPLE_RATE * 55)
+    audio[breath] = floor[breath] * 0.8  # a touch quieter, but short
+    audio[pause] = floor[pause]
+    (offset, first), (second_offset, _) = cut_windows([audio], window_s=60.0, search_s=10.0)
+    assert SAMPLE_RATE * 52 <= second_offset <= SAMPLE_RATE * 54
+
+
 def test_torch_features_match_faster_whisper():
     from faster_whisper.feature_extractor import FeatureExtractor
 
@@ -180,3 +233,20 @@ def test_decoding_in_a_child_process_gives_the_same_blocks_report_and_errors(spe
     with pytest.raises(InputError) as caught:
         list(stream_audio_in_child(tmp_path / "notes.mp3"))
     assert str(caught.value).startswith("notes.mp3: not a recording")
+
+
+def test_the_decoder_process_never_shows_the_path(tmp_path):
+    """The recording's name reaches the decoding process on its stdin: it is not on any
+    process's command line, which other local users can list."""
+    import psutil
+
+    from engine.decode import stream_audio_in_child
+
+    tone = np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE * 20) / SAMPLE_RATE).astype(np.float32) * 0.3
+    path = write_audio(tmp_path / "Client Jane Doe session.mp3", tone, out_rate=44100, channels=2)
+    blocks = stream_audio_in_child(path, block_samples=SAMPLE_RATE)
+    next(blocks)
+    children = psutil.Process().children()
+    assert any("engine.decode" in " ".join(child.cmdline()) for child in children)
+    assert not any("Jane" in " ".join(child.cmdline()) for child in children)
+    assert sum(len(block) for block in blocks) >= SAMPLE_RATE * 18

@@ -7,6 +7,7 @@ found is reported as chunk flags, which later stages use to skip and to trim edg
 """
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 import threading
@@ -67,7 +68,27 @@ def warm_torch() -> None:
     """Start importing torch in the background: it takes 2-3 s, and conditioning needs it only
     once the first window is decoded. Idempotent; callers may start it as early as they like."""
     if "torch" not in sys.modules:
-        threading.Thread(target=importlib.import_module, args=("torch",), daemon=True).start()
+        threading.Thread(target=import_frozen, args=("torch",), daemon=True, name="import-torch").start()
+
+
+def import_frozen(*modules: str) -> None:
+    """Import `modules` with the cyclic garbage collector paused, then freeze what exists.
+
+    torch's import creates about a million long-lived objects. With the collector running,
+    the import keeps re-walking its own growing heap (measured: 2.1 s of CPU instead of 1.7 s),
+    and every later full collection walks it again, on whichever thread allocates: in a job
+    that is the transcribing thread, in the app the UI thread. Frozen objects are skipped by
+    collections for the rest of the process; they are still freed by reference counting.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for name in modules:
+            importlib.import_module(name)
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
 
 
 def pick_device(requested: str):

@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 
 from engine import decode as decode_stage
-from engine.condition import EdgeSilence, condition, pick_device, warm_torch
+from engine.condition import EdgeSilence, condition, import_frozen, pick_device, warm_torch
 from engine.decode import SAMPLE_RATE, DecodeReport
 from engine.errors import Cancelled, SessionScribeError
 from engine.events import (
@@ -108,9 +108,8 @@ class Engine:
         first job does not pay for it. The app calls this on its engine thread at start-up:
         loading torch's native library holds the GIL for ~0.5 s, which must not happen while
         a job's progress is being drawn."""
-        import faster_whisper  # noqa: F401  (ctranslate2, tokenizers, onnxruntime bindings)
-        import torch  # noqa: F401
-
+        # faster_whisper brings ctranslate2, tokenizers and the onnxruntime bindings.
+        import_frozen("faster_whisper", "torch")
         self._detector(self.plan(TranscribeOptions()).vad_workers)
 
     def health(self) -> DeviceHealth:
