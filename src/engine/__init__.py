@@ -11,3 +11,9 @@ import os as _os
 # Both must be switched off before those libraries load, which always happens after this.
 _os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 _os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+# numpy's bundled OpenBLAS starts a thread per core when numpy is imported, and those threads
+# spin for a while: 0.1 s of CPU in each of our processes (the engine and its decoder), on a
+# machine where every core is busy decoding and transcribing. Nothing here does BLAS-sized
+# math in numpy (torch and CTranslate2 bring their own), so one thread is all it needs.
+_os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
