@@ -281,7 +281,7 @@ def _read_header(stream: BinaryIO) -> int | None:
 def _child_main() -> int:
     """The child's side: read what to decode from stdin, write blocks, then the report."""
     line = sys.stdin.buffer.readline()
-    if not line:  # the parent ended (or never needed this spare)
+    if not line:  # the parent ended before asking for anything
         return 0
     request = json.loads(line)
     path, block_samples = Path(request["path"]), int(request["block_samples"])

@@ -528,7 +528,7 @@ def _tune_malloc(arenas: int = 2) -> None:
     - Thresholds: by default a buffer over 32 MB (a batch's attention scores, a Silero
       batch) is mapped fresh and unmapped after each use, and the heap's top is handed back
       whenever it frees up, so the same memory is faulted in, zeroed, again and again
-      (250,000 page faults for a 20-min job, 116,000 without). Buffers up to 256 MB now come
+      (a 20-min job: 250,000 page faults by default, 137,000 with this). Buffers up to 256 MB come
       from the heap and stay there; memory goes back to the OS after each job
       (`_release_free_memory`).
     """
