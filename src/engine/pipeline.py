@@ -525,12 +525,12 @@ def _tune_malloc(arenas: int = 2) -> None:
       threads their own arenas (up to 8 per core) and memory freed in one is not reused by
       another, so a long queue of jobs fragmented into steadily growing RSS. Measured with
       bench/queue_memory.py: +33 MB over 40 jobs by default, flat (and 50 MB lower) with two.
-    - Thresholds: by default a buffer over 32 MB (a batch's attention scores, a Silero
-      batch) is mapped fresh and unmapped after each use, and the heap's top is handed back
-      whenever it frees up, so the same memory is faulted in, zeroed, again and again
-      (a 20-min job: 250,000 page faults by default, 137,000 with this). Buffers up to 256 MB come
-      from the heap and stay there; memory goes back to the OS after each job
-      (`_release_free_memory`).
+    - Thresholds: by default a big buffer (above a sliding threshold of at most 32 MB: a
+      batch's attention scores, a Silero batch) is mapped fresh and unmapped after each use,
+      and the heap's top is handed back whenever it frees up, so the same memory is faulted
+      in and zeroed again and again (a 20-min job: 250,000 page faults by default, 137,000
+      with this). Buffers up to 256 MB now come from the heap and stay there; memory goes
+      back to the OS after each job (`_release_free_memory`).
     """
     libc = _glibc()
     if libc is not None:
