@@ -138,8 +138,11 @@ def test_clips_never_span_a_long_pause_and_stay_under_30s():
 def test_silero_finds_the_speech_in_a_session(speech_available):
     audio, spans = session([4.0, "I would like to talk about my sleep.", 5.0, "It has been better."])
     window = condition(audio.copy())
+    conditioned = window.audio.copy()
     clips = SpeechDetector(workers=2).clips(window, offset_samples=0)
     assert len(clips) == 2
+    # Finding speech must leave the audio that goes on to Whisper untouched.
+    assert np.array_equal(window.audio, conditioned)
     for clip, (start, end) in zip(clips, spans):
         assert clip.start <= start + 0.2 and end - 0.2 <= clip.end
         assert clip.start >= start - 0.6 and clip.end <= end + 0.6

@@ -78,7 +78,9 @@ class SpeechDetector:
 
         def run(piece: tuple[int, int]) -> tuple[int, np.ndarray]:
             start, end = piece
-            samples = audio[start * FRAME : end * FRAME]
+            # A copy: faster-whisper's Silero wrapper zeroes the last 64 samples of the array
+            # it is given, and this window's audio goes on to Whisper.
+            samples = audio[start * FRAME : end * FRAME].copy()
             if samples.shape[0] < (end - start) * FRAME:  # the window's last, partial frame
                 samples = np.pad(samples, (0, (end - start) * FRAME - samples.shape[0]))
             return start, self._model(samples)
