@@ -185,6 +185,17 @@ def test_windows_are_cut_in_the_longest_pause_not_a_breath():
     assert SAMPLE_RATE * 52 <= second_offset <= SAMPLE_RATE * 54
 
 
+def test_windows_survive_damaged_float_audio():
+    """A float WAV can hold NaN samples (damage, or random bytes): the cut search treats
+    them as loud and the windows still cover every sample."""
+    audio = (np.random.default_rng(5).standard_normal(SAMPLE_RATE * 100) * 0.1).astype(np.float32)
+    audio[SAMPLE_RATE * 40 : SAMPLE_RATE * 45] = np.nan
+    windows = list(cut_windows([audio], window_s=60.0, search_s=10.0))
+    assert sum(len(w) for _, w in windows) == len(audio)
+    audio[:] = np.nan
+    assert sum(len(w) for _, w in cut_windows([audio], window_s=60.0, search_s=10.0)) == len(audio)
+
+
 def test_torch_features_match_faster_whisper():
     from faster_whisper.feature_extractor import FeatureExtractor
 

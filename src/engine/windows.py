@@ -39,6 +39,7 @@ def quietest_cut(audio: np.ndarray, search_from: int, search_to: int) -> int:
     last = search_to // CHUNK_SAMPLES
     chunks = audio[first * CHUNK_SAMPLES : last * CHUNK_SAMPLES].reshape(-1, CHUNK_SAMPLES)
     energy = np.einsum("ij,ij->i", chunks, chunks, dtype=np.float64)
+    energy[~np.isfinite(energy)] = np.inf  # damaged float audio (NaN) counts as loud
     kernel = np.ones(SMOOTH_CHUNKS)
     # Mean, not sum: at the edges fewer chunks are summed, which would look quieter.
     smoothed = np.convolve(energy, kernel, mode="same") / np.convolve(np.ones_like(energy), kernel, mode="same")
