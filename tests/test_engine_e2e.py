@@ -66,11 +66,13 @@ def session_50s(speech_available, tmp_path_factory):
     return path, spans
 
 
-def test_50s_session_opening_with_silence_gives_readable_subtitles(session_50s, tiny_model, tmp_path):
+def test_50s_session_opening_with_silence_gives_readable_subtitles(session_50s, real_model, tmp_path):
+    """Cue times come from the model's word timings (a real model: the fixture model's word
+    times mean nothing)."""
     path, spans = session_50s
     events: list = []
     outcome = Engine(events.append).transcribe(
-        path, TranscribeOptions(model=str(tiny_model), output_dir=tmp_path)
+        path, TranscribeOptions(model=str(real_model), output_dir=tmp_path)
     )
     assert outcome.status == "done", outcome.reason
     assert set(outcome.outputs) == {"txt", "srt", "vtt", "json"}
@@ -99,9 +101,10 @@ def test_50s_session_opening_with_silence_gives_readable_subtitles(session_50s, 
     assert outcome.report.trailing_silence_s >= 50.0 - spans[-1][1] - 0.5
 
     data = json.loads((tmp_path / "session.json").read_text())
-    assert data["segments"] and all(seg["text"] == "hello" for seg in data["segments"])
+    assert "sleeping better" in " ".join(seg["text"].lower() for seg in data["segments"])
+    assert all(seg["words"] for seg in data["segments"])
     assert data["metadata"]["language"] == "en"
-    assert (tmp_path / "session.txt").read_text().strip().startswith("hello")
+    assert (tmp_path / "session.txt").read_text().strip().lower().startswith("hello there")
 
     stages_seen = {e.stage for e in events if isinstance(e, ev.StageFinished)}
     assert stages_seen == set(ev.Stage)
@@ -122,14 +125,14 @@ def test_word_timestamps_give_words_in_json(session_50s, tiny_model, tmp_path):
             assert segment["start"] - 0.01 <= word["start"] <= word["end"] <= segment["end"] + 0.01
 
 
-def test_windows_keep_the_clock(speech_available, tiny_model, tmp_path):
+def test_windows_keep_the_clock(speech_available, real_model, tmp_path):
     """A recording cut into several windows reports times in the original recording."""
     layout = []
     for index in range(6):
         layout += [17.0, f"This is sentence number {index + 1} of the session."]
     audio, spans = session(layout + [5.0])
     path = write_audio(tmp_path / "long.wav", audio)
-    outcome = Engine(window_s=40.0).transcribe(path, TranscribeOptions(model=str(tiny_model), formats=("json",)))
+    outcome = Engine(window_s=40.0).transcribe(path, TranscribeOptions(model=str(real_model), formats=("json",)))
     assert outcome.status == "done", outcome.reason
     assert outcome.report.windows >= 3
     starts = [segment.start for segment in outcome.segments]
@@ -149,20 +152,21 @@ def test_windows_keep_the_clock(speech_available, tiny_model, tmp_path):
         ("dictaphone.flac", {"out_rate": 44100, "channels": 2}),
     ],
 )
-def test_formats_and_names_transcribe(speech_available, tiny_model, tmp_path, name, kwargs):
+def test_formats_and_names_transcribe(speech_available, real_model, tmp_path, name, kwargs):
     audio, spans = session([2.0, "Good morning, let us begin.", 2.0])
     path = write_audio(tmp_path / name, audio, **kwargs)
-    outcome = Engine().transcribe(path, TranscribeOptions(model=str(tiny_model), formats=("srt", "txt")))
+    outcome = Engine().transcribe(path, TranscribeOptions(model=str(real_model), formats=("srt", "txt")))
     assert outcome.status == "done", outcome.reason
     srt = outcome.outputs["srt"]
     assert srt.name == Path(name).stem + ".srt"
     cues = _srt_times(srt.read_text())
-    assert len(cues) == 1 and abs(cues[0][0] - spans[0][0]) < 1.0
+    assert len(cues) == 1 and abs(cues[0][0] - spans[0][0]) < 0.5
+    assert "good morning" in outcome.outputs["txt"].read_text().lower()
 
 
-def test_real_recording_jfk(tiny_model, tmp_path):
+def test_real_recording_jfk(real_model, tmp_path):
     path = real_recording("jfk.flac")
-    outcome = Engine().transcribe(path, TranscribeOptions(model=str(tiny_model), output_dir=tmp_path))
+    outcome = Engine().transcribe(path, TranscribeOptions(model=str(real_model), output_dir=tmp_path))
     assert outcome.status == "done", outcome.reason
     assert outcome.segments[0].start < 1.0 and outcome.segments[-1].end > 9.5
     assert abs(outcome.report.audio_s - 11.0) < 0.05

@@ -1,5 +1,5 @@
 """Settings tab: model (download or local folder), device, compute type, batch size, language,
-hotwords, output folder, formats, word timestamps. Every change is saved at once."""
+hotwords, output folder, formats. Every change is saved at once."""
 from __future__ import annotations
 
 import threading
@@ -101,7 +101,6 @@ class SettingsPanel(QWidget):
         self.output_browse = QPushButton("Choose…")
         self.output_clear = QPushButton("Beside recordings")
         self.formats = {name: QCheckBox(name.upper()) for name in EXPORT_FORMATS}
-        self.word_timestamps = QCheckBox("Word-level timestamps (slower)")
         self.override_note = QLabel("")
         self.override_note.setWordWrap(True)
         self.override_note.setStyleSheet("color: #ef6c00;")
@@ -139,7 +138,6 @@ class SettingsPanel(QWidget):
         form.addRow("Hotwords:", self.hotwords)
         form.addRow("Output folder:", out_row)
         form.addRow("Formats:", formats_row)
-        form.addRow("", self.word_timestamps)
 
         inner = QWidget()
         inner_layout = QVBoxLayout(inner)
@@ -171,7 +169,6 @@ class SettingsPanel(QWidget):
         self.output_dir.editingFinished.connect(self._save)
         for box in self.formats.values():
             box.toggled.connect(self._save)
-        self.word_timestamps.toggled.connect(self._save)
         self.model_folder_button.clicked.connect(self._choose_model_folder)
         self.output_browse.clicked.connect(self._choose_output)
         self.output_clear.clicked.connect(lambda: (self.output_dir.clear(), self._save()))
@@ -195,7 +192,6 @@ class SettingsPanel(QWidget):
             self.output_dir.setText(str(options.output_dir) if options.output_dir else "")
             for name, box in self.formats.items():
                 box.setChecked(name in options.formats)
-            self.word_timestamps.setChecked(options.word_timestamps)
         finally:
             self._loading = False
         self._show_overrides()
@@ -215,7 +211,6 @@ class SettingsPanel(QWidget):
             hotwords=self.hotwords.text().strip() or None,
             output_dir=Path(output).expanduser() if output else None,
             formats=formats,
-            word_timestamps=self.word_timestamps.isChecked(),
         )
 
     def _save(self) -> None:

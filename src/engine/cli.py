@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", default=",".join(EXPORT_FORMATS), type=_formats, metavar="txt,srt,vtt,json")
     run.add_argument("--output-dir", type=Path, default=None)
     run.add_argument("--hotwords", default=None, metavar="TEXT")
-    run.add_argument("--word-timestamps", action="store_true")
+    # Words are always timed now (cues take their times from them) and always in the JSON.
+    run.add_argument("--word-timestamps", action="store_true", help=argparse.SUPPRESS)
     run.add_argument("--report", type=Path, default=None, metavar="FILE.json")
 
     commands.add_parser("doctor", help="check the GPU/CUDA set-up and the settings chosen")
@@ -101,7 +102,6 @@ def transcribe_command(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         language=None if args.language == "auto" else args.language,
         hotwords=args.hotwords,
-        word_timestamps=args.word_timestamps,
         formats=args.format,
         output_dir=args.output_dir,
     )

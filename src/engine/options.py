@@ -20,10 +20,11 @@ class TranscribeOptions:
     language: str | None = None  # None: detected
     hotwords: str | None = None
     initial_prompt: str | None = None
-    word_timestamps: bool = False
+    # Kept for stored options and old scripts: words are always timed now (cues take their
+    # times from them) and always in the JSON export.
+    word_timestamps: bool = True
     formats: tuple[str, ...] = EXPORT_FORMATS
     output_dir: Path | None = None  # None: beside each input
-    target_dbfs: float = -20.0  # peak level after conditioning
     cpu_threads: int | None = None  # CTranslate2 intra-op threads; None: chosen from the CPU
     num_workers: int | None = None  # CTranslate2 parallel workers; None: chosen (1)
     max_new_tokens: int | None = None  # cap on tokens per clip (benchmarks; None: model's max)
@@ -67,6 +68,7 @@ class TranscribeOptions:
                 "api_dollars_per_minute",
                 "cpu_threads",
                 "num_workers",
+                "word_timestamps",  # always on now; old stored options may say otherwise
             }
         }
         blob = json.dumps(relevant, sort_keys=True).encode()

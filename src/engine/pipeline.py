@@ -47,7 +47,7 @@ from engine.options import TranscribeOptions
 from engine.report import PeakMemory, RunReport, StageClock
 from engine.segments import Segment
 from engine.speech import Clip, SpeechDetector
-from engine.transcribe import Transcriber
+from engine.transcribe import SpeechCheck, Transcriber
 from engine.windows import FIRST_WINDOW_S, WINDOW_S_CPU, WINDOW_S_GPU, cut_windows
 
 log = logging.getLogger("sessionscribe.pipeline")
@@ -70,6 +70,7 @@ class _Window:
     length: int
     audio: np.ndarray | None  # None when the window comes from the job store
     clips: list[Clip]
+    nonfinite: int = 0  # damaged (NaN/Inf) samples replaced by silence
 
 
 # Decoding may run this many 30-s blocks (~1.9 MB each, ~31 MB in all) ahead of conditioning,
@@ -207,7 +208,7 @@ class Engine:
                     windows, transcriber, options, resume, report, clock, info.duration_s
                 )
                 audio_s = decode_report.samples / SAMPLE_RATE
-                self._notes(job_id, path, info.duration_s, audio_s, decode_report, segments)
+                self._notes(job_id, path, info.duration_s, audio_s, decode_report, segments, report)
                 outputs = self._export(
                     job_id, path, options, output_stem, segments, speech, language, audio_s, clock
                 )
@@ -240,6 +241,7 @@ class Engine:
         job_id = self._job_id
         segments: list[Segment] = []
         speech: list[tuple[float, float]] = []
+        check = SpeechCheck()
         language = options.language or resume.language
         self._emit(StageStarted(job_id, Stage.TRANSCRIBE))
         for window in windows:
@@ -266,7 +268,9 @@ class Engine:
                 language = result.language  # detected once, then fixed for the whole job
                 if self.store is not None:
                     self.store.set_language(job_id, language)
-            window_speech = [span for clip in window.clips for span in clip.speech]
+            window_speech = [span for clip in window.clips for span in clip.voiced]
+            check.add(result.check)
+            report.nonfinite_samples += window.nonfinite
             if self.store is not None:
                 self.store.commit_window(
                     job_id,
@@ -282,6 +286,7 @@ class Engine:
             report.windows += 1
             for segment in result.segments:
                 self._emit(SegmentReady(job_id, segment))
+        report.add_check(check)
         self._emit(StageFinished(job_id, Stage.TRANSCRIBE, clock.seconds.get(Stage.TRANSCRIBE.value, 0.0)))
         return segments, speech, language
 
@@ -310,7 +315,7 @@ class Engine:
             end_s = (offset + length) / SAMPLE_RATE
             total = max(total_s, end_s)
             with clock.timed(Stage.CONDITION.value):
-                conditioned = condition(audio, options.target_dbfs, job_plan.device)
+                conditioned = condition(audio, job_plan.device)
             edges.add(conditioned)
             self._emit(StageProgress(self._job_id, Stage.CONDITION, end_s, total))
 
@@ -320,7 +325,7 @@ class Engine:
 
             with clock.timed(Stage.SPEECH.value):
                 clips = job_plan.detector.clips(conditioned, offset, progress=speech_progress)
-            yield _Window(index, offset, length, conditioned.audio, clips)
+            yield _Window(index, offset, length, conditioned.audio, clips, conditioned.nonfinite)
         for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
             self._emit(StageFinished(self._job_id, stage, clock.seconds.get(stage.value, 0.0)))
 
@@ -435,7 +440,7 @@ class Engine:
         return _Resume(record.id, windows, language)
 
     # -- endings ------------------------------------------------------------------------------
-    def _notes(self, job_id, path, header_s, audio_s, decode_report, segments) -> None:
+    def _notes(self, job_id, path, header_s, audio_s, decode_report, segments, report) -> None:
         if decode_report.stopped_early_at_s is not None or (
             header_s and audio_s + 1.0 < header_s * 0.98
         ):
@@ -455,6 +460,34 @@ class Engine:
                     "warning",
                 )
             )
+        if report.nonfinite_samples:
+            self._emit(
+                JobNote(
+                    job_id,
+                    f"{path.name}: {report.nonfinite_samples} damaged sample(s) (not a number) "
+                    "were treated as silence",
+                    "warning",
+                )
+            )
+        if report.untranscribed_regions:
+            self._emit(
+                JobNote(
+                    job_id,
+                    f"{path.name}: {report.untranscribed_regions} stretch(es) of speech "
+                    f"({report.untranscribed_s:.1f} s) gave no words, even decoded again; "
+                    "listen to them before relying on the transcript",
+                    "warning",
+                )
+            )
+        if report.doubtful_loops:
+            self._emit(
+                JobNote(
+                    job_id,
+                    f"{path.name}: the model repeated itself in {report.doubtful_loops} place(s); "
+                    "the repeats were removed, check those passages",
+                    "warning",
+                )
+            )
         if not segments:
             self._emit(JobNote(job_id, f"{path.name}: no speech found; the transcript is empty"))
 
@@ -469,7 +502,7 @@ class Engine:
             "duration_s": round(audio_s, 3),
             "language": language,
             "model": Path(options.model).name if Path(options.model).is_dir() else options.model,
-            "word_timestamps": options.word_timestamps,
+            "word_timestamps": True,
             "generator": "SessionScribe",
         }
         with clock.timed(Stage.EXPORT.value):

@@ -36,8 +36,30 @@ class RunReport:
     windows: int = 0
     resumed_windows: int = 0  # windows taken from the job store, not recomputed
     segments: int = 0
+    # Did every word come back? (engine.transcribe.SpeechCheck, summed over the windows run)
+    clips: int = 0
+    clip_fill: float = 0.0  # share of the encoder's 30-s inputs that held audio
+    redecoded_clips: int = 0  # clips decoded again on their own (speech missed, or a loop)
+    redecoded_regions: int = 0  # voiced stretches decoded again as clips of their own
+    recovered_s: float = 0.0  # voiced seconds the first pass missed and a retry found
+    loops: int = 0  # clips whose first decode repeated itself
+    doubtful_loops: int = 0  # ...and still did after every retry (repeats collapsed)
+    untranscribed_regions: int = 0  # voiced stretches that stayed without words
+    untranscribed_s: float = 0.0
+    nonfinite_samples: int = 0  # damaged (NaN/Inf) samples, heard as silence
     gpu_dollars_per_hour: float = 0.42
     api_dollars_per_minute: float = 0.006
+
+    def add_check(self, check) -> None:
+        """Take the speech check's totals (an engine.transcribe.SpeechCheck)."""
+        for name in (
+            "clips", "redecoded_clips", "redecoded_regions", "loops", "doubtful_loops",
+            "untranscribed_regions",
+        ):
+            setattr(self, name, getattr(check, name))
+        self.clip_fill = round(check.clip_fill, 4)
+        self.recovered_s = round(check.recovered_s, 2)
+        self.untranscribed_s = round(check.untranscribed_s, 2)
 
     @property
     def rtf(self) -> float:

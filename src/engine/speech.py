@@ -1,11 +1,16 @@
-"""Stage 3 — speech: find speech with Silero VAD and cut it into clips for batching.
+"""Stage 3 — speech: find speech with Silero VAD and pack it into clips for batching.
 
 Silero VAD is the ONNX model inside the faster-whisper wheel. faster-whisper runs it on
 one thread over the whole recording; we run it only on the spans the conditioning stage
 found non-silent, split across a few threads (onnxruntime releases the GIL), and turn its
-per-frame probabilities into clips:
-- a clip is at most 30 s long (one Whisper window),
-- a clip never runs across a pause longer than 2 s, so one subtitle never spans one.
+per-frame probabilities into clips the way faster-whisper's batched pipeline does:
+- each voiced region is widened by a little context,
+- regions are joined end to end, the pauses between them left out, into clips of at most
+  30 s of audio (one Whisper window): the encoder always pays for 30 s, so a clip that
+  stopped at every long pause was only 60-63 % full (faster-whisper's chunks: 93 %),
+- a region longer than 30 s is cut at its least speech-like moment.
+Cues no longer depend on where clips end: their times come from the words (engine.cues),
+so clips need not stop at pauses.
 """
 from __future__ import annotations
 
@@ -20,7 +25,11 @@ from engine.decode import SAMPLE_RATE
 
 FRAME = 512  # Silero's frame at 16 kHz: 32 ms
 MAX_CLIP_S = 30.0
-MAX_PAUSE_IN_CLIP_S = 2.0
+# Silero is level-robust down to about -40 dBFS peak (jfk.flac: 5 regions at -2, -20, -40
+# dBFS, 3 at -50): a window whose loudest 1 % of 100-ms chunks is quieter than this RMS is
+# raised for the detector (only its copy; Whisper hears the recording as it is).
+VAD_LEVEL_FLOOR_DBFS = -40.0
+VAD_MAX_GAIN_DB = 30.0
 
 
 @dataclass(frozen=True)
@@ -29,25 +38,62 @@ class SpeechSettings:
     neg_threshold: float = 0.35  # speech continues until frames drop below this...
     min_silence_s: float = 0.16  # ...for at least this long (faster-whisper's batched default)
     min_speech_s: float = 0.2  # shorter bursts (clicks, coughs) are not speech
-    pad_s: float = 0.2  # context kept around each region, never beyond half a gap
+    pad_s: float = 0.3  # context kept around each region, never beyond half a gap
     # Context given to Silero around non-silent spans; its state needs it to warm up (0.3 s
     # lost a 0.8-s phrase of the JFK recording, tests/test_stages.py).
     silence_margin_s: float = 0.5
     max_clip_s: float = MAX_CLIP_S
-    max_pause_s: float = MAX_PAUSE_IN_CLIP_S
+
+
+Span = tuple[float, float]
 
 
 @dataclass(frozen=True)
 class Clip:
-    """A span sent to Whisper as one item of a batch. Times in seconds of the recording."""
+    """Speech sent to Whisper as one item of a batch: spans of the recording (seconds, in
+    order, padded with a little context) joined end to end, at most 30 s of audio in all."""
 
-    start: float
-    end: float
-    speech: tuple[tuple[float, float], ...]  # the voiced regions inside, for cue timing
+    spans: tuple[Span, ...]
+    voiced: tuple[Span, ...]  # the voiced regions inside (unpadded): what must be transcribed
+
+    @property
+    def start(self) -> float:
+        return self.spans[0][0]
+
+    @property
+    def end(self) -> float:
+        return self.spans[-1][1]
 
     @property
     def duration(self) -> float:
-        return self.end - self.start
+        """Seconds of audio the model hears (pauses between spans left out)."""
+        return sum(end - start for start, end in self.spans)
+
+    def audio(self, window: np.ndarray, offset_samples: int) -> np.ndarray:
+        """The clip's samples, cut from a window that starts at `offset_samples`."""
+        parts = [
+            window[max(0, _sample(a) - offset_samples) : max(0, _sample(b) - offset_samples)]
+            for a, b in self.spans
+        ]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def to_recording_span(self, start: float, end: float) -> Span:
+        """Map a stretch of the clip's audio (as the model heard it) back to the recording,
+        through the span that holds its middle: it never straddles a pause that was cut out."""
+        middle = (start + end) / 2
+        elapsed = 0.0
+        for a, b in self.spans:
+            if middle < elapsed + (b - a) or (a, b) == self.spans[-1]:
+                return (
+                    min(b, a + max(0.0, start - elapsed)),
+                    min(b, a + max(0.0, end - elapsed)),
+                )
+            elapsed += b - a
+        return self.end, self.end
+
+
+def _sample(seconds: float) -> int:
+    return int(round(seconds * SAMPLE_RATE))
 
 
 class SpeechDetector:
@@ -75,12 +121,15 @@ class SpeechDetector:
         audio = window.audio
         total = sum(end - start for start, end in pieces) or 1
         done = 0
+        gain = _vad_gain(window.loud_dbfs)
 
         def run(piece: tuple[int, int]) -> tuple[int, np.ndarray]:
             start, end = piece
             # A copy: faster-whisper's Silero wrapper zeroes the last 64 samples of the array
             # it is given, and this window's audio goes on to Whisper.
             samples = audio[start * FRAME : end * FRAME].copy()
+            if gain != 1.0:
+                samples *= gain
             if samples.shape[0] < (end - start) * FRAME:  # the window's last, partial frame
                 samples = np.pad(samples, (0, (end - start) * FRAME - samples.shape[0]))
             return start, self._model(samples)
@@ -117,6 +166,13 @@ class SpeechDetector:
         return make_clips(
             regions, probs, window.audio.shape[0], offset_samples, self.settings
         )
+
+
+def _vad_gain(loud_dbfs: float) -> float:
+    """Gain for the detector's copy of a very quiet window (1.0 for ordinary levels)."""
+    if loud_dbfs >= VAD_LEVEL_FLOOR_DBFS:
+        return 1.0
+    return float(10.0 ** (min(VAD_LEVEL_FLOOR_DBFS - loud_dbfs, VAD_MAX_GAIN_DB) / 20.0))
 
 
 def _split_for_workers(spans: list[tuple[int, int]], workers: int) -> list[tuple[int, int]]:
@@ -185,11 +241,10 @@ def make_clips(
     offset_samples: int,
     settings: SpeechSettings,
 ) -> list[Clip]:
-    """Group speech regions (frame ranges) into clips of <= max_clip_s with no long pause."""
+    """Pack speech regions (frame ranges) into clips of at most `max_clip_s` of audio."""
     max_clip = int(settings.max_clip_s * SAMPLE_RATE / FRAME)
-    max_pause = int(settings.max_pause_s * SAMPLE_RATE / FRAME)
     pad = int(settings.pad_s * SAMPLE_RATE / FRAME)
-    # Whisper sees the pad too, so leave room for it inside the 30 s.
+    # Whisper hears the pad too, so leave room for it inside the 30 s.
     limit = max_clip - 2 * pad - 1
     pieces: list[tuple[int, int]] = []
     for start, end in regions:
@@ -202,28 +257,32 @@ def make_clips(
 
     padded = _pad(pieces, pad, -(-window_samples // FRAME))
     groups: list[list[int]] = []
+    used = 0
     for index, (start, end) in enumerate(padded):
-        if groups:
-            first = padded[groups[-1][0]]
-            previous = pieces[groups[-1][-1]]
-            pause = pieces[index][0] - previous[1]
-            if pause <= max_pause and end - first[0] <= max_clip:
-                groups[-1].append(index)
-                continue
+        length = end - start
+        if groups and used + length <= max_clip:
+            groups[-1].append(index)
+            used += length
+            continue
         groups.append([index])
+        used = length
 
     def seconds(frame: int) -> float:
         sample = min(frame * FRAME, window_samples) + offset_samples
         return round(sample / SAMPLE_RATE, 3)
 
-    return [
-        Clip(
-            start=seconds(padded[group[0]][0]),
-            end=seconds(padded[group[-1]][1]),
-            speech=tuple((seconds(padded[i][0]), seconds(padded[i][1])) for i in group),
-        )
-        for group in groups
-    ]
+    clips = []
+    for group in groups:
+        spans: list[Span] = []
+        for i in group:  # padded neighbours that touch become one span
+            a, b = seconds(padded[i][0]), seconds(padded[i][1])
+            if spans and a <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], b)
+            else:
+                spans.append((a, b))
+        voiced = tuple((seconds(pieces[i][0]), seconds(pieces[i][1])) for i in group)
+        clips.append(Clip(spans=tuple(spans), voiced=voiced))
+    return clips
 
 
 def _pad(pieces: list[tuple[int, int]], pad: int, frame_count: int) -> list[tuple[int, int]]:

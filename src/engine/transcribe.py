@@ -1,14 +1,28 @@
-"""Stage 4 — transcribe: clips through faster-whisper's batched pipeline.
+"""Stage 4 — transcribe: clips through faster-whisper's batched pipeline, then a check that
+every voiced region came back as words.
 
-Clips from the speech stage go in as `clip_timestamps`, so faster-whisper skips its own
-(single-threaded) VAD pass; batches fill the GPU. Language detection runs once per job on
-the first window that has speech, then the language is fixed for the rest.
+Clips from the speech stage (voiced spans joined end to end, <= 30 s) go through
+`BatchedInferencePipeline` as `clip_timestamps` over one array holding them back to back, so
+faster-whisper skips its own (single-threaded) VAD pass and batches fill the GPU. Words
+always come back with their times (cues take their times from them; nothing is spread), and
+are mapped from the clip's audio back to the recording.
+
+Batched decoding has no seek: on a 25-30 s clip holding several turns, the model sometimes
+stops early or skips a turn and nothing notices (tiny.en, 30-min two-voice session: 15 of 138
+utterances lost, though the speech stage had found them all). So after each batch:
+- a clip whose text loops (gzip compression ratio > 2.4, or one phrase over and over) or
+  whose voiced regions are not all covered by words is decoded again on its own, the way
+  faster-whisper's sequential decoding does it (timestamps, seek, temperature fallback),
+  and the better of the two results is kept;
+- voiced stretches still without words are decoded once more as clips of their own;
+- what stays without words is counted (regions, seconds) for the run report and a note.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -17,13 +31,60 @@ from engine.errors import ModelError
 from engine.hardware import Runtime
 from engine.options import TranscribeOptions
 from engine.segments import Segment, Word
-from engine.speech import Clip
+from engine.speech import Clip, Span
+
+# A voiced stretch this long with no word within COVER_TOLERANCE_S of it counts as missed.
+# Word times from cross-attention are off by up to ~0.3 s at turn edges.
+MIN_MISSED_S = 0.8
+COVER_TOLERANCE_S = 0.4
+# faster-whisper's own threshold for a looping decode (gzip ratio of the text).
+LOOP_COMPRESSION_RATIO = 2.4
+# A phrase of 2+ words said this many times in a row is a loop (said once: "When the right will
+# lose my job" came back 7 times); single words need more ("no, no, no" is speech).
+LOOP_PHRASE_REPEATS = 4
+LOOP_WORD_REPEATS = 6
+# Segments (transcript rows, TXT sentences) end at a pause this long or at a sentence end.
+SEGMENT_PAUSE_S = 1.0
+SEGMENT_MAX_S = 20.0
+_SENTENCE_END = ".?!…。？！"
+# Temperatures for the second, sequential decode (faster-whisper's defaults).
+FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+@dataclass
+class SpeechCheck:
+    """How the words were made to cover the speech (one window or a whole job)."""
+
+    clips: int = 0
+    clip_audio_s: float = 0.0  # audio the model heard in first-pass clips
+    redecoded_clips: int = 0  # clips decoded again on their own (missed speech or a loop)
+    redecoded_regions: int = 0  # voiced stretches decoded again as clips of their own
+    recovered_s: float = 0.0  # voiced seconds that had no words after the first pass and now do
+    loops: int = 0  # clips whose first decode looped
+    doubtful_loops: int = 0  # ...and still looped after every retry (repeats collapsed)
+    untranscribed_regions: int = 0  # voiced stretches still without words
+    untranscribed_s: float = 0.0
+    untranscribed: list[Span] = field(default_factory=list)
+
+    @property
+    def clip_fill(self) -> float:
+        """Share of the encoder's 30-s inputs that held audio."""
+        return self.clip_audio_s / (30.0 * self.clips) if self.clips else 0.0
+
+    def add(self, other: "SpeechCheck") -> None:
+        for name in (
+            "clips", "clip_audio_s", "redecoded_clips", "redecoded_regions", "recovered_s",
+            "loops", "doubtful_loops", "untranscribed_regions", "untranscribed_s",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.untranscribed.extend(other.untranscribed)
 
 
 @dataclass(frozen=True)
 class WindowTranscript:
     segments: list[Segment]
     language: str | None
+    check: SpeechCheck = field(default_factory=SpeechCheck)
 
 
 class Transcriber:
@@ -70,59 +131,250 @@ class Transcriber:
         progress: Callable[[float], None] | None = None,
     ) -> WindowTranscript:
         """Transcribe the clips of one window; times come back in recording seconds."""
+        check = SpeechCheck()
         if not clips:
-            return WindowTranscript([], language)
-        offset_s = offset_samples / SAMPLE_RATE
+            return WindowTranscript([], language, check)
+        check.clips = len(clips)
+        check.clip_audio_s = sum(min(clip.duration, 30.0) for clip in clips)
+        pieces = [clip.audio(audio, offset_samples) for clip in clips]
+        words, language = self._batched(pieces, clips, options, language, progress)
+
+        missed_first = sum(_length(_uncovered(c.voiced, w)) for c, w in zip(clips, words))
+        # Clips that looped or left speech without words: decode each again on its own.
+        for index, clip in enumerate(clips):
+            looped = _loops(words[index])
+            missed = _uncovered(clip.voiced, words[index])
+            if not looped and not missed:
+                continue
+            check.loops += looped
+            check.redecoded_clips += 1
+            again = self._sequential(pieces[index], clip, options, language)
+            if _better(again, words[index], clip.voiced):
+                words[index] = again
+            if _loops(words[index]):
+                check.doubtful_loops += 1
+                words[index] = _collapse_repeats(words[index])
+
+        # Voiced stretches that still have no words: once more, each as a clip of its own.
+        missed_spans = [
+            span for index, clip in enumerate(clips) for span in _uncovered(clip.voiced, words[index])
+        ]
+        all_words = sorted((w for clip_words in words for w in clip_words), key=lambda w: w.start)
+        if missed_spans:
+            check.redecoded_regions += len(missed_spans)
+            retry = [_gap_clip(span, clips) for span in missed_spans]
+            retry_pieces = [clip.audio(audio, offset_samples) for clip in retry]
+            found, _ = self._batched(retry_pieces, retry, options, language, None)
+            for clip_words in found:
+                if not _loops(clip_words):
+                    all_words.extend(_new_words(clip_words, all_words))
+            all_words.sort(key=lambda w: w.start)
+        still = _uncovered(tuple(v for clip in clips for v in clip.voiced), all_words)
+        check.untranscribed = list(still)
+        check.untranscribed_regions = len(still)
+        check.untranscribed_s = round(_length(still), 3)
+        check.recovered_s = round(max(0.0, missed_first - check.untranscribed_s), 3)
+        if progress:
+            progress(1.0)
+        return WindowTranscript(_segments(all_words), language, check)
+
+    # -- decoding ---------------------------------------------------------------------------
+    def _batched(self, pieces, clips, options, language, progress) -> tuple[list[list[Word]], str | None]:
+        """Decode clips in batches; words per clip, in recording time."""
+        lengths = [piece.shape[0] for piece in pieces]
+        bounds = np.concatenate(([0], np.cumsum(lengths)))
+        joined = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
         clip_timestamps = [
-            {"start": clip.start - offset_s, "end": clip.end - offset_s} for clip in clips
+            {"start": bounds[i] / SAMPLE_RATE, "end": bounds[i + 1] / SAMPLE_RATE}
+            for i in range(len(pieces))
         ]
         segments_iter, info = self.pipeline.transcribe(
-            audio,
+            joined,
             language=language,
             clip_timestamps=clip_timestamps,
             batch_size=self.runtime.batch_size,
             hotwords=options.hotwords or None,
             initial_prompt=options.initial_prompt or None,
-            word_timestamps=options.word_timestamps,
+            word_timestamps=True,
             max_new_tokens=options.max_new_tokens,
             vad_filter=False,
             log_progress=False,
         )
-        clip_ends = np.array([clip["end"] for clip in clip_timestamps])
-        clip_seconds = np.cumsum([clip.duration for clip in clips])
-        total = float(clip_seconds[-1]) or 1.0
-        segments = []
-        for raw in _with_progress(segments_iter, clip_ends, clip_seconds, total, progress):
-            text = raw.text.strip()
-            if not text:
+        starts = bounds[:-1] / SAMPLE_RATE
+        done_s = np.cumsum([clip.duration for clip in clips])
+        total_s = float(done_s[-1]) or 1.0
+        words: list[list[Word]] = [[] for _ in clips]
+        for raw in segments_iter:
+            index = max(0, int(np.searchsorted(starts, raw.start + 0.01, side="right")) - 1)
+            clip = clips[index]
+            for word in raw.words or ():
+                words[index].append(_word(word, clip, float(starts[index])))
+            if progress:
+                progress(float(done_s[index]) / total_s)
+        return words, language or info.language
+
+    def _sequential(self, piece: np.ndarray, clip: Clip, options, language) -> list[Word]:
+        """One clip through faster-whisper's sequential decoding: timestamp tokens and seek
+        carry on past a turn the batched decode skipped; a looping decode is retried at a
+        higher temperature."""
+        segments_iter, _ = self.model.transcribe(
+            piece,
+            language=language,
+            hotwords=options.hotwords or None,
+            initial_prompt=options.initial_prompt or None,
+            word_timestamps=True,
+            temperature=FALLBACK_TEMPERATURES,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        return [_word(word, clip, 0.0) for segment in segments_iter for word in (segment.words or ())]
+
+
+# -- words ----------------------------------------------------------------------------------
+def _word(word, clip: Clip, clip_start: float) -> Word:
+    """A faster-whisper word (times in the joined audio) in recording seconds; both ends are
+    mapped through the span that holds the word's middle, so a word never straddles a pause
+    that was cut out."""
+    start = float(word.start) - clip_start
+    end = max(float(word.end) - clip_start, start)
+    begin, finish = clip.to_recording_span(start, end)
+    return Word(
+        start=round(begin, 3),
+        end=round(finish, 3),
+        text=word.word,
+        probability=round(float(word.probability), 4),
+    )
+
+
+def _uncovered(voiced: Sequence[Span], words: Sequence[Word]) -> list[Span]:
+    """Voiced stretches (>= MIN_MISSED_S) with no word within COVER_TOLERANCE_S."""
+    covered = sorted(
+        (w.start - COVER_TOLERANCE_S, w.end + COVER_TOLERANCE_S) for w in words if w.text.strip()
+    )
+    missed: list[Span] = []
+    for start, end in voiced:
+        cursor = start
+        for low, high in covered:
+            if high <= cursor:
                 continue
-            words = None
-            if raw.words is not None:
-                words = tuple(
-                    Word(
-                        start=round(float(word.start) + offset_s, 3),
-                        end=round(float(word.end) + offset_s, 3),
-                        text=word.word,
-                        probability=round(float(word.probability), 4),
-                    )
-                    for word in raw.words
-                )
+            if low >= end:
+                break
+            if low > cursor:
+                missed.append((cursor, min(low, end)))
+            cursor = max(cursor, high)
+            if cursor >= end:
+                break
+        if cursor < end:
+            missed.append((cursor, end))
+    return [(round(a, 3), round(b, 3)) for a, b in missed if b - a >= MIN_MISSED_S]
+
+
+def _length(spans: Sequence[Span]) -> float:
+    return sum(b - a for a, b in spans)
+
+
+def _better(candidate: list[Word], current: list[Word], voiced: Sequence[Span]) -> bool:
+    """The retry wins when it leaves less speech without words, or ends a loop."""
+    if not candidate:
+        return False
+    if _loops(current) and not _loops(candidate):
+        return True
+    if _loops(candidate):
+        return False
+    return _length(_uncovered(voiced, candidate)) < _length(_uncovered(voiced, current)) - 0.1
+
+
+def _gap_clip(span: Span, clips: Sequence[Clip]) -> Clip:
+    """A clip for one missed stretch, with a little context inside the clip that held it."""
+    start, end = span
+    for clip in clips:
+        for a, b in clip.spans:
+            if a <= start and end <= b:
+                return Clip(spans=((max(a, start - 0.3), min(b, end + 0.3)),), voiced=(span,))
+    return Clip(spans=(span,), voiced=(span,))
+
+
+def _new_words(found: Sequence[Word], existing: Sequence[Word]) -> list[Word]:
+    """Words of a re-decoded stretch that are not already there: a stretch whose words were
+    decoded but given times elsewhere must not come out twice."""
+    if not found:
+        return []
+    start, end = found[0].start, found[-1].end
+    nearby = " ".join(
+        _norm(w.text) for w in existing if start - 15.0 <= w.start <= end + 15.0
+    )
+    text = " ".join(_norm(w.text) for w in found)
+    if text and f" {text} " in f" {nearby} ":
+        return []
+    return list(found)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^\w']+", "", text.lower())
+
+
+def _loops(words: Sequence[Word]) -> bool:
+    tokens = [_norm(w.text) for w in words if _norm(w.text)]
+    if len(tokens) < LOOP_WORD_REPEATS:
+        return False
+    text = " ".join(w.text.strip() for w in words)
+    from faster_whisper.transcribe import get_compression_ratio
+
+    if len(text) > 80 and get_compression_ratio(text) > LOOP_COMPRESSION_RATIO:
+        return True
+    return _repeat_run(tokens) is not None
+
+
+def _repeat_run(tokens: Sequence[str]) -> tuple[int, int, int] | None:
+    """(start, phrase length, copies) of the first phrase said too often in a row, or None."""
+    n = len(tokens)
+    for size in range(1, 9):
+        needed = LOOP_WORD_REPEATS if size == 1 else LOOP_PHRASE_REPEATS
+        for start in range(0, n - size * needed + 1):
+            phrase = tokens[start : start + size]
+            copies = 1
+            while tokens[start + copies * size : start + (copies + 1) * size] == phrase:
+                copies += 1
+            if copies >= needed:
+                return start, size, copies
+    return None
+
+
+def _collapse_repeats(words: list[Word]) -> list[Word]:
+    """Keep one copy of each looping phrase (the text stays doubtful: the report says so)."""
+    kept = [w for w in words if _norm(w.text)]
+    while True:
+        run = _repeat_run([_norm(w.text) for w in kept])
+        if run is None:
+            return kept
+        start, size, copies = run
+        del kept[start + size : start + copies * size]
+
+
+def _segments(words: Sequence[Word]) -> list[Segment]:
+    """Transcript rows from words: a row ends at a pause over 1 s, at a sentence end, or
+    after 20 s."""
+    segments: list[Segment] = []
+    current: list[Word] = []
+
+    def flush() -> None:
+        text = "".join(w.text for w in current).strip()
+        if text:
             segments.append(
-                Segment(
-                    start=round(float(raw.start) + offset_s, 3),
-                    end=round(float(raw.end) + offset_s, 3),
-                    text=text,
-                    words=words,
-                )
+                Segment(start=current[0].start, end=max(w.end for w in current), text=text,
+                        words=tuple(current))
             )
-        return WindowTranscript(segments, info.language)
+        current.clear()
 
-
-def _with_progress(segments_iter, clip_ends, clip_seconds, total, progress) -> Iterator:
-    for raw in segments_iter:
-        if progress:
-            done_clips = int(np.searchsorted(clip_ends, raw.end + 1e-3, side="right"))
-            progress(float(clip_seconds[done_clips - 1]) / total if done_clips else 0.0)
-        yield raw
-    if progress:
-        progress(1.0)
+    for word in words:
+        if not word.text.strip():
+            continue
+        if current and (
+            word.start - current[-1].end > SEGMENT_PAUSE_S
+            or current[-1].text.rstrip()[-1:] in _SENTENCE_END
+            or word.end - current[0].start > SEGMENT_MAX_S
+        ):
+            flush()
+        current.append(word)
+    flush()
+    return segments

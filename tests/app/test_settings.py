@@ -20,7 +20,6 @@ def test_settings_persist_across_windows(make_window, settings_path, tmp_path):
     panel.output_dir.editingFinished.emit()
     panel.formats["vtt"].setChecked(False)
     panel.formats["json"].setChecked(False)
-    panel.word_timestamps.setChecked(True)
     window.report.gpu_rate.setValue(1.25)
     window.report.api_rate.setValue(0.024)
     window.close()
@@ -35,7 +34,6 @@ def test_settings_persist_across_windows(make_window, settings_path, tmp_path):
     assert options.hotwords == "EMDR, Dr. Okafor"
     assert options.output_dir == tmp_path / "out"
     assert options.formats == ("txt", "srt")
-    assert options.word_timestamps is True
     assert options.gpu_dollars_per_hour == 1.25 and options.api_dollars_per_minute == 0.024
     # ...and the widgets show them.
     assert again.device.currentText() == "cpu" and again.batch_size.value() == 8
