@@ -227,3 +227,30 @@ def test_a_broken_gpu_falls_back_to_the_cpu_with_a_notice(speech_available, tiny
     assert notices and "running on the CPU" in notices[0].message and "cuDNN" in notices[0].fix
     # Later jobs go straight to the CPU instead of failing on the GPU again.
     assert engine.plan(TranscribeOptions()).device == "cpu"
+
+
+def test_short_windows_share_batches(speech_available, tiny_model, tmp_path, monkeypatch):
+    """A window holding fewer clips than a batch waits for the next one: six 20-s windows
+    of one clip each go to the model in two batched calls (the first window alone, so the
+    first words come at once), not six."""
+    from engine.transcribe import Transcriber
+
+    layout = []
+    for index in range(6):
+        layout += [15.0, f"Part {index + 1} of the session."]
+    audio, _ = session(layout + [3.0])
+    path = write_audio(tmp_path / "parts.wav", audio)
+    calls: list[int] = []
+    batched = Transcriber.transcribe_windows
+
+    def counting(self, windows, *args, **kwargs):
+        calls.append(sum(len(window.clips) for window in windows))
+        return batched(self, windows, *args, **kwargs)
+
+    monkeypatch.setattr(Transcriber, "transcribe_windows", counting)
+    outcome = Engine(window_s=20.0).transcribe(
+        path, TranscribeOptions(model=str(tiny_model), formats=("json",), batch_size=8)
+    )
+    assert outcome.status == "done", outcome.reason
+    assert outcome.report.windows >= 5
+    assert calls == [1, outcome.report.clips - 1]

@@ -30,7 +30,8 @@ def sink(event):
     if isinstance(event, ev.StageProgress) and event.stage is ev.Stage.TRANSCRIBE and slow:
         time.sleep(slow)
 engine = Engine(sink, store=JobStore(), window_s=20.0)
-outcome = engine.transcribe(Path(source), TranscribeOptions(model=model, output_dir=Path(out)))
+# Batches of 2: windows are transcribed (and committed) two at a time after the first.
+outcome = engine.transcribe(Path(source), TranscribeOptions(model=model, output_dir=Path(out), batch_size=2))
 print(outcome.status, outcome.report.resumed_windows if outcome.report else -1)
 """
 
@@ -56,7 +57,7 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(recording, tiny_mod
     reference = tmp_path / "reference"
     with JobStore(tmp_path / "ref.sqlite3") as store:  # a separate store: no resume here
         outcome = Engine(store=store, window_s=20.0).transcribe(
-            recording, TranscribeOptions(model=str(tiny_model), output_dir=reference)
+            recording, TranscribeOptions(model=str(tiny_model), output_dir=reference, batch_size=2)
         )
     assert outcome.status == "done" and outcome.report.windows >= 5
 

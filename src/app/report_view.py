@@ -115,6 +115,7 @@ class ReportView(QWidget):
             ("model", "Model"),
             ("batch", "Batch size"),
             ("threads", "Threads"),
+            ("check", "Speech check"),
         ):
             value = QLabel("—")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -205,6 +206,8 @@ class ReportView(QWidget):
                 )
             )
         )
+        self.fields["check"].setWordWrap(True)
+        self.fields["check"].setText(report.check_text() if hasattr(report, "check_text") else "—")
         self._update_cost()
 
     def _update_cost(self) -> None:

@@ -199,6 +199,7 @@ class ProgressPrinter:
                     f"{self._names.get(event.job_id, '')}: done in {report.wall_s:.1f} s "
                     f"(RTF {report.rtf:.3f}, {report.device}/{report.compute_type}, batch {report.batch_size}) -> {outputs}"
                 )
+                self._line(f"speech: {report.check_text()}")
                 self._line(f"cost: {report.cost_text()}")
 
     def _line(self, text: str) -> None:

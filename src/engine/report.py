@@ -88,6 +88,25 @@ class RunReport:
             f"${self.api_dollars_per_minute:.3f}/min"
         )
 
+    def check_text(self) -> str:
+        """Did every word come back: one line for the CLI and the app's report."""
+        parts = [f"{self.clips} clip(s), {self.clip_fill:.0%} full"]
+        if self.redecoded_clips or self.redecoded_regions:
+            parts.append(
+                f"{self.redecoded_clips} clip(s) and {self.redecoded_regions} stretch(es) "
+                f"decoded again, {self.recovered_s:.1f} s of speech recovered"
+            )
+        if self.loops:
+            parts.append(f"{self.loops} repeating decode(s) retried, {self.doubtful_loops} doubtful")
+        if self.untranscribed_regions:
+            parts.append(
+                f"{self.untranscribed_regions} stretch(es) of speech ({self.untranscribed_s:.1f} s) "
+                "gave no words"
+            )
+        else:
+            parts.append("all detected speech has words")
+        return "; ".join(parts)
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["rtf"] = round(self.rtf, 4)

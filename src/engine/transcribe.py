@@ -81,6 +81,15 @@ class SpeechCheck:
 
 
 @dataclass(frozen=True)
+class WindowAudio:
+    """A window's conditioned audio and the clips found in it."""
+
+    audio: np.ndarray
+    offset: int  # samples from the start of the recording
+    clips: list[Clip]
+
+
+@dataclass(frozen=True)
 class WindowTranscript:
     segments: list[Segment]
     language: str | None
@@ -131,14 +140,48 @@ class Transcriber:
         progress: Callable[[float], None] | None = None,
     ) -> WindowTranscript:
         """Transcribe the clips of one window; times come back in recording seconds."""
-        check = SpeechCheck()
+        return self.transcribe_windows(
+            [WindowAudio(audio, offset_samples, list(clips))], options, language, progress
+        )[0]
+
+    def transcribe_windows(
+        self,
+        windows: Sequence["WindowAudio"],
+        options: TranscribeOptions,
+        language: str | None,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[WindowTranscript]:
+        """Transcribe several windows' clips, batched together (a window often holds fewer
+        clips than a batch); one result per window, times in recording seconds."""
+        owners = [(w, clip) for w in windows for clip in w.clips]
+        if not owners:
+            return [WindowTranscript([], language, SpeechCheck()) for _ in windows]
+        clips = [clip for _, clip in owners]
+        pieces = [clip.audio(w.audio, w.offset) for w, clip in owners]
+        words, language = self._batched(pieces, clips, options, language, progress)
+        results = []
+        position = 0
+        for window in windows:
+            count = len(window.clips)
+            results.append(
+                self._check(
+                    window, pieces[position : position + count], words[position : position + count],
+                    options, language,
+                )
+            )
+            position += count
+        if progress:
+            progress(1.0)
+        return results
+
+    def _check(self, window, pieces, words, options, language) -> WindowTranscript:
+        """Make the words of one window cover its speech (see the module's docstring)."""
+        clips = window.clips
+        check = SpeechCheck(
+            clips=len(clips), clip_audio_s=sum(min(clip.duration, 30.0) for clip in clips)
+        )
         if not clips:
             return WindowTranscript([], language, check)
-        check.clips = len(clips)
-        check.clip_audio_s = sum(min(clip.duration, 30.0) for clip in clips)
-        pieces = [clip.audio(audio, offset_samples) for clip in clips]
-        words, language = self._batched(pieces, clips, options, language, progress)
-
         missed_first = sum(_length(_uncovered(c.voiced, w)) for c, w in zip(clips, words))
         # Clips that looped or left speech without words: decode each again on its own.
         for index, clip in enumerate(clips):
@@ -163,7 +206,7 @@ class Transcriber:
         if missed_spans:
             check.redecoded_regions += len(missed_spans)
             retry = [_gap_clip(span, clips) for span in missed_spans]
-            retry_pieces = [clip.audio(audio, offset_samples) for clip in retry]
+            retry_pieces = [clip.audio(window.audio, window.offset) for clip in retry]
             found, _ = self._batched(retry_pieces, retry, options, language, None)
             for clip_words in found:
                 if not _loops(clip_words):
@@ -174,8 +217,6 @@ class Transcriber:
         check.untranscribed_regions = len(still)
         check.untranscribed_s = round(_length(still), 3)
         check.recovered_s = round(max(0.0, missed_first - check.untranscribed_s), 3)
-        if progress:
-            progress(1.0)
         return WindowTranscript(_segments(all_words), language, check)
 
     # -- decoding ---------------------------------------------------------------------------
