@@ -1,0 +1,132 @@
+"""No speech left behind: the transcribe stage checks its words against the voiced regions,
+decodes again what the batch lost, catches repetition loops, and counts what stays missing."""
+from __future__ import annotations
+
+import pytest
+
+from engine.options import TranscribeOptions
+from engine.pipeline import Engine
+from engine.segments import Word
+from engine.transcribe import (
+    Transcriber,
+    _collapse_repeats,
+    _loops,
+    _new_words,
+    _segments,
+    _uncovered,
+)
+from support.audio import session, write_audio
+
+
+def _words(text: str, start: float = 0.0, step: float = 0.4) -> list[Word]:
+    return [
+        Word(round(start + i * step, 3), round(start + i * step + 0.3, 3), " " + token)
+        for i, token in enumerate(text.split())
+    ]
+
+
+def test_voiced_stretches_without_words_are_found():
+    words = _words("I have been sleeping better", start=1.0)  # 1.0 .. 2.9 s
+    assert _uncovered([(1.0, 3.0)], words) == []
+    # A second turn (5-8 s) with no words is missed; a 0.5-s blip is too short to count.
+    assert _uncovered([(1.0, 3.0), (5.0, 8.0), (10.0, 10.5)], words) == [(5.0, 8.0)]
+    # Words cover their surroundings by 0.4 s only: the end of a long turn can be missed.
+    assert _uncovered([(1.0, 6.0)], words) == [(3.3, 6.0)]
+
+
+def test_a_looping_decode_is_caught_and_collapsed():
+    loop = _words("When the right will lose my job " * 7)
+    assert _loops(loop)
+    collapsed = _collapse_repeats(loop)
+    assert " ".join(w.text.strip() for w in collapsed) == "When the right will lose my job"
+    # People do repeat themselves a little: that is speech, not a loop.
+    assert not _loops(_words("no no no I know I know I know what you mean"))
+    assert not _loops(_words("How have things been since we last met"))
+
+
+def test_segments_end_at_pauses_and_sentence_ends():
+    words = _words("Hello there. How are you") + _words("I am fine", start=5.0)
+    rows = _segments(words)
+    assert [row.text for row in rows] == ["Hello there.", "How are you", "I am fine"]
+    assert rows[2].start == 5.0 and all(row.words for row in rows)
+
+
+def test_words_decoded_twice_are_kept_once():
+    existing = _words("we talked about the week and how it went", start=10.0)
+    again = _words("about the week", start=14.0)
+    assert _new_words(again, existing) == []
+    fresh = _words("my sister called on Sunday", start=14.0)
+    assert _new_words(fresh, existing) == fresh
+
+
+@pytest.fixture(scope="module")
+def three_turns(speech_available, tmp_path_factory):
+    layout = [
+        1.0, "How have things been since we last met?",
+        0.8, ("I have been sleeping better, mostly.", "en+f3"),
+        0.8, "That is a big change from where you were a month ago.",
+        1.0,
+    ]
+    audio, spans = session(layout, noise_dbfs=-60)
+    path = write_audio(tmp_path_factory.mktemp("turns") / "turns.wav", audio)
+    return path, spans
+
+
+def test_a_turn_the_batch_lost_is_decoded_again(three_turns, real_model, monkeypatch):
+    """Batched decoding sometimes skips a turn inside a 30-s clip. Make it do so (drop the
+    words of the middle turn from the first batch) and the job must still have them."""
+    path, spans = three_turns
+    lost_start, lost_end = spans[1]
+    batched = Transcriber._batched
+    calls: list[int] = []
+
+    def losing(self, pieces, clips, *args, **kwargs):
+        words, language = batched(self, pieces, clips, *args, **kwargs)
+        calls.append(len(pieces))
+        if len(calls) == 1:
+            words = [
+                [w for w in clip_words if not (lost_start - 0.2 <= w.start <= lost_end)]
+                for clip_words in words
+            ]
+        return words, language
+
+    monkeypatch.setattr(Transcriber, "_batched", losing)
+    outcome = Engine().transcribe(path, TranscribeOptions(model=str(real_model), formats=("json",)))
+    assert outcome.status == "done", outcome.reason
+    text = " ".join(segment.text.lower() for segment in outcome.segments)
+    assert "sleeping better" in text and "last met" in text and "month ago" in text
+    report = outcome.report
+    assert report.redecoded_clips == 1 and report.recovered_s > 1.0
+    assert report.untranscribed_regions == 0
+    # The recovered words sit where the turn was said.
+    recovered = [w for s in outcome.segments for w in s.words if "sleeping" in w.text.lower()]
+    assert recovered and lost_start - 0.5 <= recovered[0].start <= lost_end
+
+
+def test_speech_that_never_gives_words_is_reported(three_turns, real_model, monkeypatch):
+    """If every decode of a turn comes back empty, the job says so instead of finishing as
+    if nothing was there."""
+    from engine import events as ev
+
+    path, spans = three_turns
+    lost_start, lost_end = spans[1]
+    batched, sequential = Transcriber._batched, Transcriber._sequential
+
+    def drop(words):
+        return [w for w in words if not (lost_start - 0.2 <= w.start <= lost_end + 0.5)]
+
+    monkeypatch.setattr(
+        Transcriber, "_batched",
+        lambda self, *a, **k: (lambda r: ([drop(w) for w in r[0]], r[1]))(batched(self, *a, **k)),
+    )
+    monkeypatch.setattr(Transcriber, "_sequential", lambda self, *a, **k: drop(sequential(self, *a, **k)))
+    events: list = []
+    outcome = Engine(events.append).transcribe(
+        path, TranscribeOptions(model=str(real_model), formats=("json",))
+    )
+    assert outcome.status == "done", outcome.reason
+    assert outcome.report.untranscribed_regions == 1
+    # The turn less the 0.4 s next to the neighbours' words that counts as theirs.
+    assert 1.0 < outcome.report.untranscribed_s <= lost_end - lost_start
+    notes = [e.message for e in events if isinstance(e, ev.JobNote) and e.level == "warning"]
+    assert any("turns.wav" in note and "gave no words" in note for note in notes), notes
