@@ -130,3 +130,26 @@ def test_speech_that_never_gives_words_is_reported(three_turns, real_model, monk
     assert 1.0 < outcome.report.untranscribed_s <= lost_end - lost_start
     notes = [e.message for e in events if isinstance(e, ev.JobNote) and e.level == "warning"]
     assert any("turns.wav" in note and "gave no words" in note for note in notes), notes
+
+
+def test_speech_that_really_repeats_is_not_called_a_loop(real_model, tmp_path):
+    """jfk.flac four times with 1-s gaps: repeated speech compresses like a looping decode
+    (gzip ratio 5.6 over eight copies) and must not be 'fixed' or flagged as one."""
+    import numpy as np
+
+    from engine import events as ev
+    from engine.decode import decode_all
+    from support.recordings import real_recording
+
+    once = decode_all(real_recording("jfk.flac"))
+    gap = np.zeros(16000, np.float32)
+    path = write_audio(tmp_path / "jfk4.wav", np.concatenate([once, gap] * 4))
+    events: list = []
+    outcome = Engine(events.append).transcribe(path, TranscribeOptions(model=str(real_model), formats=("json",)))
+    assert outcome.status == "done", outcome.reason
+    words = [w for s in outcome.segments for w in s.words if w.text.strip()]
+    for copy in range(4):  # every copy is there, at its own time
+        inside = [w.text.lower() for w in words if 12.0 * copy - 0.5 <= w.start < 12.0 * copy + 11.0]
+        assert any("americans" in t for t in inside) and any("country" in t for t in inside), copy
+    assert outcome.report.loops == 0 and outcome.report.doubtful_loops == 0
+    assert not [e for e in events if isinstance(e, ev.JobNote)]

@@ -43,6 +43,8 @@ LOOP_COMPRESSION_RATIO = 2.4
 # lose my job" came back 7 times); single words need more ("no, no, no" is speech).
 LOOP_PHRASE_REPEATS = 4
 LOOP_WORD_REPEATS = 6
+# Conversation runs at 2-3.5 words a second; a looping decode crams in more than that.
+LOOP_WORDS_PER_S = 5.0
 # Segments (transcript rows, TXT sentences) end at a pause this long or at a sentence end.
 SEGMENT_PAUSE_S = 1.0
 SEGMENT_MAX_S = 20.0
@@ -185,7 +187,8 @@ class Transcriber:
         missed_first = sum(_length(_uncovered(c.voiced, w)) for c, w in zip(clips, words))
         # Clips that looped or left speech without words: decode each again on its own.
         for index, clip in enumerate(clips):
-            looped = _loops(words[index])
+            voiced_s = _length(clip.voiced)
+            looped = _loops(words[index], voiced_s)
             missed = _uncovered(clip.voiced, words[index])
             if not looped and not missed:
                 continue
@@ -194,7 +197,7 @@ class Transcriber:
             again = self._sequential(pieces[index], clip, options, language)
             if _better(again, words[index], clip.voiced):
                 words[index] = again
-            if _loops(words[index]):
+            if _loops(words[index], voiced_s):
                 check.doubtful_loops += 1
                 words[index] = _collapse_repeats(words[index])
 
@@ -208,8 +211,8 @@ class Transcriber:
             retry = [_gap_clip(span, clips) for span in missed_spans]
             retry_pieces = [clip.audio(window.audio, window.offset) for clip in retry]
             found, _ = self._batched(retry_pieces, retry, options, language, None)
-            for clip_words in found:
-                if not _loops(clip_words):
+            for clip, clip_words in zip(retry, found):
+                if not _loops(clip_words, _length(clip.voiced)):
                     all_words.extend(_new_words(clip_words, all_words))
             all_words.sort(key=lambda w: w.start)
         still = _uncovered(tuple(v for clip in clips for v in clip.voiced), all_words)
@@ -318,9 +321,10 @@ def _better(candidate: list[Word], current: list[Word], voiced: Sequence[Span]) 
     """The retry wins when it leaves less speech without words, or ends a loop."""
     if not candidate:
         return False
-    if _loops(current) and not _loops(candidate):
+    voiced_s = _length(voiced)
+    if _loops(current, voiced_s) and not _loops(candidate, voiced_s):
         return True
-    if _loops(candidate):
+    if _loops(candidate, voiced_s):
         return False
     return _length(_uncovered(voiced, candidate)) < _length(_uncovered(voiced, current)) - 0.1
 
@@ -354,16 +358,23 @@ def _norm(text: str) -> str:
     return re.sub(r"[^\w']+", "", text.lower())
 
 
-def _loops(words: Sequence[Word]) -> bool:
+def _loops(words: Sequence[Word], voiced_s: float | None = None) -> bool:
+    """A decode that repeats itself: one phrase over and over, or text that compresses like
+    a loop (gzip ratio > 2.4) and holds more words than the speech had time for. Speech that
+    really repeats (jfk.flac eight times: ratio 5.6, 2.2 words a second) is not a loop."""
     tokens = [_norm(w.text) for w in words if _norm(w.text)]
     if len(tokens) < LOOP_WORD_REPEATS:
         return False
+    if _repeat_run(tokens) is not None:
+        return True
     text = " ".join(w.text.strip() for w in words)
     from faster_whisper.transcribe import get_compression_ratio
 
-    if len(text) > 80 and get_compression_ratio(text) > LOOP_COMPRESSION_RATIO:
-        return True
-    return _repeat_run(tokens) is not None
+    if len(text) <= 80 or get_compression_ratio(text) <= LOOP_COMPRESSION_RATIO:
+        return False
+    if voiced_s is None:
+        voiced_s = words[-1].end - words[0].start
+    return len(tokens) > LOOP_WORDS_PER_S * max(voiced_s, 1.0)
 
 
 def _repeat_run(tokens: Sequence[str]) -> tuple[int, int, int] | None:
