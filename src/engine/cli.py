@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from engine.options import COMPUTE_TYPES, DEVICES, EXPORT_FORMATS, TranscribeOptions
+from engine.privacy import disable_core_dumps, printable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -72,7 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say(text: str) -> None:
+    """One line to stderr; names in it are shown with control characters escaped."""
+    print(printable(text), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    disable_core_dumps()  # before any transcript or audio is in memory
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "transcribe":
@@ -93,7 +100,12 @@ def transcribe_command(args: argparse.Namespace) -> int:
     from engine.inputs import expand_inputs, plan_output_stems
     from engine.logs import setup_logging
 
-    setup_logging()
+    from engine.errors import SessionScribeError
+
+    try:
+        setup_logging()
+    except SessionScribeError as error:  # e.g. SESSIONSCRIBE_LOG_DIR names a shared folder
+        _say(f"note: {error}; running without a log file")
     options = TranscribeOptions(
         model=args.model,
         device=args.device,
@@ -107,7 +119,7 @@ def transcribe_command(args: argparse.Namespace) -> int:
     )
     inputs, notes = expand_inputs(args.paths)
     for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+        _say(f"note: {note}")
     if not inputs:
         print("sessionscribe: no recordings to transcribe", file=sys.stderr)
         return EXIT_FAILED
@@ -141,7 +153,7 @@ def transcribe_command(args: argparse.Namespace) -> int:
         try:
             write_atomic(args.report, json.dumps({"jobs": reports}, indent=2) + "\n")
         except ExportError as error:  # the transcripts are written; only the report is lost
-            print(f"error: {error}", file=sys.stderr)
+            _say(f"error: {error}")
             report_failed = True
     done = len(inputs) - failures
     print(f"{done} of {len(inputs)} recording(s) transcribed", file=sys.stderr)
@@ -157,7 +169,7 @@ def _open_store():
         store.mark_interrupted_on_open()
         return store
     except Exception as error:  # e.g. a read-only home: transcribe anyway, just without resume
-        print(f"note: job store unavailable ({error}); runs will not resume", file=sys.stderr)
+        _say(f"note: job store unavailable ({error}); runs will not resume")
         return None
 
 
@@ -176,7 +188,7 @@ class ProgressPrinter:
 
         with self._lock:
             if isinstance(event, ev.JobStarted):
-                self._names[event.job_id] = event.path.name
+                self._names[event.job_id] = printable(event.path.name)
                 self._line(f"{event.path.name}: started" + (f" ({event.duration_s / 60:.1f} min)" if event.duration_s else ""))
             elif isinstance(event, ev.StageProgress):
                 self._progress(event)
@@ -204,7 +216,7 @@ class ProgressPrinter:
     def _line(self, text: str) -> None:
         if self.tty:
             self.stream.write("\r\x1b[2K")
-        self.stream.write(text + "\n")
+        self.stream.write(printable(text) + "\n")
         self.stream.flush()
 
     def _progress(self, event) -> None:
@@ -275,11 +287,12 @@ def models_command(args: argparse.Namespace) -> int:
     try:
         folder = download(args.name, lambda done, total: printer.handle(ModelDownloadProgress(args.name, done, total)))
     except ModelError as error:
-        print(f"error: {error}", file=sys.stderr)
+        _say(f"error: {error}")
         return EXIT_FAILED
     except Cancelled:
         return EXIT_FAILED
-    print(f"\n{args.name}: ready in {folder}", file=sys.stderr)
+    print(file=sys.stderr)  # ends the progress bar's line
+    _say(f"{args.name}: ready in {folder}")
     return EXIT_OK
 
 

@@ -149,12 +149,13 @@ class Engine:
             self._emit(JobCancelled(self._job_id))
             return JobOutcome(self._job_id, "cancelled")
         except SessionScribeError as error:
-            return self._fail(self._job_id, str(error))
+            return self._fail(self._job_id, str(error), _kind(error))
         except MemoryError:
-            return self._fail(self._job_id, f"{path.name}: ran out of memory")
+            return self._fail(self._job_id, f"{path.name}: ran out of memory", "MemoryError")
         except Exception as error:  # a bug: the user gets one line, the log gets the detail
             log.exception("unexpected failure on job %s", self._job_id)
-            return self._fail(self._job_id, f"{path.name}: unexpected error ({type(error).__name__})")
+            kind = type(error).__name__
+            return self._fail(self._job_id, f"{path.name}: unexpected error ({kind})", kind)
 
     # -- the job ----------------------------------------------------------------------------
     def _run(
@@ -478,10 +479,11 @@ class Engine:
         self._emit(StageFinished(job_id, Stage.EXPORT, clock.seconds.get(Stage.EXPORT.value, 0.0)))
         return outputs
 
-    def _fail(self, job_id: str, reason: str) -> JobOutcome:
+    def _fail(self, job_id: str, reason: str, kind: str) -> JobOutcome:
         self._set_status(job_id, "failed", reason)
-        # The reason starts with the file's name, which stays out of the log (see engine.logs).
-        log.warning("job %s failed: %s", job_id, reason.split(": ", 1)[-1])
+        # Only the kind is logged: the reason names the file, and a file's name may itself
+        # hold ": " (or an FFmpeg message may quote the path), so no split of it is safe.
+        log.warning("job %s failed: %s", job_id, kind)
         self._emit(JobFailed(job_id, reason))
         return JobOutcome(job_id, "failed", reason=reason)
 
@@ -627,6 +629,13 @@ def _same_span(stored, offset: int, length: int) -> bool:
         abs(stored.start_s - offset / SAMPLE_RATE) < 1e-6
         and abs(stored.end_s - (offset + length) / SAMPLE_RATE) < 1e-6
     )
+
+
+def _kind(error: SessionScribeError) -> str:
+    """"InputError" or "InputError (empty)": the class, and the error's own kind if finer."""
+    name = type(error).__name__
+    kind = getattr(error, "kind", name)
+    return name if kind == name else f"{name} ({kind})"
 
 
 def _clock(seconds: float) -> str:
