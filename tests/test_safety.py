@@ -185,3 +185,61 @@ def test_cli_refuses_a_shared_log_folder_in_one_line(tmp_path, tiny_model):
     assert "Traceback" not in result.stderr
     assert "log folder" in result.stderr and "other users can write" in result.stderr
     assert stat.S_IMODE(shared.stat().st_mode) == 0o777
+
+
+def _tone(seconds: float, rate: int = 16000) -> "np.ndarray":
+    import numpy as np
+
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+
+
+# -- item 7: the decoder child never imports from the working folder --------------------------------
+def test_decoder_child_ignores_packages_in_the_working_folder(tmp_path, monkeypatch):
+    from support.audio import write_audio
+
+    from engine.decode import stream_audio_in_child
+
+    recording = write_audio(tmp_path / "rec" / "tone.wav", _tone(2.0))
+    hostile = tmp_path / "cwd"
+    marker = tmp_path / "ran-untrusted-code"
+    for package in ("engine", "numpy"):
+        (hostile / package).mkdir(parents=True)
+        (hostile / package / "__init__.py").write_text(
+            f"open({str(marker)!r}, 'a').write({package!r})\nraise ImportError('stray package')\n"
+        )
+    monkeypatch.chdir(hostile)
+    relative = os.path.relpath(recording, hostile)  # relative names still work
+    blocks = list(stream_audio_in_child(Path(relative)))
+    assert sum(block.shape[0] for block in blocks) == 32000
+    assert not marker.exists()
+
+
+# -- item 18: a decoder crash says what kind of error, never the path -------------------------------
+def test_decoder_crash_reports_its_kind_to_the_user_and_the_log(tmp_path, monkeypatch, private_home):
+    from support.audio import write_audio
+
+    from engine.decode import stream_audio_in_child
+    from engine.errors import InputError
+    from engine.logs import setup_logging
+
+    setup_logging()
+    recording = write_audio(tmp_path / "Jane Doe.wav", _tone(1.0))
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    # Make the child's PyAV fail the way a library bug would, with the path in its message.
+    (hook / "sitecustomize.py").write_text(
+        "import av\n"
+        "def _broken(path, *args, **kwargs):\n"
+        "    raise RuntimeError(f'internal failure on {path}')\n"
+        "av.open = _broken\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(hook))
+    with pytest.raises(InputError) as caught:
+        list(stream_audio_in_child(recording))
+    message = str(caught.value)
+    assert message.startswith("Jane Doe.wav: ") and "RuntimeError" in message, message
+    assert "internal failure" not in message
+    assert "RuntimeError" in caught.value.kind
+    text = _log_text(private_home)
+    assert "RuntimeError" in text and "Jane" not in text, text

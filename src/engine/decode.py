@@ -7,7 +7,9 @@ stays flat however long the recording is.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -19,6 +21,8 @@ import av
 import numpy as np
 
 from engine.errors import InputError
+
+log = logging.getLogger("sessionscribe.decode")
 
 SAMPLE_RATE = 16000
 BLOCK_SAMPLES = SAMPLE_RATE * 30  # blocks handed downstream: 30 s, ~2 MB
@@ -216,11 +220,18 @@ _END, _ERROR = -1, -2
 
 
 def _start_decoder() -> subprocess.Popen:
+    """The child runs isolated from the working folder: `-m` would put it first on sys.path,
+    so an `engine/` or `numpy/` folder where the user stands would be imported instead of
+    ours (code run on every job). `-P` (Python 3.11+) leaves it off, and the child starts in
+    the engine's own folder anyway (older Pythons put that folder there instead, which holds
+    nothing but the engine)."""
     package_root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    isolate = ["-P"] if sys.version_info >= (3, 11) else []
     return subprocess.Popen(
-        [sys.executable, "-m", "engine.decode"],
+        [sys.executable, *isolate, "-m", "engine.decode"],
+        cwd=package_root,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         # Nobody reads it (a full pipe would stall the child), and an FFmpeg message may
@@ -243,7 +254,8 @@ def stream_audio_in_child(
         yield from stream_audio(path, report, block_samples)
         return
     try:
-        request = {"path": str(path), "block_samples": block_samples}
+        # Absolute: the child runs in another folder.
+        request = {"path": os.path.abspath(path), "block_samples": block_samples}
         try:
             child.stdin.write(json.dumps(request).encode() + b"\n")
             child.stdin.close()
@@ -253,7 +265,11 @@ def stream_audio_in_child(
             count = _read_header(child.stdout)
             if count is None:
                 code = child.wait()
-                raise InputError(f"{path.name}: the decoder stopped unexpectedly (exit code {code})")
+                log.warning("decoder process stopped unexpectedly (%s)", _exit_text(code))
+                raise InputError(
+                    f"{path.name}: the decoder stopped unexpectedly ({_exit_text(code)})",
+                    kind="decoder-crash",
+                )
             if count >= 0:
                 block = np.empty(count, dtype=np.float32)
                 if child.stdout.readinto(memoryview(block).cast("B")) != block.nbytes:
@@ -262,7 +278,10 @@ def stream_audio_in_child(
                 continue
             message = json.loads(child.stdout.read(_read_header(child.stdout) or 0))
             if count == _ERROR:
-                raise InputError(message["error"])
+                kind = str(message.get("kind") or "InputError")
+                if kind.startswith("decoder-failed"):
+                    log.warning("decoder process failed: %s", kind)
+                raise InputError(message["error"], kind=kind)
             for name, value in message.items():
                 setattr(report, name, value)
             return
@@ -271,6 +290,16 @@ def stream_audio_in_child(
             child.kill()
         child.wait()
         child.stdout.close()
+
+
+def _exit_text(code: int) -> str:
+    """"exit code 1", or "killed by SIGSEGV" for a child that died on a signal."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def _read_header(stream: BinaryIO) -> int | None:
@@ -298,9 +327,14 @@ def _child_main() -> int:
             out.write(block.data)
         message(_END, asdict(report))
     except InputError as error:
-        message(_ERROR, {"error": str(error)})
+        message(_ERROR, {"error": str(error), "kind": error.kind})
     except BrokenPipeError:  # the engine stopped reading (cancel): nothing left to do
         return 0
+    except MemoryError:
+        message(_ERROR, {"error": f"{path.name}: ran out of memory while decoding", "kind": "decoder-failed (MemoryError)"})
+    except Exception as error:  # a bug or a library failure: its kind, never its message (a path)
+        kind = type(error).__name__
+        message(_ERROR, {"error": f"{path.name}: the decoder failed ({kind})", "kind": f"decoder-failed ({kind})"})
     out.flush()
     return 0
 
