@@ -243,3 +243,39 @@ def test_decoder_crash_reports_its_kind_to_the_user_and_the_log(tmp_path, monkey
     assert "RuntimeError" in caught.value.kind
     text = _log_text(private_home)
     assert "RuntimeError" in text and "Jane" not in text, text
+
+
+# -- item 13: symbolic link loops in a folder --------------------------------------------------------
+def _loops(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "self.wav").symlink_to(folder / "self.wav")
+    (folder / "ping.mp3").symlink_to(folder / "pong.mp3")
+    (folder / "pong.mp3").symlink_to(folder / "ping.mp3")
+    (folder / "up").symlink_to(folder)
+
+
+@posix_only
+def test_symlink_loops_in_a_folder_are_noted_and_skipped(tmp_path):
+    from engine.inputs import expand_inputs
+
+    root = tmp_path / "in"
+    _loops(root)
+    good = root / "session.wav"
+    good.write_bytes(b"x")
+    files, notes = expand_inputs([root, root / "self.wav"])
+    assert files == [good, root / "self.wav"]  # named explicitly: kept, the engine explains
+    assert sum("loops back on itself" in note for note in notes) == 3, notes
+
+
+@posix_only
+def test_cli_transcribes_a_folder_holding_symlink_loops(tmp_path, tiny_model):
+    from support.audio import write_audio
+
+    root = tmp_path / "in"
+    _loops(root)
+    write_audio(root / "tone.wav", _tone(1.0))
+    result = run_cli("transcribe", str(root), str(root / "self.wav"), "--model", str(tiny_model), "--format", "txt")
+    assert "Traceback" not in result.stderr, result.stderr
+    assert (root / "tone.txt").exists(), result.stderr
+    assert "error: self.wav: the link loops back on itself" in result.stderr
+    assert "1 of 2 recording(s) transcribed" in result.stderr

@@ -21,6 +21,7 @@ import av
 import numpy as np
 
 from engine.errors import InputError
+from engine.inputs import is_link_loop
 
 log = logging.getLogger("sessionscribe.decode")
 
@@ -49,6 +50,8 @@ class DecodeReport:
 def check_readable(path: Path) -> None:
     """Raise InputError with a human reason when `path` can't possibly be a recording."""
     name = path.name
+    if path.is_symlink() and is_link_loop(path):
+        raise InputError(f"{name}: the link loops back on itself (no recording at its end)", kind="link-loop")
     if path.is_symlink() and not path.exists():
         raise InputError(f"{name}: the link points to a file that no longer exists")
     if not path.exists():
