@@ -151,7 +151,8 @@ def transcribe_command(args: argparse.Namespace) -> int:
         from engine.export import write_atomic
 
         try:
-            write_atomic(args.report, json.dumps({"jobs": reports}, indent=2) + "\n")
+            # It names the recordings: readable by its owner only.
+            write_atomic(args.report, json.dumps({"jobs": reports}, indent=2) + "\n", max_mode=0o600)
         except ExportError as error:  # the transcripts are written; only the report is lost
             _say(f"error: {error}")
             report_failed = True

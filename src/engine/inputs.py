@@ -185,7 +185,11 @@ def plan_output_stems(inputs: Sequence[Path], output_dir: Path | None) -> dict[P
     notes.txt). Any clash left after that gets `-2`, `-3`...
     """
     unique: list[Path] = list(dict.fromkeys(Path(path) for path in inputs))
-    folders = {path: Path(output_dir) if output_dir is not None else path.parent for path in unique}
+    # Absolute: the job store keeps these, and "Open folder" must work from any folder.
+    folders = {
+        path: Path(os.path.abspath(output_dir if output_dir is not None else path.parent))
+        for path in unique
+    }
 
     groups: dict[tuple[str, str], list[Path]] = {}
     for path in unique:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
+import os
 import queue
 import threading
 import time
@@ -188,6 +189,7 @@ class Engine:
             runtime, transcriber = self._load(model_dir, runtime, options)
             resume = self._open_job(job_id, path, options, runtime, adopt)
             job_id = self._job_id = resume.job_id
+            output_stem = self._output_stem(job_id, path, options, output_stem)  # before any transcribing
             plan.set_result(_Plan(resume, pick_device(runtime.device), self._detector(runtime.vad_workers)))
             if self.store is not None and info.duration_s:
                 self.store.set_duration(job_id, info.duration_s)
@@ -462,9 +464,11 @@ class Engine:
     def _export(self, job_id, path, options, output_stem, segments, speech, language, audio_s, clock):
         from engine.export import write_outputs
 
+        from engine.export import mode_limit
+
         self._emit(StageStarted(job_id, Stage.EXPORT))
         # write_outputs creates the folder and turns OS errors into one-line ExportErrors.
-        stem = output_stem or (Path(options.output_dir or path.parent) / path.stem)
+        stem = self._output_stem(job_id, path, options, output_stem)  # a file may have appeared since
         metadata = {
             "source": path.name,
             "duration_s": round(audio_s, 3),
@@ -474,10 +478,34 @@ class Engine:
             "generator": "SessionScribe",
         }
         with clock.timed(Stage.EXPORT.value):
-            outputs = write_outputs(segments, speech, stem, options.formats, metadata)
+            outputs = write_outputs(segments, speech, stem, options.formats, metadata, mode_limit(path))
         self._emit(StageProgress(job_id, Stage.EXPORT, 1.0, 1.0))
         self._emit(StageFinished(job_id, Stage.EXPORT, clock.seconds.get(Stage.EXPORT.value, 0.0)))
         return outputs
+
+    def _output_stem(self, job_id, path, options, requested: Path | None) -> Path:
+        """The absolute stem this job's outputs get: never one whose files we did not write
+        for this recording (engine.outputs), and only names the disk takes (checked now, not
+        after the whole transcription)."""
+        from engine.export import check_output_names
+        from engine.outputs import choose_stem, clashes, own_outputs
+
+        stem = Path(os.path.abspath(requested or Path(options.output_dir or path.parent) / path.stem))
+        record = self.store.get_job(job_id) if self.store is not None else None
+        owned = own_outputs(self.store, path, record.fingerprint if record is not None else None)
+        chosen = choose_stem(stem, options.formats, owned)
+        check_output_names(chosen, options.formats, path.name)
+        if chosen != stem:
+            kept = clashes(stem, options.formats, owned)[0].name
+            self._emit(
+                JobNote(
+                    job_id,
+                    f"{path.name}: {kept} is not a transcript of this recording and is kept; "
+                    f"the transcripts are saved as {chosen.name}.* instead",
+                    "warning",
+                )
+            )
+        return chosen
 
     def _fail(self, job_id: str, reason: str, kind: str) -> JobOutcome:
         self._set_status(job_id, "failed", reason)
