@@ -45,6 +45,9 @@ class DecodeReport:
     packets: int = 0
     damaged_packets: int = 0
     stopped_early_at_s: float | None = None  # decoding ended on an error at this time
+    gaps: int = 0  # places where damaged audio was replaced by silence
+    gap_s: float = 0.0  # how much, in seconds: the audio lost there
+    first_gap_at_s: float | None = None  # where the first one is, in the recording
 
 
 def check_readable(path: Path) -> None:
@@ -105,9 +108,10 @@ def stream_audio(
 ) -> Iterator[np.ndarray]:
     """Yield 16 kHz mono float32 blocks of `block_samples` (the last one shorter).
 
-    A packet FFmpeg can't decode is skipped and counted; a stream that breaks off ends the
-    iteration with `report.stopped_early_at_s` set, so a damaged or cut-short file is
-    transcribed as far as it decodes. A file that yields no audio at all, or mostly
+    A packet FFmpeg can't decode is skipped and counted, and the time lost there (by the
+    container's timestamps, see `_frames`) becomes silence, so later audio keeps its place;
+    a stream that breaks off ends the iteration with `report.stopped_early_at_s` set, so a
+    damaged or cut-short file is transcribed as far as it decodes. A file that yields no audio at all, or mostly
     undecodable data, raises InputError once the stream ends.
     """
     report = report if report is not None else DecodeReport()
@@ -137,9 +141,113 @@ def stream_audio(
         raise InputError(f"{path.name}: not a recording that can be read (mostly undecodable data)")
 
 
-def _frames(container, stream, report: DecodeReport) -> Iterator[av.AudioFrame]:
-    """Decoded frames; damaged packets skipped and counted, a broken stream ends early."""
+# Gaps shorter than this are timestamp rounding, not lost audio.
+GAP_TOLERANCE_S = 0.015
+# Raw streams whose demuxer makes timestamps up by counting frames: a damaged stretch leaves
+# no jump in them. MP3/AAC: a packet that fails to decode is timed by its size at the
+# stream's byte rate; FLAC: every frame header carries its own frame or sample number.
+_COUNTED_TIMESTAMPS = frozenset({"mp3", "aac", "ac3", "eac3"})
+
+
+def _flac_position(packet, block_size: int | None) -> int | None:
+    """The first sample of a FLAC frame, from its header (frame number x block size for
+    fixed-size streams, the sample number itself for variable ones); None if unreadable."""
+    data = bytes(packet)
+    if len(data) < 5 or data[0] != 0xFF or data[1] not in (0xF8, 0xF9):
+        return None
+    first = data[4]
+    if first < 0x80:
+        number, extra = first, 0
+    else:  # UTF-8-like: leading ones say how many continuation bytes follow
+        extra = 0
+        while extra < 7 and first & (0x80 >> (extra + 1)):
+            extra += 1
+        if extra == 0 or len(data) < 5 + extra:
+            return None
+        number = first & (0x3F >> extra)
+        for byte in data[5 : 5 + extra]:
+            if byte & 0xC0 != 0x80:
+                return None
+            number = (number << 6) | (byte & 0x3F)
+    if data[1] == 0xF9:
+        return number
+    return number * block_size if block_size else None
+
+
+class _Timeline:
+    """Where decoded audio should be, by the container's timestamps, to find lost stretches."""
+
+    def __init__(self, container, stream, report: DecodeReport) -> None:
+        self.report = report
+        self.format = container.format.name.split(",")[0]
+        self.counted = self.format in _COUNTED_TIMESTAMPS
+        self.flac = self.format == "flac"
+        self.block_size: int | None = None
+        self.next_s: float | None = None  # where the next frame should start
+        self.pending_loss_s = 0.0  # undecodable packets of a counted-timestamp stream
+        self.healthy_bytes = 0
+        self.healthy_s = 0.0
+        bit_rate = container.bit_rate or stream.bit_rate or 0
+        self.fallback_bytes_per_s = bit_rate / 8 if bit_rate else None
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        self.duration_s = duration
+
+    def damaged(self, packet) -> None:
+        """A packet that did not decode: in a counted-timestamp stream, its time is lost."""
+        if not self.counted:
+            return  # the next frame's timestamp says how much is missing
+        rate = self.healthy_bytes / self.healthy_s if self.healthy_s > 1.0 else self.fallback_bytes_per_s
+        if rate:
+            self.pending_loss_s += packet.size / rate
+
+    def _start(self, packet, frame, first_in_packet: bool) -> float | None:
+        """When `frame` starts by the container (None where it does not say)."""
+        if self.flac:
+            if not first_in_packet or not frame.sample_rate:
+                return None
+            position = _flac_position(packet, self.block_size)
+            if self.block_size is None and frame.samples:
+                self.block_size = frame.samples  # fixed-size streams: every frame but the last
+            return None if position is None else position / frame.sample_rate
+        if self.counted or frame.pts is None or not frame.time_base:
+            return None
+        return float(frame.pts * frame.time_base)
+
+    def gap_before(self, packet, frame, first_in_packet: bool) -> float:
+        """Seconds of audio missing before `frame` (0.0 when none)."""
+        start = self._start(packet, frame, first_in_packet)
+        gap = 0.0
+        if self.counted:
+            gap, self.pending_loss_s = self.pending_loss_s, 0.0
+        elif start is not None and self.next_s is not None:
+            bogus = self.duration_s is not None and start > self.duration_s + 1.0
+            gap = 0.0 if bogus else start - self.next_s  # a damaged timestamp is not lost audio
+        if gap <= GAP_TOLERANCE_S:
+            gap = 0.0
+        position = self.next_s if self.next_s is not None else (start or 0.0)
+        if gap:
+            self.report.gaps += 1
+            self.report.gap_s = round(self.report.gap_s + gap, 3)
+            if self.report.first_gap_at_s is None:
+                self.report.first_gap_at_s = round(position, 3)
+        begin = start if start is not None and not gap else position + gap
+        seconds = frame.samples / frame.sample_rate if frame.sample_rate else 0.0
+        self.next_s = begin + seconds
+        if first_in_packet:
+            self.healthy_bytes += packet.size
+        self.healthy_s += seconds
+        return gap
+
+
+def _frames(container, stream, report: DecodeReport) -> Iterator[av.AudioFrame | float]:
+    """Decoded frames, and before any stretch lost to damage its length in seconds (a float);
+    damaged packets skipped and counted, a broken stream ends early."""
     packets = container.demux(stream)
+    timeline = _Timeline(container, stream, report)
     while True:
         try:
             packet = next(packets)
@@ -152,9 +260,32 @@ def _frames(container, stream, report: DecodeReport) -> Iterator[av.AudioFrame]:
             decoded = packet.decode()  # the final, empty packet flushes the decoder
         except av.error.FFmpegError:
             report.damaged_packets += 1
+            timeline.damaged(packet)
             continue
         report.packets += 1
-        yield from decoded
+        for index, frame in enumerate(decoded):
+            gap = timeline.gap_before(packet, frame, index == 0)
+            if gap:
+                yield gap
+            yield frame
+
+
+# Silence that fills a lost stretch is written in pieces of at most this many seconds.
+_SILENCE_PIECE_S = 10.0
+
+
+def _silence(like: av.AudioFrame, seconds: float) -> Iterator[av.AudioFrame]:
+    """Silent frames in `like`'s format, layout and rate, `seconds` long in all."""
+    rate = like.sample_rate
+    left = int(round(seconds * rate))
+    while left > 0:
+        count = min(left, int(_SILENCE_PIECE_S * rate))
+        frame = av.AudioFrame(format=like.format.name, layout=like.layout.name, samples=count)
+        frame.sample_rate = rate
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        left -= count
+        yield frame
 
 
 def _resampled(container, stream, report: DecodeReport) -> Iterator[np.ndarray]:
@@ -164,18 +295,25 @@ def _resampled(container, stream, report: DecodeReport) -> Iterator[np.ndarray]:
     group = max(stream.codec_context.sample_rate or SAMPLE_RATE, 8000) * 10
     fifo = av.AudioFifo()
     resampler = None
-    for frame in _frames(container, stream, report):
-        frame.pts = None  # the FIFO must not insist on contiguous timestamps
-        try:
-            fifo.write(frame)
-        except ValueError:  # the format changed: finish what we have, start over
-            yield from _finish(resampler, fifo)
-            fifo, resampler = av.AudioFifo(), None
-            fifo.write(frame)
-        if resampler is None:
-            resampler = _mono_16k_resampler(frame)
-        if fifo.samples >= group:
-            yield from _convert(resampler, fifo.read())
+    last: av.AudioFrame | None = None
+    for item in _frames(container, stream, report):
+        if isinstance(item, float):  # a lost stretch: silence in the format around it
+            frames = _silence(last, item) if last is not None else ()
+        else:
+            frames = (item,)
+        for frame in frames:
+            last = frame
+            frame.pts = None  # the FIFO must not insist on contiguous timestamps
+            try:
+                fifo.write(frame)
+            except ValueError:  # the format changed: finish what we have, start over
+                yield from _finish(resampler, fifo)
+                fifo, resampler = av.AudioFifo(), None
+                fifo.write(frame)
+            if resampler is None:
+                resampler = _mono_16k_resampler(frame)
+            if fifo.samples >= group:
+                yield from _convert(resampler, fifo.read())
     if resampler is not None:
         yield from _finish(resampler, fifo)
 

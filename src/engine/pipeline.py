@@ -439,9 +439,10 @@ class Engine:
 
     # -- endings ------------------------------------------------------------------------------
     def _notes(self, job_id, path, header_s, audio_s, decode_report, segments) -> None:
-        if decode_report.stopped_early_at_s is not None or (
+        cut_short = decode_report.stopped_early_at_s is not None or bool(
             header_s and audio_s + 1.0 < header_s * 0.98
-        ):
+        )
+        if cut_short:
             self._emit(
                 JobNote(
                     job_id,
@@ -450,7 +451,19 @@ class Engine:
                     "warning",
                 )
             )
-        elif decode_report.damaged_packets:
+        if decode_report.gap_s:
+            log.info("job %s: %.2f s of damaged audio replaced by silence (%d place(s))",
+                     job_id, decode_report.gap_s, decode_report.gaps)
+            self._emit(
+                JobNote(
+                    job_id,
+                    f"{path.name}: {decode_report.gap_s:.1f} s of damaged audio replaced by silence "
+                    f"({decode_report.gaps} place(s), the first at {_clock(decode_report.first_gap_at_s or 0.0)}); "
+                    "later timestamps are unaffected",
+                    "warning",
+                )
+            )
+        elif decode_report.damaged_packets and not cut_short:
             self._emit(
                 JobNote(
                     job_id,
