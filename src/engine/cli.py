@@ -123,6 +123,16 @@ def transcribe_command(args: argparse.Namespace) -> int:
     if not inputs:
         print("sessionscribe: no recordings to transcribe", file=sys.stderr)
         return EXIT_FAILED
+    model_folder = Path(args.model).expanduser()
+    if model_folder.is_dir():  # a broken model is the model's fault: say so once, up front
+        from engine.errors import ModelError
+        from engine.models import check_model_dir
+
+        try:
+            check_model_dir(model_folder)
+        except ModelError as error:
+            _say(f"error: {error}")
+            return EXIT_FAILED
     stems = plan_output_stems(inputs, args.output_dir)
     progress = ProgressPrinter(sys.stderr)
 

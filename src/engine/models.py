@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -49,6 +50,63 @@ class ModelInfo:
     name: str
     downloaded: bool
     path: Path | None
+
+
+# Whisper uses 80 mel bins (128 for large-v3); a config asking for far more made feature
+# extraction grow to gigabytes before failing, and the failure was blamed on the recording.
+MEL_BINS_RANGE = (1, 512)
+
+
+def _json_object(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise ValueError(f"{path.name} is not readable JSON") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path.name} does not hold settings")
+    return value
+
+
+def _whole(config: dict, key: str, low: int, high: int, file: str) -> None:
+    value = config.get(key)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{file} asks for {key} = {value!r} (expected {low} to {high})")
+
+
+def check_model_dir(path: Path, label: str | None = None) -> Path:
+    """Raise ModelError naming the model (never a recording) unless `path` looks like a usable
+    CTranslate2 Whisper model: its files present and not empty, its settings sane. Cheap (no
+    loading): it runs before any recording is touched."""
+    path = Path(path)
+    label = label or path.name
+    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        raise ModelError(
+            f"{label}: not a CTranslate2 Whisper model folder (missing {', '.join(missing)})",
+            kind="model-incomplete",
+        )
+    empty = [name for name in REQUIRED_FILES if (path / name).stat().st_size == 0]
+    if empty:
+        raise ModelError(f"{label}: broken model folder ({', '.join(empty)} is empty)", kind="model-broken")
+    try:
+        config = _json_object(path / "config.json")
+        for key in ("n_mels", "num_mel_bins"):
+            _whole(config, key, *MEL_BINS_RANGE, "config.json")
+        preprocessor = path / "preprocessor_config.json"
+        if preprocessor.is_file():
+            features = _json_object(preprocessor)
+            _whole(features, "feature_size", *MEL_BINS_RANGE, preprocessor.name)
+            _whole(features, "sampling_rate", 16000, 16000, preprocessor.name)
+            _whole(features, "n_fft", 16, 4096, preprocessor.name)
+            _whole(features, "hop_length", 1, 4096, preprocessor.name)
+            _whole(features, "chunk_length", 1, 60, preprocessor.name)
+            _whole(features, "n_samples", 1, 16000 * 60, preprocessor.name)
+            _whole(features, "nb_max_frames", 1, 16000 * 60, preprocessor.name)
+    except ValueError as problem:
+        raise ModelError(f"{label}: broken model folder ({problem})", kind="model-broken") from None
+    return path
 
 
 def is_model_dir(path: Path) -> bool:
@@ -106,20 +164,14 @@ def resolve_model(
     """A folder holding a complete model: given directly, from the cache, or downloaded."""
     candidate = Path(name_or_dir).expanduser()
     if candidate.is_dir():
-        missing = [name for name in REQUIRED_FILES if not (candidate / name).is_file()]
-        if missing:
-            raise ModelError(
-                f"{candidate.name}: not a CTranslate2 Whisper model folder "
-                f"(missing {', '.join(missing)})"
-            )
-        return candidate
+        return check_model_dir(candidate)
     if name_or_dir not in MODEL_REPOS and "/" not in name_or_dir:
         raise ModelError(
             f"{name_or_dir}: unknown model; use one of {', '.join(MODEL_NAMES)} or a model folder"
         )
     cached = cached_model_dir(name_or_dir)
     if cached is not None:
-        return cached
+        return check_model_dir(cached, name_or_dir)
     if not allow_download:
         raise ModelError(f"model '{name_or_dir}' is not downloaded yet: {how_to_get(name_or_dir)}")
     return download(name_or_dir, progress, cancel)

@@ -24,7 +24,7 @@ import numpy as np
 from engine import decode as decode_stage
 from engine.condition import EdgeSilence, condition, import_frozen, pick_device, warm_torch
 from engine.decode import SAMPLE_RATE, DecodeReport
-from engine.errors import Cancelled, SessionScribeError
+from engine.errors import Cancelled, ModelError, SessionScribeError
 from engine.events import (
     DeviceNotice,
     EventSink,
@@ -376,7 +376,7 @@ class Engine:
             return runtime, self._transcriber(model_dir, runtime)
         except Exception as error:
             if runtime.device != "cuda":
-                raise
+                raise _unloadable(runtime.model, error) from None  # the model's fault, not the recording's
             self._cuda_failure = str(error).splitlines()[0][:200]
             log.warning("CUDA warm-up failed, falling back to the CPU: %s", self._cuda_failure)
             self._emit(
@@ -387,7 +387,10 @@ class Engine:
             )
             # An explicit model stays; "auto" follows the device to the CPU default.
             runtime, model_dir = self._choose(options.with_changes(device="cpu", compute_type="auto"))
-            return runtime, self._transcriber(model_dir, runtime)
+            try:
+                return runtime, self._transcriber(model_dir, runtime)
+            except Exception as cpu_error:
+                raise _unloadable(runtime.model, cpu_error) from None
 
     def _fix_text(self) -> str:
         return "; ".join(self.health().fixes)
@@ -670,6 +673,15 @@ def _same_span(stored, offset: int, length: int) -> bool:
         abs(stored.start_s - offset / SAMPLE_RATE) < 1e-6
         and abs(stored.end_s - (offset + length) / SAMPLE_RATE) < 1e-6
     )
+
+
+def _unloadable(model: str, error: Exception) -> ModelError:
+    """A model that passed the folder check but does not load: one line naming the model."""
+    if isinstance(error, ModelError):  # already names the model (engine.transcribe)
+        return error
+    label = Path(model).name if Path(model).is_dir() else model
+    kind = type(error).__name__
+    return ModelError(f"{label}: the model could not be loaded ({kind})", kind=f"unloadable ({kind})")
 
 
 def _kind(error: SessionScribeError) -> str:
