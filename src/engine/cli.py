@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     model_commands.add_parser("list")
     download = model_commands.add_parser("download")
     download.add_argument("name")
+    download.add_argument(
+        "--any-repo", action="store_true",
+        help="allow an owner/name hub repository that is not one of the listed models",
+    )
     return parser
 
 
@@ -289,14 +293,19 @@ def models_command(args: argparse.Namespace) -> int:
             where = str(info.path) if info.path else "not downloaded"
             print(f"{info.name:<16} {where}")
         return EXIT_OK
-    if args.name not in MODEL_NAMES and "/" not in args.name:
-        print(f"sessionscribe: unknown model {args.name}; choose from {', '.join(MODEL_NAMES)}", file=sys.stderr)
+    if args.name not in MODEL_NAMES and ("/" not in args.name or not args.any_repo):
+        hint = " (or name an owner/name repository and add --any-repo)" if "/" in args.name else ""
+        _say(f"sessionscribe: unknown model {args.name}; choose from {', '.join(MODEL_NAMES)}{hint}")
         return EXIT_USAGE
     printer = ProgressPrinter(sys.stderr)
     from engine.events import ModelDownloadProgress
 
     try:
-        folder = download(args.name, lambda done, total: printer.handle(ModelDownloadProgress(args.name, done, total)))
+        folder = download(
+            args.name,
+            lambda done, total: printer.handle(ModelDownloadProgress(args.name, done, total)),
+            allow_any_repo=args.any_repo,
+        )
     except ModelError as error:
         _say(f"error: {error}")
         return EXIT_FAILED
