@@ -219,10 +219,10 @@ def test_missing_output_folder_is_created(tmp_path):
 def test_write_outputs_stops_at_the_first_failure_keeping_earlier_files(tmp_path, monkeypatch):
     real = export_module.write_atomic
 
-    def fail_on_vtt(path, text):
+    def fail_on_vtt(path, text, **kwargs):
         if path.suffix == ".vtt":
             raise ExportError(f"{path.name}: could not write (the disk is full)")
-        return real(path, text)
+        return real(path, text, **kwargs)
 
     monkeypatch.setattr(export_module, "write_atomic", fail_on_vtt)
     with pytest.raises(ExportError, match="s.vtt"):

@@ -48,6 +48,12 @@ LFS_FILES = {"model.bin"}  # served through a redirect to the "CDN", like the re
 PIECE = 64 * 1024  # what the stand-in writes at a time, and the client's read size in tests
 
 
+def _pinned_tiny() -> str | None:
+    import engine.models
+
+    return getattr(engine.models, "MODEL_REVISIONS", {}).get("tiny")
+
+
 def _git_blob_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
@@ -58,7 +64,8 @@ class FakeHub:
     def __init__(self, files: dict[str, bytes], repo: str = REPO):
         self.repo = repo
         self.files = files
-        self.commit = hashlib.sha1(b"commit-1").hexdigest()
+        # The commit SessionScribe pins "tiny" to, served as "main" too.
+        self.commit = _pinned_tiny() or hashlib.sha1(b"commit-1").hexdigest()
         self.sha256 = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
         self.lock = threading.Lock()
         self.log: list[dict] = []
@@ -519,3 +526,55 @@ def test_a_model_faster_whisper_fetched_itself_is_reused(hub, hub_cache):
     hub.down = True
     assert cached_model_dir("tiny") == fetched
     assert resolve_model("tiny") == fetched
+
+
+# -- issue 10 item 20: pinned revisions, every file checked, arbitrary repos only on request ------
+def test_downloads_fetch_the_pinned_revision_only(hub, hub_cache):
+    from engine.models import MODEL_REVISIONS
+
+    pinned = MODEL_REVISIONS["tiny"]
+    assert pinned and re.fullmatch(r"[0-9a-f]{40}", pinned)
+    folder = download("tiny")
+    assert folder.name == pinned
+    resolves = [entry["path"] for entry in hub.log if "/resolve/" in entry["path"]]
+    assert resolves and all(f"/resolve/{pinned}/" in path for path in resolves), resolves
+    assert any(entry["path"] == f"/api/models/{REPO}/revision/{pinned}" for entry in hub.log)
+
+
+def test_a_damaged_small_file_is_discarded_not_kept(hub, hub_cache):
+    hub.corrupt_next.add("config.json")  # not an LFS file: checked by its git blob sha1
+    with pytest.raises(ModelError, match="config.json arrived damaged"):
+        download("tiny")
+    assert cached_model_dir("tiny") is None
+    assert not any(path.read_bytes() != hub.files["config.json"] for path in hub_cache.rglob("config.json"))
+    folder = download("tiny")  # the next try fetches it afresh
+    assert (folder / "config.json").read_bytes() == hub.files["config.json"]
+
+
+def test_names_not_pinned_yet_are_pinned_at_their_first_download(hub, hub_cache, monkeypatch, private_home):
+    import engine.models as models
+
+    monkeypatch.setitem(models.MODEL_REVISIONS, "tiny", None)
+    download("tiny")
+    recorded = json.loads((private_home / "data" / models.REVISIONS_FILE).read_text())
+    assert recorded == {REPO: hub.commit}
+    assert models.pinned_revision("tiny") == hub.commit
+
+
+def test_other_repositories_only_when_asked_for_explicitly(tiny_model, hub_cache, monkeypatch, tmp_path):
+    other = FakeHub({name: (tiny_model / name).read_bytes() for name in MODEL_FILES}, repo="someone/custom-whisper")
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", other.endpoint)
+        with pytest.raises(ModelError, match="--any-repo"):
+            download("someone/custom-whisper")
+        with pytest.raises(ModelError, match="--any-repo"):
+            resolve_model("someone/custom-whisper")  # a transcription never fetches it by itself
+        assert not [entry for entry in other.log if "/resolve/" in entry["path"]]
+
+        refused = _cli("models", "download", "someone/custom-whisper")
+        assert refused.returncode == 2 and "--any-repo" in refused.stderr
+        fetched = _cli("models", "download", "someone/custom-whisper", "--any-repo")
+        assert fetched.returncode == 0, fetched.stderr
+        assert resolve_model("someone/custom-whisper").name == other.commit  # now cached, pinned
+    finally:
+        other.close()

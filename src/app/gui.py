@@ -22,8 +22,11 @@ def _setup_logging() -> None:
             if handler not in app_logger.handlers:
                 app_logger.addHandler(handler)
         app_logger.setLevel(logging.INFO)
-    except Exception:  # noqa: BLE001 - logging is a help, not a requirement
-        pass
+    except Exception as error:  # noqa: BLE001 - logging is a help, not a requirement
+        from engine.errors import SessionScribeError
+
+        if isinstance(error, SessionScribeError):  # e.g. a log folder others can write: say why
+            print(f"sessionscribe: {error}; running without a log file", file=sys.stderr)
 
 
 def run_gui(paths: list[Path], overrides: dict[str, Any] | None = None) -> int:

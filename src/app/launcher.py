@@ -62,6 +62,9 @@ def console_main() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from engine.privacy import disable_core_dumps  # light: no torch, no Qt
+
+    disable_core_dumps()  # the window holds transcripts in memory too
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in CLI_COMMANDS:
         from engine.cli import main as cli_main

@@ -95,13 +95,15 @@ class QueueController(QObject):
             log.debug("expand failed", exc_info=True)
             self.note.emit(one_line(f"Could not add files: {error}"))
             return []
-        active = {job.path.resolve() for job in self.model.jobs if not job.status.finished}
+        from engine.inputs import resolved  # never raises on a symbolic link loop
+
+        active = {resolved(job.path) for job in self.model.jobs if not job.status.finished}
         jobs: list[Job] = []
         for file in files:
-            if file.resolve() in active:
+            if resolved(file) in active:
                 notes.append(f"{file.name}: already in the queue")
                 continue
-            active.add(file.resolve())
+            active.add(resolved(file))
             jobs.append(Job(path=file))
         if jobs:
             options = self._safe_options()

@@ -55,7 +55,8 @@ class SettingsStore:
         except FileNotFoundError:
             return AppSettings()
         except (OSError, ValueError) as error:
-            log.warning("settings unreadable (%s); using defaults", error)
+            # The kind only: messages can quote folders or hotwords the clinician typed.
+            log.warning("settings unreadable (%s); using defaults", type(error).__name__)
             return AppSettings()
         settings = AppSettings()
         try:
@@ -63,7 +64,7 @@ class SettingsStore:
             formats = tuple(f for f in options.formats if f in EXPORT_FORMATS)
             settings.options = options.with_changes(formats=formats or EXPORT_FORMATS)
         except (TypeError, ValueError) as error:
-            log.warning("saved options unusable (%s); using defaults", error)
+            log.warning("saved options unusable (%s); using defaults", type(error).__name__)
         geometry = data.get("window_geometry")
         settings.window_geometry = geometry if isinstance(geometry, str) else None
         return settings

@@ -414,13 +414,14 @@ class TranscriptView(QWidget):
                 return None
             path = Path(chosen)
         try:
-            from engine.export import export
+            from engine.export import export, mode_limit
 
             written = export(
                 list(job.segments),
                 Path(path),
                 fmt_name,
                 metadata={"source": job.path.name, "edited": job.edited},
+                max_mode=mode_limit(job.path),  # never more readable than the recording
             )
         except Exception as error:  # noqa: BLE001
             log.debug("export failed", exc_info=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from engine.options import COMPUTE_TYPES, DEVICES, EXPORT_FORMATS, TranscribeOptions
+from engine.privacy import disable_core_dumps, printable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -70,10 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     model_commands.add_parser("list")
     download = model_commands.add_parser("download")
     download.add_argument("name")
+    download.add_argument(
+        "--any-repo", action="store_true",
+        help="allow an owner/name hub repository that is not one of the listed models",
+    )
     return parser
 
 
+def _say(text: str) -> None:
+    """One line to stderr; names in it are shown with control characters escaped."""
+    print(printable(text), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    disable_core_dumps()  # before any transcript or audio is in memory
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "transcribe":
@@ -94,7 +105,12 @@ def transcribe_command(args: argparse.Namespace) -> int:
     from engine.inputs import expand_inputs, plan_output_stems
     from engine.logs import setup_logging
 
-    setup_logging()
+    from engine.errors import SessionScribeError
+
+    try:
+        setup_logging()
+    except SessionScribeError as error:  # e.g. SESSIONSCRIBE_LOG_DIR names a shared folder
+        _say(f"note: {error}; running without a log file")
     options = TranscribeOptions(
         model=args.model,
         device=args.device,
@@ -107,10 +123,20 @@ def transcribe_command(args: argparse.Namespace) -> int:
     )
     inputs, notes = expand_inputs(args.paths)
     for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+        _say(f"note: {note}")
     if not inputs:
         print("sessionscribe: no recordings to transcribe", file=sys.stderr)
         return EXIT_FAILED
+    model_folder = Path(args.model).expanduser()
+    if model_folder.is_dir():  # a broken model is the model's fault: say so once, up front
+        from engine.errors import ModelError
+        from engine.models import check_model_dir
+
+        try:
+            check_model_dir(model_folder)
+        except ModelError as error:
+            _say(f"error: {error}")
+            return EXIT_FAILED
     stems = plan_output_stems(inputs, args.output_dir)
     progress = ProgressPrinter(sys.stderr)
 
@@ -139,9 +165,10 @@ def transcribe_command(args: argparse.Namespace) -> int:
         from engine.export import write_atomic
 
         try:
-            write_atomic(args.report, json.dumps({"jobs": reports}, indent=2) + "\n")
+            # It names the recordings: readable by its owner only.
+            write_atomic(args.report, json.dumps({"jobs": reports}, indent=2) + "\n", max_mode=0o600)
         except ExportError as error:  # the transcripts are written; only the report is lost
-            print(f"error: {error}", file=sys.stderr)
+            _say(f"error: {error}")
             report_failed = True
     done = len(inputs) - failures
     print(f"{done} of {len(inputs)} recording(s) transcribed", file=sys.stderr)
@@ -157,7 +184,7 @@ def _open_store():
         store.mark_interrupted_on_open()
         return store
     except Exception as error:  # e.g. a read-only home: transcribe anyway, just without resume
-        print(f"note: job store unavailable ({error}); runs will not resume", file=sys.stderr)
+        _say(f"note: job store unavailable ({error}); runs will not resume")
         return None
 
 
@@ -176,7 +203,7 @@ class ProgressPrinter:
 
         with self._lock:
             if isinstance(event, ev.JobStarted):
-                self._names[event.job_id] = event.path.name
+                self._names[event.job_id] = printable(event.path.name)
                 self._line(f"{event.path.name}: started" + (f" ({event.duration_s / 60:.1f} min)" if event.duration_s else ""))
             elif isinstance(event, ev.StageProgress):
                 self._progress(event)
@@ -205,7 +232,7 @@ class ProgressPrinter:
     def _line(self, text: str) -> None:
         if self.tty:
             self.stream.write("\r\x1b[2K")
-        self.stream.write(text + "\n")
+        self.stream.write(printable(text) + "\n")
         self.stream.flush()
 
     def _progress(self, event) -> None:
@@ -267,20 +294,26 @@ def models_command(args: argparse.Namespace) -> int:
             where = str(info.path) if info.path else "not downloaded"
             print(f"{info.name:<16} {where}")
         return EXIT_OK
-    if args.name not in MODEL_NAMES and "/" not in args.name:
-        print(f"sessionscribe: unknown model {args.name}; choose from {', '.join(MODEL_NAMES)}", file=sys.stderr)
+    if args.name not in MODEL_NAMES and ("/" not in args.name or not args.any_repo):
+        hint = " (or name an owner/name repository and add --any-repo)" if "/" in args.name else ""
+        _say(f"sessionscribe: unknown model {args.name}; choose from {', '.join(MODEL_NAMES)}{hint}")
         return EXIT_USAGE
     printer = ProgressPrinter(sys.stderr)
     from engine.events import ModelDownloadProgress
 
     try:
-        folder = download(args.name, lambda done, total: printer.handle(ModelDownloadProgress(args.name, done, total)))
+        folder = download(
+            args.name,
+            lambda done, total: printer.handle(ModelDownloadProgress(args.name, done, total)),
+            allow_any_repo=args.any_repo,
+        )
     except ModelError as error:
-        print(f"error: {error}", file=sys.stderr)
+        _say(f"error: {error}")
         return EXIT_FAILED
     except Cancelled:
         return EXIT_FAILED
-    print(f"\n{args.name}: ready in {folder}", file=sys.stderr)
+    print(file=sys.stderr)  # ends the progress bar's line
+    _say(f"{args.name}: ready in {folder}")
     return EXIT_OK
 
 

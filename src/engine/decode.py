@@ -7,7 +7,9 @@ stays flat however long the recording is.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -19,6 +21,9 @@ import av
 import numpy as np
 
 from engine.errors import InputError
+from engine.inputs import is_link_loop
+
+log = logging.getLogger("sessionscribe.decode")
 
 SAMPLE_RATE = 16000
 BLOCK_SAMPLES = SAMPLE_RATE * 30  # blocks handed downstream: 30 s, ~2 MB
@@ -40,11 +45,16 @@ class DecodeReport:
     packets: int = 0
     damaged_packets: int = 0
     stopped_early_at_s: float | None = None  # decoding ended on an error at this time
+    gaps: int = 0  # places where damaged audio was replaced by silence
+    gap_s: float = 0.0  # how much, in seconds: the audio lost there
+    first_gap_at_s: float | None = None  # where the first one is, in the recording
 
 
 def check_readable(path: Path) -> None:
     """Raise InputError with a human reason when `path` can't possibly be a recording."""
     name = path.name
+    if path.is_symlink() and is_link_loop(path):
+        raise InputError(f"{name}: the link loops back on itself (no recording at its end)", kind="link-loop")
     if path.is_symlink() and not path.exists():
         raise InputError(f"{name}: the link points to a file that no longer exists")
     if not path.exists():
@@ -98,9 +108,10 @@ def stream_audio(
 ) -> Iterator[np.ndarray]:
     """Yield 16 kHz mono float32 blocks of `block_samples` (the last one shorter).
 
-    A packet FFmpeg can't decode is skipped and counted; a stream that breaks off ends the
-    iteration with `report.stopped_early_at_s` set, so a damaged or cut-short file is
-    transcribed as far as it decodes. A file that yields no audio at all, or mostly
+    A packet FFmpeg can't decode is skipped and counted, and the time lost there (by the
+    container's timestamps, see `_frames`) becomes silence, so later audio keeps its place;
+    a stream that breaks off ends the iteration with `report.stopped_early_at_s` set, so a
+    damaged or cut-short file is transcribed as far as it decodes. A file that yields no audio at all, or mostly
     undecodable data, raises InputError once the stream ends.
     """
     report = report if report is not None else DecodeReport()
@@ -130,9 +141,113 @@ def stream_audio(
         raise InputError(f"{path.name}: not a recording that can be read (mostly undecodable data)")
 
 
-def _frames(container, stream, report: DecodeReport) -> Iterator[av.AudioFrame]:
-    """Decoded frames; damaged packets skipped and counted, a broken stream ends early."""
+# Gaps shorter than this are timestamp rounding, not lost audio.
+GAP_TOLERANCE_S = 0.015
+# Raw streams whose demuxer makes timestamps up by counting frames: a damaged stretch leaves
+# no jump in them. MP3/AAC: a packet that fails to decode is timed by its size at the
+# stream's byte rate; FLAC: every frame header carries its own frame or sample number.
+_COUNTED_TIMESTAMPS = frozenset({"mp3", "aac", "ac3", "eac3"})
+
+
+def _flac_position(packet, block_size: int | None) -> int | None:
+    """The first sample of a FLAC frame, from its header (frame number x block size for
+    fixed-size streams, the sample number itself for variable ones); None if unreadable."""
+    data = bytes(packet)
+    if len(data) < 5 or data[0] != 0xFF or data[1] not in (0xF8, 0xF9):
+        return None
+    first = data[4]
+    if first < 0x80:
+        number, extra = first, 0
+    else:  # UTF-8-like: leading ones say how many continuation bytes follow
+        extra = 0
+        while extra < 7 and first & (0x80 >> (extra + 1)):
+            extra += 1
+        if extra == 0 or len(data) < 5 + extra:
+            return None
+        number = first & (0x3F >> extra)
+        for byte in data[5 : 5 + extra]:
+            if byte & 0xC0 != 0x80:
+                return None
+            number = (number << 6) | (byte & 0x3F)
+    if data[1] == 0xF9:
+        return number
+    return number * block_size if block_size else None
+
+
+class _Timeline:
+    """Where decoded audio should be, by the container's timestamps, to find lost stretches."""
+
+    def __init__(self, container, stream, report: DecodeReport) -> None:
+        self.report = report
+        self.format = container.format.name.split(",")[0]
+        self.counted = self.format in _COUNTED_TIMESTAMPS
+        self.flac = self.format == "flac"
+        self.block_size: int | None = None
+        self.next_s: float | None = None  # where the next frame should start
+        self.pending_loss_s = 0.0  # undecodable packets of a counted-timestamp stream
+        self.healthy_bytes = 0
+        self.healthy_s = 0.0
+        bit_rate = container.bit_rate or stream.bit_rate or 0
+        self.fallback_bytes_per_s = bit_rate / 8 if bit_rate else None
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        self.duration_s = duration
+
+    def damaged(self, packet) -> None:
+        """A packet that did not decode: in a counted-timestamp stream, its time is lost."""
+        if not self.counted:
+            return  # the next frame's timestamp says how much is missing
+        rate = self.healthy_bytes / self.healthy_s if self.healthy_s > 1.0 else self.fallback_bytes_per_s
+        if rate:
+            self.pending_loss_s += packet.size / rate
+
+    def _start(self, packet, frame, first_in_packet: bool) -> float | None:
+        """When `frame` starts by the container (None where it does not say)."""
+        if self.flac:
+            if not first_in_packet or not frame.sample_rate:
+                return None
+            position = _flac_position(packet, self.block_size)
+            if self.block_size is None and frame.samples:
+                self.block_size = frame.samples  # fixed-size streams: every frame but the last
+            return None if position is None else position / frame.sample_rate
+        if self.counted or frame.pts is None or not frame.time_base:
+            return None
+        return float(frame.pts * frame.time_base)
+
+    def gap_before(self, packet, frame, first_in_packet: bool) -> float:
+        """Seconds of audio missing before `frame` (0.0 when none)."""
+        start = self._start(packet, frame, first_in_packet)
+        gap = 0.0
+        if self.counted:
+            gap, self.pending_loss_s = self.pending_loss_s, 0.0
+        elif start is not None and self.next_s is not None:
+            bogus = self.duration_s is not None and start > self.duration_s + 1.0
+            gap = 0.0 if bogus else start - self.next_s  # a damaged timestamp is not lost audio
+        if gap <= GAP_TOLERANCE_S:
+            gap = 0.0
+        position = self.next_s if self.next_s is not None else (start or 0.0)
+        if gap:
+            self.report.gaps += 1
+            self.report.gap_s = round(self.report.gap_s + gap, 3)
+            if self.report.first_gap_at_s is None:
+                self.report.first_gap_at_s = round(position, 3)
+        begin = start if start is not None and not gap else position + gap
+        seconds = frame.samples / frame.sample_rate if frame.sample_rate else 0.0
+        self.next_s = begin + seconds
+        if first_in_packet:
+            self.healthy_bytes += packet.size
+        self.healthy_s += seconds
+        return gap
+
+
+def _frames(container, stream, report: DecodeReport) -> Iterator[av.AudioFrame | float]:
+    """Decoded frames, and before any stretch lost to damage its length in seconds (a float);
+    damaged packets skipped and counted, a broken stream ends early."""
     packets = container.demux(stream)
+    timeline = _Timeline(container, stream, report)
     while True:
         try:
             packet = next(packets)
@@ -145,9 +260,32 @@ def _frames(container, stream, report: DecodeReport) -> Iterator[av.AudioFrame]:
             decoded = packet.decode()  # the final, empty packet flushes the decoder
         except av.error.FFmpegError:
             report.damaged_packets += 1
+            timeline.damaged(packet)
             continue
         report.packets += 1
-        yield from decoded
+        for index, frame in enumerate(decoded):
+            gap = timeline.gap_before(packet, frame, index == 0)
+            if gap:
+                yield gap
+            yield frame
+
+
+# Silence that fills a lost stretch is written in pieces of at most this many seconds.
+_SILENCE_PIECE_S = 10.0
+
+
+def _silence(like: av.AudioFrame, seconds: float) -> Iterator[av.AudioFrame]:
+    """Silent frames in `like`'s format, layout and rate, `seconds` long in all."""
+    rate = like.sample_rate
+    left = int(round(seconds * rate))
+    while left > 0:
+        count = min(left, int(_SILENCE_PIECE_S * rate))
+        frame = av.AudioFrame(format=like.format.name, layout=like.layout.name, samples=count)
+        frame.sample_rate = rate
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        left -= count
+        yield frame
 
 
 def _resampled(container, stream, report: DecodeReport) -> Iterator[np.ndarray]:
@@ -157,18 +295,25 @@ def _resampled(container, stream, report: DecodeReport) -> Iterator[np.ndarray]:
     group = max(stream.codec_context.sample_rate or SAMPLE_RATE, 8000) * 10
     fifo = av.AudioFifo()
     resampler = None
-    for frame in _frames(container, stream, report):
-        frame.pts = None  # the FIFO must not insist on contiguous timestamps
-        try:
-            fifo.write(frame)
-        except ValueError:  # the format changed: finish what we have, start over
-            yield from _finish(resampler, fifo)
-            fifo, resampler = av.AudioFifo(), None
-            fifo.write(frame)
-        if resampler is None:
-            resampler = _mono_16k_resampler(frame)
-        if fifo.samples >= group:
-            yield from _convert(resampler, fifo.read())
+    last: av.AudioFrame | None = None
+    for item in _frames(container, stream, report):
+        if isinstance(item, float):  # a lost stretch: silence in the format around it
+            frames = _silence(last, item) if last is not None else ()
+        else:
+            frames = (item,)
+        for frame in frames:
+            last = frame
+            frame.pts = None  # the FIFO must not insist on contiguous timestamps
+            try:
+                fifo.write(frame)
+            except ValueError:  # the format changed: finish what we have, start over
+                yield from _finish(resampler, fifo)
+                fifo, resampler = av.AudioFifo(), None
+                fifo.write(frame)
+            if resampler is None:
+                resampler = _mono_16k_resampler(frame)
+            if fifo.samples >= group:
+                yield from _convert(resampler, fifo.read())
     if resampler is not None:
         yield from _finish(resampler, fifo)
 
@@ -216,11 +361,18 @@ _END, _ERROR = -1, -2
 
 
 def _start_decoder() -> subprocess.Popen:
+    """The child runs isolated from the working folder: `-m` would put it first on sys.path,
+    so an `engine/` or `numpy/` folder where the user stands would be imported instead of
+    ours (code run on every job). `-P` (Python 3.11+) leaves it off, and the child starts in
+    the engine's own folder anyway (older Pythons put that folder there instead, which holds
+    nothing but the engine)."""
     package_root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    isolate = ["-P"] if sys.version_info >= (3, 11) else []
     return subprocess.Popen(
-        [sys.executable, "-m", "engine.decode"],
+        [sys.executable, *isolate, "-m", "engine.decode"],
+        cwd=package_root,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         # Nobody reads it (a full pipe would stall the child), and an FFmpeg message may
@@ -243,7 +395,8 @@ def stream_audio_in_child(
         yield from stream_audio(path, report, block_samples)
         return
     try:
-        request = {"path": str(path), "block_samples": block_samples}
+        # Absolute: the child runs in another folder.
+        request = {"path": os.path.abspath(path), "block_samples": block_samples}
         try:
             child.stdin.write(json.dumps(request).encode() + b"\n")
             child.stdin.close()
@@ -253,7 +406,11 @@ def stream_audio_in_child(
             count = _read_header(child.stdout)
             if count is None:
                 code = child.wait()
-                raise InputError(f"{path.name}: the decoder stopped unexpectedly (exit code {code})")
+                log.warning("decoder process stopped unexpectedly (%s)", _exit_text(code))
+                raise InputError(
+                    f"{path.name}: the decoder stopped unexpectedly ({_exit_text(code)})",
+                    kind="decoder-crash",
+                )
             if count >= 0:
                 block = np.empty(count, dtype=np.float32)
                 if child.stdout.readinto(memoryview(block).cast("B")) != block.nbytes:
@@ -262,7 +419,10 @@ def stream_audio_in_child(
                 continue
             message = json.loads(child.stdout.read(_read_header(child.stdout) or 0))
             if count == _ERROR:
-                raise InputError(message["error"])
+                kind = str(message.get("kind") or "InputError")
+                if kind.startswith("decoder-failed"):
+                    log.warning("decoder process failed: %s", kind)
+                raise InputError(message["error"], kind=kind)
             for name, value in message.items():
                 setattr(report, name, value)
             return
@@ -271,6 +431,16 @@ def stream_audio_in_child(
             child.kill()
         child.wait()
         child.stdout.close()
+
+
+def _exit_text(code: int) -> str:
+    """"exit code 1", or "killed by SIGSEGV" for a child that died on a signal."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def _read_header(stream: BinaryIO) -> int | None:
@@ -298,9 +468,14 @@ def _child_main() -> int:
             out.write(block.data)
         message(_END, asdict(report))
     except InputError as error:
-        message(_ERROR, {"error": str(error)})
+        message(_ERROR, {"error": str(error), "kind": error.kind})
     except BrokenPipeError:  # the engine stopped reading (cancel): nothing left to do
         return 0
+    except MemoryError:
+        message(_ERROR, {"error": f"{path.name}: ran out of memory while decoding", "kind": "decoder-failed (MemoryError)"})
+    except Exception as error:  # a bug or a library failure: its kind, never its message (a path)
+        kind = type(error).__name__
+        message(_ERROR, {"error": f"{path.name}: the decoder failed ({kind})", "kind": f"decoder-failed ({kind})"})
     out.flush()
     return 0
 

@@ -1,9 +1,20 @@
-"""Errors the user sees: each carries one human line that names the file."""
+"""Errors the user sees: each carries one human line that names the file.
+
+The line is for the user; the log gets only `kind` (never the line: it names a recording).
+"""
 from __future__ import annotations
 
 
 class SessionScribeError(Exception):
-    """Base for failures that are explained to the user in one line (never a traceback)."""
+    """Base for failures that are explained to the user in one line (never a traceback).
+
+    `kind`: what went wrong, in words that name no file (e.g. "empty", "RuntimeError");
+    the class name when not given. This, not the message, is what gets logged.
+    """
+
+    def __init__(self, message: str = "", *, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind or type(self).__name__
 
 
 class InputError(SessionScribeError):

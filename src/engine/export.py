@@ -4,18 +4,25 @@ A file is first written to a hidden temporary file in the same folder, flushed t
 then renamed over the target in one step: a crash, a full disk or a locked file never
 leaves a half-written transcript, and an earlier transcript stays intact until the new one
 is complete. All files are UTF-8 with "\\n" line endings.
+
+Transcripts are health data: a file is never more readable than the recording it came from
+(`max_mode`), folders created for them are 0700, and temporary files a killed run left
+behind are removed by the next run that writes the same names (`remove_stale_temps`).
 """
 from __future__ import annotations
 
 import errno
 import json
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Sequence
 
 from engine.cues import MAX_PAUSE_S, _is_unspaced, build_cues
 from engine.errors import ExportError
+from engine.folders import make_dirs
 from engine.options import EXPORT_FORMATS
 from engine.segments import Cue, Segment
 
@@ -181,23 +188,94 @@ def _new_file_mode() -> int:
     return 0o644
 
 
-def write_atomic(path: Path, text: str) -> Path:
+# Temporary files: "." + the target's name (cut to fit the folder's name limit) + "." +
+# tempfile's 8 random characters + ".tmp". Only names of this shape are ever cleaned up.
+_TEMP_SUFFIX = ".tmp"
+_TEMP_RANDOM = 8  # tempfile's random part
+_TEMP_EXTRA = 1 + 1 + _TEMP_RANDOM + len(_TEMP_SUFFIX)  # bytes a temp name adds to the target's
+STALE_TEMP_S = 15 * 60  # a temp file untouched this long belongs to a run that was killed
+
+
+def name_limit(folder: Path) -> int:
+    """Longest file name, in bytes, the file system under `folder` takes (255 where unknown)."""
+    probe = Path(folder)
+    while not probe.exists() and probe != probe.parent:  # the folder may not exist yet
+        probe = probe.parent
+    try:
+        return int(os.pathconf(probe, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _temp_prefix(name: str, limit: int) -> str:
+    """"." + `name` + ".", `name` cut (on a character boundary) so the temp name fits `limit`."""
+    room = limit - _TEMP_EXTRA
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) > room:
+        name = encoded[:room].decode("utf-8", "ignore")
+    return "." + name + "."
+
+
+def remove_stale_temps(path: Path, stale_s: float = STALE_TEMP_S) -> list[Path]:
+    """Delete temporary files `write_atomic` left for `path` when its run was killed.
+
+    Only files of our own shape for this very name (`.<name>.XXXXXXXX.tmp`) that nobody
+    touched for `stale_s` seconds: one another run is writing now is a few seconds old."""
+    path = Path(path)
+    prefix = _temp_prefix(path.name, name_limit(path.parent))
+    shape = re.compile(re.escape(prefix) + "[a-z0-9_]{%d}" % _TEMP_RANDOM + re.escape(_TEMP_SUFFIX))
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if not shape.fullmatch(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if entry.is_file(follow_symlinks=False) and now - info.st_mtime > stale_s:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
+
+
+def mode_limit(recording: Path) -> int | None:
+    """The most permissive mode an export of `recording` may have: the recording's own
+    read/write bits (a 0600 recording gives 0600 transcripts). None where unknown."""
+    if os.name != "posix":
+        return None
+    try:
+        return Path(recording).stat().st_mode & 0o666
+    except OSError:
+        return None
+
+
+def write_atomic(path: Path, text: str, *, max_mode: int | None = None) -> Path:
     """Write `text` (UTF-8) to `path` all at once or not at all; returns `path`.
 
-    Raises ExportError("<name>: could not write (<reason>)") on any OS error; the temporary
-    file is removed and an existing `path` is left as it was.
+    The file gets the mode it had (new: 0666 less the umask), never more than `max_mode`;
+    missing folders are created 0700. Raises ExportError("<name>: could not write
+    (<reason>)") on any OS error; the temporary file is removed and an existing `path` is
+    left as it was.
     """
     path = Path(path)
     data = text.encode("utf-8")
     temp_name: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         try:
             mode = path.stat().st_mode & 0o777  # rewriting keeps the file's permissions
         except FileNotFoundError:
             mode = _new_file_mode()
+        if max_mode is not None:
+            mode &= max_mode
+        prefix = _temp_prefix(path.name, name_limit(path.parent))
         with tempfile.NamedTemporaryFile(
-            mode="wb", dir=path.parent, prefix="." + path.name + ".", suffix=".tmp", delete=False
+            mode="wb", dir=path.parent, prefix=prefix, suffix=_TEMP_SUFFIX, delete=False
         ) as handle:
             temp_name = handle.name
             handle.write(data)
@@ -262,10 +340,11 @@ def export(
     *,
     speech: Sequence[tuple[float, float]] = (),
     metadata: dict | None = None,
+    max_mode: int | None = None,
 ) -> Path:
     """Write one format (txt, srt, vtt or json) to `path`; returns `path`."""
     _check_format(fmt)
-    return write_atomic(Path(path), _render(fmt, segments, speech, metadata, None))
+    return write_atomic(Path(path), _render(fmt, segments, speech, metadata, None), max_mode=max_mode)
 
 
 def output_path(stem: Path, fmt: str) -> Path:
@@ -274,23 +353,42 @@ def output_path(stem: Path, fmt: str) -> Path:
     return stem.with_name(f"{stem.name}.{fmt}")
 
 
+def check_output_names(stem: Path, formats: Sequence[str], source_name: str) -> None:
+    """Raise ExportError naming `source_name` when a `<stem>.<fmt>` name is longer than the
+    output folder's file system takes: checked before transcribing, not after."""
+    limit = name_limit(Path(stem).parent)
+    for fmt in formats:
+        name = output_path(stem, fmt).name
+        size = len(name.encode("utf-8", "surrogateescape"))
+        if size > limit:
+            raise ExportError(
+                f"{source_name}: the name is too long for its transcripts ({size} bytes with "
+                f"'.{fmt}'; this disk takes {limit}); rename the recording to a shorter name",
+                kind="name-too-long",
+            )
+
+
 def write_outputs(
     segments: Sequence[Segment],
     speech: Sequence[tuple[float, float]],
     stem: Path,
     formats: Sequence[str],
     metadata: dict,
+    max_mode: int | None = None,
 ) -> dict[str, Path]:
-    """Write `<stem>.<fmt>` for each format; returns {fmt: path}.
+    """Write `<stem>.<fmt>` for each format; returns {fmt: path}. Stale temporary files of
+    earlier, killed runs for these names are removed first.
 
     Stops at the first failure with its ExportError; files written before it stay.
     """
     wanted = list(dict.fromkeys(formats))
     for fmt in wanted:
         _check_format(fmt)
+    for fmt in wanted:
+        remove_stale_temps(output_path(stem, fmt))
     cues = build_cues(segments, speech) if {"srt", "vtt"} & set(wanted) else None
     written: dict[str, Path] = {}
     for fmt in wanted:
         path = output_path(stem, fmt)
-        written[fmt] = write_atomic(path, _render(fmt, segments, speech, metadata, cues))
+        written[fmt] = write_atomic(path, _render(fmt, segments, speech, metadata, cues), max_mode=max_mode)
     return written

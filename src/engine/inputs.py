@@ -6,6 +6,7 @@ Output names never collide within a run, even on case-insensitive file systems.
 """
 from __future__ import annotations
 
+import errno
 import os
 import unicodedata
 from pathlib import Path
@@ -53,6 +54,24 @@ def _stat_or_none(entry: os.DirEntry):
         return None
 
 
+def resolved(path: Path) -> Path:
+    """`path.resolve()` that never raises: a symbolic link loop (RuntimeError before Python
+    3.13, OSError after) leaves the path made absolute, not resolved."""
+    try:
+        return Path(path).resolve(strict=False)
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
+
+
+def is_link_loop(path: Path) -> bool:
+    """True for a symbolic link that leads back to itself (no file at its end)."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        return error.errno == errno.ELOOP
+    return False
+
+
 def _identity(path: Path) -> tuple:
     """Same file, however it was spelled: device and inode where it exists."""
     try:
@@ -61,7 +80,7 @@ def _identity(path: Path) -> tuple:
             return ("inode", info.st_dev, info.st_ino)
     except OSError:
         pass
-    return ("path", os.path.normcase(str(path.resolve(strict=False))))
+    return ("path", os.path.normcase(str(resolved(path))))
 
 
 def _sort_key(entry: os.DirEntry) -> tuple[str, str]:
@@ -87,6 +106,9 @@ def _walk(
         if _is_hidden(entry) or entry.name.lower() in _SYSTEM_FILES:
             continue
         path = Path(entry.path)
+        if entry.is_symlink() and is_link_loop(path):
+            notes.append(f"{_relative(path, root)}: skipped, a link that loops back on itself")
+            continue
         try:
             is_folder = entry.is_dir()  # follows links to folders
         except OSError:
@@ -163,7 +185,11 @@ def plan_output_stems(inputs: Sequence[Path], output_dir: Path | None) -> dict[P
     notes.txt). Any clash left after that gets `-2`, `-3`...
     """
     unique: list[Path] = list(dict.fromkeys(Path(path) for path in inputs))
-    folders = {path: Path(output_dir) if output_dir is not None else path.parent for path in unique}
+    # Absolute: the job store keeps these, and "Open folder" must work from any folder.
+    folders = {
+        path: Path(os.path.abspath(output_dir if output_dir is not None else path.parent))
+        for path in unique
+    }
 
     groups: dict[tuple[str, str], list[Path]] = {}
     for path in unique:

@@ -21,9 +21,12 @@ import logging
 import logging.handlers
 import os
 import threading
+import traceback
 from pathlib import Path
 
 import platformdirs
+
+from engine.folders import private_dir
 
 APP_NAME = "SessionScribe"
 ROOT_LOGGER = "sessionscribe"
@@ -63,6 +66,39 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
             _chmod_private(Path(f"{self.baseFilename}.{number}"))
 
 
+class PrivateFormatter(logging.Formatter):
+    """Tracebacks keep their frames and exception classes but not their messages: an
+    OSError's message holds the full path of the file, an ExportError's the recording's
+    name, and `exc_info=True` is used all over the app."""
+
+    def formatException(self, ei) -> str:
+        return "".join(_withheld(ei[1])).rstrip("\n")
+
+
+def _withheld(error: BaseException | None, seen: set[int] | None = None) -> list[str]:
+    if error is None:
+        return []
+    seen = set() if seen is None else seen
+    if id(error) in seen:
+        return []
+    seen.add(id(error))
+    lines: list[str] = []
+    if error.__cause__ is not None:
+        lines += _withheld(error.__cause__, seen)
+        lines.append("\nThe above exception was the direct cause of the following exception:\n\n")
+    elif error.__context__ is not None and not error.__suppress_context__:
+        lines += _withheld(error.__context__, seen)
+        lines.append("\nDuring handling of the above exception, another exception occurred:\n\n")
+    lines.append("Traceback (most recent call last):\n")
+    lines += traceback.format_tb(error.__traceback__)
+    kind = type(error)
+    kind_name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    detail = getattr(error, "kind", None)
+    suffix = f" ({detail})" if isinstance(detail, str) and detail != kind.__name__ else ""
+    lines.append(f"{kind_name}{suffix}: [message withheld: it may name a recording]\n")
+    return lines
+
+
 def _private_opener(path: str, flags: int) -> int:
     return os.open(path, flags, 0o600)
 
@@ -84,9 +120,8 @@ def setup_logging(level: int = logging.INFO) -> Path:
     """
     folder = default_log_dir()
     with _setup_lock:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if os.name == "posix":
-            os.chmod(folder, 0o700)
+        # Created 0700; an existing folder keeps its mode (refused if others can write it).
+        private_dir(folder, "log")
         path = (folder / LOG_FILE).absolute()
         for number in range(0, BACKUP_COUNT + 1):
             _chmod_private(path if number == 0 else Path(f"{path}.{number}"))
@@ -103,7 +138,7 @@ def setup_logging(level: int = logging.INFO) -> Path:
             handler = PrivateRotatingFileHandler(
                 path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
             )
-            handler.setFormatter(logging.Formatter(FORMAT))
+            handler.setFormatter(PrivateFormatter(FORMAT))
             handler._sessionscribe = True  # type: ignore[attr-defined]
             logger.addHandler(handler)
         if handler not in whisper_logger.handlers:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
+import os
 import queue
 import threading
 import time
@@ -23,7 +24,7 @@ import numpy as np
 from engine import decode as decode_stage
 from engine.condition import EdgeSilence, condition, import_frozen, pick_device, warm_torch
 from engine.decode import SAMPLE_RATE, DecodeReport
-from engine.errors import Cancelled, SessionScribeError
+from engine.errors import Cancelled, ModelError, SessionScribeError
 from engine.events import (
     DeviceNotice,
     EventSink,
@@ -150,12 +151,13 @@ class Engine:
             self._emit(JobCancelled(self._job_id))
             return JobOutcome(self._job_id, "cancelled")
         except SessionScribeError as error:
-            return self._fail(self._job_id, str(error))
+            return self._fail(self._job_id, str(error), _kind(error))
         except MemoryError:
-            return self._fail(self._job_id, f"{path.name}: ran out of memory")
+            return self._fail(self._job_id, f"{path.name}: ran out of memory", "MemoryError")
         except Exception as error:  # a bug: the user gets one line, the log gets the detail
             log.exception("unexpected failure on job %s", self._job_id)
-            return self._fail(self._job_id, f"{path.name}: unexpected error ({type(error).__name__})")
+            kind = type(error).__name__
+            return self._fail(self._job_id, f"{path.name}: unexpected error ({kind})", kind)
 
     # -- the job ----------------------------------------------------------------------------
     def _run(
@@ -188,6 +190,7 @@ class Engine:
             runtime, transcriber = self._load(model_dir, runtime, options)
             resume = self._open_job(job_id, path, options, runtime, adopt)
             job_id = self._job_id = resume.job_id
+            output_stem = self._output_stem(job_id, path, options, output_stem)  # before any transcribing
             plan.set_result(_Plan(resume, pick_device(runtime.device), self._detector(runtime.vad_workers)))
             if self.store is not None and info.duration_s:
                 self.store.set_duration(job_id, info.duration_s)
@@ -398,7 +401,7 @@ class Engine:
             return runtime, self._transcriber(model_dir, runtime)
         except Exception as error:
             if runtime.device != "cuda":
-                raise
+                raise _unloadable(runtime.model, error) from None  # the model's fault, not the recording's
             self._cuda_failure = str(error).splitlines()[0][:200]
             log.warning("CUDA warm-up failed, falling back to the CPU: %s", self._cuda_failure)
             self._emit(
@@ -409,7 +412,10 @@ class Engine:
             )
             # An explicit model stays; "auto" follows the device to the CPU default.
             runtime, model_dir = self._choose(options.with_changes(device="cpu", compute_type="auto"))
-            return runtime, self._transcriber(model_dir, runtime)
+            try:
+                return runtime, self._transcriber(model_dir, runtime)
+            except Exception as cpu_error:
+                raise _unloadable(runtime.model, cpu_error) from None
 
     def _fix_text(self) -> str:
         return "; ".join(self.health().fixes)
@@ -461,9 +467,10 @@ class Engine:
 
     # -- endings ------------------------------------------------------------------------------
     def _notes(self, job_id, path, header_s, audio_s, decode_report, segments, report) -> None:
-        if decode_report.stopped_early_at_s is not None or (
+        cut_short = decode_report.stopped_early_at_s is not None or bool(
             header_s and audio_s + 1.0 < header_s * 0.98
-        ):
+        )
+        if cut_short:
             self._emit(
                 JobNote(
                     job_id,
@@ -472,7 +479,19 @@ class Engine:
                     "warning",
                 )
             )
-        elif decode_report.damaged_packets:
+        if decode_report.gap_s:
+            log.info("job %s: %.2f s of damaged audio replaced by silence (%d place(s))",
+                     job_id, decode_report.gap_s, decode_report.gaps)
+            self._emit(
+                JobNote(
+                    job_id,
+                    f"{path.name}: {decode_report.gap_s:.1f} s of damaged audio replaced by silence "
+                    f"({decode_report.gaps} place(s), the first at {_clock(decode_report.first_gap_at_s or 0.0)}); "
+                    "later timestamps are unaffected",
+                    "warning",
+                )
+            )
+        elif decode_report.damaged_packets and not cut_short:
             self._emit(
                 JobNote(
                     job_id,
@@ -514,9 +533,11 @@ class Engine:
     def _export(self, job_id, path, options, output_stem, segments, speech, language, audio_s, clock):
         from engine.export import write_outputs
 
+        from engine.export import mode_limit
+
         self._emit(StageStarted(job_id, Stage.EXPORT))
         # write_outputs creates the folder and turns OS errors into one-line ExportErrors.
-        stem = output_stem or (Path(options.output_dir or path.parent) / path.stem)
+        stem = self._output_stem(job_id, path, options, output_stem)  # a file may have appeared since
         metadata = {
             "source": path.name,
             "duration_s": round(audio_s, 3),
@@ -526,15 +547,40 @@ class Engine:
             "generator": "SessionScribe",
         }
         with clock.timed(Stage.EXPORT.value):
-            outputs = write_outputs(segments, speech, stem, options.formats, metadata)
+            outputs = write_outputs(segments, speech, stem, options.formats, metadata, mode_limit(path))
         self._emit(StageProgress(job_id, Stage.EXPORT, 1.0, 1.0))
         self._emit(StageFinished(job_id, Stage.EXPORT, clock.seconds.get(Stage.EXPORT.value, 0.0)))
         return outputs
 
-    def _fail(self, job_id: str, reason: str) -> JobOutcome:
+    def _output_stem(self, job_id, path, options, requested: Path | None) -> Path:
+        """The absolute stem this job's outputs get: never one whose files we did not write
+        for this recording (engine.outputs), and only names the disk takes (checked now, not
+        after the whole transcription)."""
+        from engine.export import check_output_names
+        from engine.outputs import choose_stem, clashes, own_outputs
+
+        stem = Path(os.path.abspath(requested or Path(options.output_dir or path.parent) / path.stem))
+        record = self.store.get_job(job_id) if self.store is not None else None
+        owned = own_outputs(self.store, path, record.fingerprint if record is not None else None)
+        chosen = choose_stem(stem, options.formats, owned)
+        check_output_names(chosen, options.formats, path.name)
+        if chosen != stem:
+            kept = clashes(stem, options.formats, owned)[0].name
+            self._emit(
+                JobNote(
+                    job_id,
+                    f"{path.name}: {kept} is not a transcript of this recording and is kept; "
+                    f"the transcripts are saved as {chosen.name}.* instead",
+                    "warning",
+                )
+            )
+        return chosen
+
+    def _fail(self, job_id: str, reason: str, kind: str) -> JobOutcome:
         self._set_status(job_id, "failed", reason)
-        # The reason starts with the file's name, which stays out of the log (see engine.logs).
-        log.warning("job %s failed: %s", job_id, reason.split(": ", 1)[-1])
+        # Only the kind is logged: the reason names the file, and a file's name may itself
+        # hold ": " (or an FFmpeg message may quote the path), so no split of it is safe.
+        log.warning("job %s failed: %s", job_id, kind)
         self._emit(JobFailed(job_id, reason))
         return JobOutcome(job_id, "failed", reason=reason)
 
@@ -680,6 +726,22 @@ def _same_span(stored, offset: int, length: int) -> bool:
         abs(stored.start_s - offset / SAMPLE_RATE) < 1e-6
         and abs(stored.end_s - (offset + length) / SAMPLE_RATE) < 1e-6
     )
+
+
+def _unloadable(model: str, error: Exception) -> ModelError:
+    """A model that passed the folder check but does not load: one line naming the model."""
+    if isinstance(error, ModelError):  # already names the model (engine.transcribe)
+        return error
+    label = Path(model).name if Path(model).is_dir() else model
+    kind = type(error).__name__
+    return ModelError(f"{label}: the model could not be loaded ({kind})", kind=f"unloadable ({kind})")
+
+
+def _kind(error: SessionScribeError) -> str:
+    """"InputError" or "InputError (empty)": the class, and the error's own kind if finer."""
+    name = type(error).__name__
+    kind = getattr(error, "kind", name)
+    return name if kind == name else f"{name} ({kind})"
 
 
 def _clock(seconds: float) -> str:

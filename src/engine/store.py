@@ -138,11 +138,11 @@ def default_data_dir() -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and parents) and make it 0700, also when it already existed."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if os.name == "posix":
-        os.chmod(path, 0o700)
-    return path
+    """Create `path` (and parents) 0700; an existing folder keeps its mode, but one other
+    users can write into is refused (engine.folders says why)."""
+    from engine.folders import private_dir as checked_private_dir
+
+    return checked_private_dir(path, "data", StoreError)
 
 
 def _private_file(path: Path) -> None:
