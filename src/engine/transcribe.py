@@ -49,6 +49,7 @@ LOOP_WORDS_PER_S = 5.0
 SEGMENT_PAUSE_S = 1.0
 SEGMENT_MAX_S = 20.0
 _SENTENCE_END = ".?!…。？！"
+CLIP_SLOT_S = 60  # where each clip sits in the array handed to the batched pipeline
 # Temperatures for the second, sequential decode (faster-whisper's defaults).
 FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -225,12 +226,21 @@ class Transcriber:
     # -- decoding ---------------------------------------------------------------------------
     def _batched(self, pieces, clips, options, language, progress) -> tuple[list[list[Word]], str | None]:
         """Decode clips in batches; words per clip, in recording time."""
-        lengths = [piece.shape[0] for piece in pieces]
-        bounds = np.concatenate(([0], np.cumsum(lengths)))
-        joined = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+        # Each clip gets a slot of its own, 60 s apart, in one array (np.zeros maps its pages
+        # lazily: the silence between clips costs no memory, and the model never hears it,
+        # since clip_timestamps name only the clips). faster-whisper carries state from one
+        # clip of a call to the next (the end of the last speech, which trims the first word
+        # "after a pause", and offsets rounded to 10 ms): with clips packed back to back a
+        # clip's word times depended on which clips shared its batch, and a resumed job's
+        # cues came out a few ms off the uninterrupted run's. 60 s apart, every clip starts
+        # after a pause, on a whole second.
+        slot = CLIP_SLOT_S * SAMPLE_RATE
+        joined = np.zeros(slot * len(pieces), dtype=np.float32)
+        for index, piece in enumerate(pieces):
+            joined[index * slot : index * slot + piece.shape[0]] = piece[:slot]
         clip_timestamps = [
-            {"start": bounds[i] / SAMPLE_RATE, "end": bounds[i + 1] / SAMPLE_RATE}
-            for i in range(len(pieces))
+            {"start": float(index * CLIP_SLOT_S), "end": index * CLIP_SLOT_S + piece.shape[0] / SAMPLE_RATE}
+            for index, piece in enumerate(pieces)
         ]
         segments_iter, info = self.pipeline.transcribe(
             joined,
@@ -244,7 +254,7 @@ class Transcriber:
             vad_filter=False,
             log_progress=False,
         )
-        starts = bounds[:-1] / SAMPLE_RATE
+        starts = np.arange(len(pieces), dtype=np.float64) * CLIP_SLOT_S
         done_s = np.cumsum([clip.duration for clip in clips])
         total_s = float(done_s[-1]) or 1.0
         words: list[list[Word]] = [[] for _ in clips]
