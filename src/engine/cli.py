@@ -154,6 +154,8 @@ def _open_store():
 
     try:
         store = JobStore()
+        if store.recovered is not None:  # once: the next run finds the new, healthy store
+            print(f"warning: {store.recovered.notice()}", file=sys.stderr)
         store.mark_interrupted_on_open()
         return store
     except Exception as error:  # e.g. a read-only home: transcribe anyway, just without resume

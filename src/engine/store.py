@@ -200,6 +200,155 @@ def _dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+# --------------------------------------------------------------------------- damage
+
+# SQLite's primary result codes for a damaged file (sqlite3.Error.sqlite_errorcode & 0xff).
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+@dataclass(frozen=True)
+class StoreRecovery:
+    """A damaged store found at open: where it was kept, and what was wrong with it."""
+
+    damaged: Path  # the old file, moved aside (0600) beside the new store
+    problem: str  # e.g. "file is not a database", "empty (0 bytes)"
+
+    def notice(self) -> str:
+        """One line for the user (CLI stderr, the app's notice)."""
+        return (
+            f"The job history was damaged ({self.problem}); it was kept as {self.damaged} and a "
+            "new, empty history was started. Exported transcripts are not affected."
+        )
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    # executescript() would COMMIT first; run the statements inside the caller's transaction
+    for statement in _SCHEMA_V1.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _create_store(path: Path) -> None:
+    """Build a new, empty store beside `path` and link it into place in one step.
+
+    So a store of ours is never 0 bytes, not even for a moment (a crash between creating the
+    file and writing its schema would leave one): a 0-byte jobs.sqlite3 always means a file
+    emptied behind our back, and `_damage` can treat it as such. A store another process
+    created meanwhile is kept (link() never replaces).
+    """
+    tmp = path.with_name(f".{path.name}.new-{uuid.uuid4().hex[:8]}")
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    try:
+        conn = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")  # recorded in the file's header
+            conn.execute("BEGIN IMMEDIATE")
+            _create_schema(conn)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()  # the last connection checkpoints the WAL into the file
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+        except OSError:  # a file system without hard links
+            if not os.path.lexists(path):
+                os.replace(tmp, path)
+    finally:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.unlink(str(tmp) + suffix)
+            except FileNotFoundError:
+                pass
+
+
+def _damage(path: Path) -> tuple[str | None, tuple[int, int]]:
+    """What is wrong with the store file, or None; and the file's identity (device, inode).
+
+    A 0-byte file is damage, not an empty store: `_create_store` never leaves one, so it was
+    emptied behind our back (a full disk, a sync tool, a bad copy) and its history is gone.
+    SQLite would silently treat it as a new database, and on open it also DELETES a -wal
+    beside a 0-byte file, the one place where some of that history might survive. So it is
+    checked before SQLite touches it, and moved aside with its -wal, and the user is told.
+
+    Otherwise `PRAGMA quick_check` (every page's structure; ~O(size), no index cross-check)
+    decides. Only SQLite's "corrupt"/"not a database" count: a busy or locked file (another
+    process writing) is no damage and is raised as usual.
+    """
+    info = os.stat(path)
+    identity = (info.st_dev, info.st_ino)
+    if info.st_size == 0:
+        return "empty (0 bytes)", identity
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.DatabaseError as exc:
+        if _is_corruption(exc):
+            return _problem(exc), identity
+        raise
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        if _is_corruption(exc):
+            return _problem(exc), identity
+        raise
+    finally:
+        conn.close()
+    if [tuple(row) for row in rows] != [("ok",)]:
+        return "it failed its integrity check", identity
+    return None, identity
+
+
+def _problem(exc: sqlite3.DatabaseError) -> str:
+    if "not a database" in str(exc).lower():
+        return "not a database file"
+    return "its pages are damaged"
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text
+
+
+def _move_aside(path: Path, problem: str, identity: tuple[int, int]) -> StoreRecovery:
+    """Keep the damaged file (and its -wal/-shm) under a dated name, private; never delete.
+
+    `identity` is the file `_damage` judged: if another process has replaced it meanwhile
+    (it found the damage first and started a new store), that new store is left alone.
+    """
+    info = os.stat(path)
+    if (info.st_dev, info.st_ino) != identity:
+        return StoreRecovery(path, problem)  # already handled by another process
+    stamp = time.strftime("%Y-%m-%d-%H%M%S")
+    target = path.with_name(f"{path.stem}.damaged-{stamp}{path.suffix}")
+    count = 1
+    while os.path.lexists(target):
+        count += 1
+        target = path.with_name(f"{path.stem}.damaged-{stamp}-{count}{path.suffix}")
+    os.rename(path, target)
+    for suffix in ("-wal", "-shm", "-journal"):
+        try:
+            os.rename(str(path) + suffix, str(target) + suffix)
+        except FileNotFoundError:
+            continue
+        if os.name == "posix":
+            os.chmod(str(target) + suffix, 0o600)
+    if os.name == "posix":
+        os.chmod(target, 0o600)
+    # The log gets the data folder's file names and the kind of damage, nothing else.
+    log.warning("job store damaged (%s); kept as %s, new store started", problem, target.name)
+    return StoreRecovery(target, problem)
+
+
 # --------------------------------------------------------------------------- the store
 
 
@@ -209,9 +358,18 @@ class JobStore:
         self.path = path
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        # Set when the file was damaged at open and moved aside: callers tell the user once.
+        self.recovered: StoreRecovery | None = None
         try:
             private_dir(path.parent)
-            _private_file(path)
+            if not os.path.lexists(path):
+                _create_store(path)
+            else:
+                problem, identity = _damage(path)
+                if problem is not None:
+                    self.recovered = _move_aside(path, problem, identity)
+                    _create_store(path)
+            _private_file(path)  # tighten a file left loose by an older version or a copy
             conn = sqlite3.connect(
                 str(path),
                 timeout=BUSY_TIMEOUT_MS / 1000,
@@ -223,6 +381,9 @@ class JobStore:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA secure_delete = ON")
+            # Sorts, indexes being built and VACUUM's working copy hold transcript text:
+            # keep them in memory, never in temporary files.
+            conn.execute("PRAGMA temp_store = MEMORY")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 log.warning("job store: WAL mode unavailable (journal_mode=%s)", mode)
@@ -293,11 +454,7 @@ class JobStore:
                     f"(schema {version}); update the app to open it"
                 )
             if version < 1:
-                # executescript() would COMMIT first; run the statements inside this transaction
-                for statement in _SCHEMA_V1.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute("PRAGMA user_version = 1")
+                _create_schema(conn)
             # Future migrations: `if version < 2: ...; PRAGMA user_version = 2`.
 
     # -- jobs
