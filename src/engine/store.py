@@ -594,16 +594,84 @@ class JobStore:
 
     def delete_job(self, job_id: str) -> None:
         """Remove a job with its windows and segments, and scrub them from the file."""
+        self.delete_jobs([job_id])
+
+    def delete_jobs(self, job_ids: Sequence[str]) -> int:
+        """Remove jobs with their windows and segments in one transaction; returns how many.
+
+        `secure_delete` zeroes the freed cells and pages, so the text is gone from the file
+        itself; the write-ahead log is then emptied (below).
+        """
         with self._write() as conn:
-            conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            deleted = sum(
+                conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount
+                for job_id in job_ids
+            )
         # Old page images holding the text may still sit in the write-ahead log: copy the
         # (zeroed) pages back and empty the log. Busy readers only postpone this.
+        self._checkpoint()
+        for job_id in job_ids:
+            log.info("job %s deleted", job_id)
+        return deleted
+
+    def _checkpoint(self) -> None:
         with self._read() as conn:
             try:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             except sqlite3.OperationalError:
                 pass
-        log.info("job %s deleted", job_id)
+
+    def expired_jobs(self, before: float, statuses: Sequence[str] | None = None) -> list[JobRecord]:
+        """Jobs last changed (queued, run, edited) before `before` (seconds since the epoch),
+        newest first; optionally only those in `statuses`. A job running in a live process
+        (this app, the CLI beside it) is never expired: its engine is still writing it."""
+        jobs = [job for job in self.list_jobs() if job.updated_at < before]
+        if statuses is not None:
+            jobs = [job for job in jobs if job.status in statuses]
+        return [job for job in jobs if not self.running_live(job.id)]
+
+    def running_live(self, job_id: str) -> bool:
+        """True while a live process (this one included) is running the job."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT runner FROM jobs WHERE id = ? AND status = 'running'", (job_id,)
+            ).fetchone()
+        return row is not None and _runner_alive(row["runner"])
+
+    def purge(self, before: float, statuses: Sequence[str] | None = None) -> list[str]:
+        """Delete the jobs `expired_jobs` lists; returns their ids."""
+        ids = [job.id for job in self.expired_jobs(before, statuses)]
+        if ids:
+            self.delete_jobs(ids)
+            self.compact()
+        return ids
+
+    def compact(self) -> None:
+        """Give the freed (already zeroed) pages back to the file system: VACUUM.
+
+        Best effort: another process reading the store makes it busy, and the text is
+        already gone without it. temp_store is MEMORY (see __init__), so VACUUM's working
+        copy of the whole store never lands in TMPDIR.
+        """
+        with self._read() as conn:
+            try:
+                conn.execute("VACUUM")
+            except sqlite3.OperationalError as exc:
+                log.info("job store not compacted (%s)", exc)
+        self._checkpoint()
+
+    def find_jobs(self, prefix: str) -> list[JobRecord]:
+        """Jobs whose id starts with `prefix` (the CLI accepts a short id), newest first."""
+        prefix = prefix.strip().lower()
+        if not prefix or any(ch not in "0123456789abcdef-" for ch in prefix):
+            return []
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {self._JOB_COLUMNS} FROM jobs j WHERE substr(j.id, 1, ?) = ? "
+                "ORDER BY j.created_at DESC, j.rowid DESC",
+                (len(prefix), prefix),
+            ).fetchall()
+        return [self._job(row) for row in rows]
 
     def mark_interrupted_on_open(self) -> list[JobRecord]:
         """Jobs left 'running' by a crash become 'interrupted' (resumable); returns them.
