@@ -1,7 +1,8 @@
 """The queue's memory: jobs registered in the engine's job store survive a restart.
 
-The store is optional. If it cannot be opened (read-only home, damaged file) the app still
-transcribes; the queue just starts empty next time, and the status bar says why once.
+The store is optional. If it cannot be opened (read-only home) the app still transcribes;
+the queue just starts empty next time, and the status bar says why once. A damaged store is
+moved aside by the engine and a new one started: `notice` then says where the old one is.
 """
 from __future__ import annotations
 
@@ -40,9 +41,10 @@ class SearchHit:
 
 
 class History:
-    def __init__(self, store: Any = None, problem: str | None = None) -> None:
+    def __init__(self, store: Any = None, problem: str | None = None, notice: str | None = None) -> None:
         self.store = store
         self.problem = problem  # one line when the store could not be opened
+        self.notice = notice  # one line when a damaged store was moved aside at open
 
     @classmethod
     def open(cls, path: Path | None = None) -> "History":
@@ -51,7 +53,8 @@ class History:
 
             store = JobStore(path) if path is not None else JobStore()
             store.mark_interrupted_on_open()
-            return cls(store)
+            recovered = getattr(store, "recovered", None)
+            return cls(store, notice=recovered.notice() if recovered is not None else None)
         except Exception as error:  # noqa: BLE001 - history is a convenience
             log.warning("job store unavailable", exc_info=True)
             return cls(None, one_line(f"Job history unavailable ({error}); the queue will not survive a restart"))

@@ -207,6 +207,9 @@ class MainWindow(QMainWindow):
         self.controller.restore()
         if self.history.problem:
             self.show_message(self.history.problem)
+        self.notice_box: QMessageBox | None = None
+        if self.history.notice:
+            self.show_notice("Job history damaged", self.history.notice)
         if start_monitor:
             self.monitor.start()
         # Slow look-ups (device check, model cache, 'auto' plan) start once the window is up.
@@ -372,6 +375,16 @@ class MainWindow(QMainWindow):
 
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 15000)
+
+    def show_notice(self, title: str, text: str) -> None:
+        """Something the user must not miss (the status bar clears itself): a message box
+        that does not block the window, and the status bar until the next message."""
+        self.statusBar().showMessage(text)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # copy the path
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.notice_box = box
 
     # ----------------------------------------------------------------- reactions
     def _focused_job(self) -> Job | None:

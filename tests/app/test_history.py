@@ -43,3 +43,37 @@ def test_queue_works_without_a_job_store(make_window, qtbot, tmp_path, monkeypat
     window.controller.start()
     qtbot.waitUntil(lambda: job.status.finished, timeout=5000)
     assert job.status == JobStatus.DONE
+
+
+def test_a_damaged_store_is_reported_once_and_the_queue_goes_on(make_window, qtbot, tmp_path):
+    """Random bytes over a page of jobs.sqlite3: the app showed an empty history and said
+    nothing, and every job failed (DatabaseError)."""
+    import random
+
+    from engine.store import JobStore
+
+    with JobStore() as store:
+        for n in range(8):
+            old = store.create_job(tmp_path / f"old{n}.wav", {}, "k", f"fp{n}")
+            store.commit_window(old.id, 0, 0.0, 60.0, [], [])
+            store.finish(old.id, {}, {})
+        path = store.path
+    with open(path, "r+b") as handle:
+        handle.seek(3 * 4096)
+        handle.write(random.Random(1).randbytes(4096))
+
+    window = make_window(segments=2, step_s=0.01)
+    box = window.notice_box
+    assert box is not None and box.isVisible()
+    assert str(path.parent / "jobs.damaged-") in box.text()
+    assert str(path.parent / "jobs.damaged-") in window.statusBar().currentMessage()
+    recording = tmp_path / "a.wav"
+    recording.write_bytes(b"x")
+    job = window.add_paths([recording])[0]
+    window.controller.start()
+    qtbot.waitUntil(lambda: job.status.finished, timeout=5000)
+    assert job.status == JobStatus.DONE
+    assert window.history.store.get_job(job.id).status == "done"
+    window.close()
+
+    assert make_window().notice_box is None  # told once
