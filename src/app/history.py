@@ -7,6 +7,7 @@ moved aside by the engine and a new one started: `notice` then says where the ol
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from app.jobs import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
+# Statuses the retention setting deletes: every session that has ended. Queued jobs (no
+# text yet, waiting in the queue for Start) and running ones are never expired.
+RETENTION_STATUSES = ("done", "failed", "cancelled", "interrupted")
 HISTORY_LIMIT = 100  # finished jobs shown after a restart (unfinished ones always are)
 SEARCH_LIMIT = 200  # hits listed by "Search all sessions"
 
@@ -163,6 +167,16 @@ class History:
             self.store.delete_job(job_id)
         except Exception:  # noqa: BLE001
             log.warning("could not delete a job from the store", exc_info=True)
+
+    def apply_retention(self, days: int | None) -> list[str]:
+        """Delete ended sessions not changed for `days` days; returns their ids."""
+        if self.store is None or not days or days < 1:
+            return []
+        try:
+            return self.store.purge(time.time() - days * 86400.0, RETENTION_STATUSES)
+        except Exception:  # noqa: BLE001 - retention runs again after the next job
+            log.warning("could not apply the retention setting", exc_info=True)
+            return []
 
     def close(self) -> None:
         if self.store is not None:

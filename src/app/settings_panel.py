@@ -102,6 +102,11 @@ class SettingsPanel(QWidget):
         self.output_clear = QPushButton("Beside recordings")
         self.formats = {name: QCheckBox(name.upper()) for name in EXPORT_FORMATS}
         self.word_timestamps = QCheckBox("Word-level timestamps (slower)")
+        self.retention = QCheckBox("Delete sessions not changed for")
+        self.retention_days = QSpinBox()
+        self.retention_days.setRange(1, 3650)
+        self.retention_days.setSuffix(" days")
+        self.retention_days.setValue(90)
         self.override_note = QLabel("")
         self.override_note.setWordWrap(True)
         self.override_note.setStyleSheet("color: #ef6c00;")
@@ -140,6 +145,18 @@ class SettingsPanel(QWidget):
         form.addRow("Output folder:", out_row)
         form.addRow("Formats:", formats_row)
         form.addRow("", self.word_timestamps)
+        retention_row = QHBoxLayout()
+        retention_row.addWidget(self.retention)
+        retention_row.addWidget(self.retention_days)
+        retention_row.addStretch(1)
+        form.addRow("History:", retention_row)
+        retention_note = QLabel(
+            "Stored transcripts (for search, edits and resuming) and their recordings' names are "
+            "deleted at start-up and after each job. Exported files are kept."
+        )
+        retention_note.setWordWrap(True)
+        retention_note.setStyleSheet("color: #78909c;")
+        form.addRow("", retention_note)
 
         inner = QWidget()
         inner_layout = QVBoxLayout(inner)
@@ -161,6 +178,9 @@ class SettingsPanel(QWidget):
         self._show_download(False)
         self._fill_models([(name, False) for name in _FALLBACK_MODELS])
         self.load(settings.options)
+        self.retention.setChecked(settings.retention_days is not None)
+        self.retention_days.setValue(settings.retention_days or 90)
+        self.retention_days.setEnabled(self.retention.isChecked())
 
         # --- signals
         self.model.currentIndexChanged.connect(self._save)
@@ -172,6 +192,8 @@ class SettingsPanel(QWidget):
         for box in self.formats.values():
             box.toggled.connect(self._save)
         self.word_timestamps.toggled.connect(self._save)
+        self.retention.toggled.connect(self._save_retention)
+        self.retention_days.valueChanged.connect(self._save_retention)
         self.model_folder_button.clicked.connect(self._choose_model_folder)
         self.output_browse.clicked.connect(self._choose_output)
         self.output_clear.clicked.connect(lambda: (self.output_dir.clear(), self._save()))
@@ -238,6 +260,19 @@ class SettingsPanel(QWidget):
         self._update_model_state()
         self.refresh_plan()
         self.changed.emit()
+
+    def _save_retention(self) -> None:
+        """Saved at once; applied at the next start-up or after the next job (see
+        MainWindow.apply_retention)."""
+        self.retention_days.setEnabled(self.retention.isChecked())
+        days = self.retention_days.value() if self.retention.isChecked() else None
+        if days == self.settings.retention_days:
+            return
+        self.settings.retention_days = days
+        try:
+            self.store.save(self.settings)
+        except OSError as error:
+            self.message.emit(fmt.one_line(f"Settings could not be saved: {error}"))
 
     def save_rates(self, gpu_per_hour: float, api_per_minute: float) -> None:
         self.settings.options = self.settings.options.with_changes(

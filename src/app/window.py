@@ -204,6 +204,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode()))
         else:
             self.resize(1440, 900)
+        self.apply_retention()  # before listing: expired sessions never show up
         self.controller.restore()
         if self.history.problem:
             self.show_message(self.history.problem)
@@ -419,7 +420,26 @@ class MainWindow(QMainWindow):
             self.transcript.refresh(job_id)
         self._update_actions()
 
+    def apply_retention(self) -> list[str]:
+        """The retention setting (off by default): delete ended sessions not changed for N
+        days, from the store and from the queue. Runs at start-up and after each job, not
+        when the setting changes: typing "30" passes through "3" on the way."""
+        days = self.settings.retention_days
+        deleted = self.history.apply_retention(days)
+        for job_id in deleted:
+            job = self.queue_model.job(job_id)
+            if job is not None and job.status.finished:
+                self.queue_model.remove_job(job_id)
+        if deleted:
+            self.show_message(
+                f"Deleted {len(deleted)} session{'s' if len(deleted) != 1 else ''} not changed "
+                f"for {days} days (Settings: history)"
+            )
+            self.session_search.refresh_soon()
+        return deleted
+
     def _on_job_finished(self, job_id: str) -> None:
+        self.apply_retention()
         job = self.queue_model.job(job_id)
         if job is not None and self.transcript.job is job:
             self.transcript.refresh(job_id)
