@@ -10,7 +10,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -23,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import fmt
+from app import file_dialogs, fmt
 from app.background import run_in_background
 from app.settings import AppSettings, SettingsStore
 from engine.options import COMPUTE_TYPES, DEVICES, EXPORT_FORMATS, TranscribeOptions
@@ -338,9 +337,9 @@ class SettingsPanel(QWidget):
         self.download_button.setEnabled(downloadable and not running and not self._downloaded.get(value, False))
 
     def _choose_model_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder with a CTranslate2 Whisper model")
+        folder = file_dialogs.existing_folder(self, "Folder with a CTranslate2 Whisper model")
         if folder:
-            self.use_model_folder(Path(folder))
+            self.use_model_folder(folder)
 
     def use_model_folder(self, folder: Path) -> bool:
         try:
@@ -445,7 +444,7 @@ class SettingsPanel(QWidget):
         self.auto_label.setToolTip("What 'auto' settings resolve to on this computer")
 
     def _choose_output(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder for transcripts", self.output_dir.text() or str(Path.home()))
+        folder = file_dialogs.existing_folder(self, "Folder for transcripts", self.output_dir.text() or None)
         if folder:
-            self.output_dir.setText(folder)
+            self.output_dir.setText(str(folder))
             self._save()

@@ -11,7 +11,6 @@ from PySide6.QtCore import QByteArray, QCoreApplication, QEventLoop, QItemSelect
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHeaderView,
     QLabel,
     QMainWindow,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import file_dialogs
 from app.background import pool
 from app.drop_zone import DropZone
 from app.engine_adapter import EngineAdapter, EngineFactory
@@ -292,14 +292,14 @@ class MainWindow(QMainWindow):
         return self.controller.add_paths(paths)
 
     def choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Add recordings", str(Path.home()), MEDIA_FILTER)
+        files = file_dialogs.open_files(self, "Add recordings", MEDIA_FILTER)
         if files:
-            self.add_paths([Path(f) for f in files])
+            self.add_paths(files)
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add every recording in a folder", str(Path.home()))
+        folder = file_dialogs.existing_folder(self, "Add every recording in a folder")
         if folder:
-            self.add_paths([Path(folder)])
+            self.add_paths([folder])
 
     def toggle_queue(self) -> None:
         if self.controller.started:
