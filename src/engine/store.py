@@ -537,20 +537,29 @@ class JobStore:
             ).fetchall()
         return [self._job(row) for row in rows]
 
-    def find_resumable(self, fingerprint: str, options_key: str) -> JobRecord | None:
+    def find_resumable(
+        self, fingerprint: str, options_key: str, name: str | None = None
+    ) -> JobRecord | None:
         """The newest job for this content and these transcript options that can be reused.
 
         That is a 'done' job (its segments can be exported again without recomputing) or an
         unfinished one with at least one committed window. A job still 'running' in a live
         process (another window of the app, the CLI) is never returned.
+
+        `name`: only a job of a recording with this file name. The engine passes it, so a
+        copy under another name ("Session 3 - copy.m4a") is a session of its own in the
+        history instead of folding into the original's row; a moved file keeps its name and
+        its job.
         """
+        name_clause = "AND j.input_name = ? " if name is not None else ""
+        params = (fingerprint, options_key) + ((name,) if name is not None else ())
         with self._read() as conn:
             rows = conn.execute(
                 f"SELECT {self._JOB_COLUMNS} FROM jobs j "
-                "WHERE j.fingerprint = ? AND j.options_key = ? "
+                f"WHERE j.fingerprint = ? AND j.options_key = ? {name_clause}"
                 "AND (j.status = 'done' OR EXISTS (SELECT 1 FROM windows w WHERE w.job_id = j.id)) "
                 "ORDER BY j.created_at DESC, j.rowid DESC",
-                (fingerprint, options_key),
+                params,
             ).fetchall()
         for row in rows:
             if row["status"] == "running" and _runner_alive(row["runner"]):
@@ -659,6 +668,19 @@ class JobStore:
             except sqlite3.OperationalError as exc:
                 log.info("job store not compacted (%s)", exc)
         self._checkpoint()
+
+    def latest_for_path(self, path: Path) -> JobRecord | None:
+        """The newest job of the recording at `path` (as given, or with links resolved)."""
+        path = Path(path)
+        candidates = list(dict.fromkeys([str(path.absolute()), str(path.resolve())]))
+        marks = ", ".join("?" for _ in candidates)
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT {self._JOB_COLUMNS} FROM jobs j WHERE j.input_path IN ({marks}) "
+                "ORDER BY j.created_at DESC, j.rowid DESC LIMIT 1",
+                candidates,
+            ).fetchone()
+        return None if row is None else self._job(row)
 
     def find_jobs(self, prefix: str) -> list[JobRecord]:
         """Jobs whose id starts with `prefix` (the CLI accepts a short id), newest first."""
