@@ -124,6 +124,29 @@ class History:
             return None
         return self._job(record, _STATUS.get(record.status, JobStatus.FAILED))
 
+    def latest_for_path(self, path: Path) -> Job | None:
+        """The newest stored job of the recording at `path`, as a queue row, or None."""
+        if self.store is None:
+            return None
+        try:
+            record = self.store.latest_for_path(path)
+        except Exception:  # noqa: BLE001
+            log.warning("could not look up a stored job", exc_info=True)
+            return None
+        if record is None:
+            return None
+        return self._job(record, _STATUS.get(record.status, JobStatus.FAILED))
+
+    def fingerprint(self, job_id: str) -> str | None:
+        """The content fingerprint the engine recorded for a job (None: never run)."""
+        if self.store is None:
+            return None
+        try:
+            record = self.store.get_job(job_id)
+        except Exception:  # noqa: BLE001
+            return None
+        return None if record is None else record.fingerprint
+
     def search(self, text: str, limit: int = SEARCH_LIMIT) -> list[SearchHit]:
         """Every stored transcript's segments containing `text` (case-insensitive), newest
         session first. Blocking: call it from a background task. Raises on a store error."""

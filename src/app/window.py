@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
         self.controller.started_changed.connect(lambda _started: self._update_actions())
         self.controller.download_progress.connect(self._on_download_progress)
         self.controller.device_notice.connect(self._on_device_notice)
+        self.controller.reopened.connect(self._reopen)
         self.adapter.busy_changed.connect(lambda _busy: self._update_actions())
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_selection())
         self.queue_model.rowsInserted.connect(lambda *_: self._update_actions())
@@ -245,7 +246,7 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         self.start_action = action("Start queue", self.toggle_queue, "Ctrl+Return", "Start or pause the queue", pix.SP_MediaPlay)
         self.cancel_action = action("Cancel job", self.controller.cancel_running, "Ctrl+.", "Stop the recording being transcribed", pix.SP_MediaStop)
-        self.retry_action = action("Retry", self.retry_selected, None, "Queue the selected failed or cancelled recordings again", pix.SP_BrowserReload)
+        self.retry_action = action("Retry", self.retry_selected, None, "Queue the selected recordings again (finished parts are reused when nothing changed)", pix.SP_BrowserReload)
         self.remove_action = action("Remove", self.remove_selected, "Del", "Remove the selected recordings and delete their stored transcripts (exported files on disk are kept)", pix.SP_TrashIcon)
         bar.addSeparator()
         self.settings_action = action("Settings", lambda: self.tabs.setCurrentWidget(self.settings_panel), "Ctrl+,", "Model, device, output folder and formats", pix.SP_FileDialogDetailedView)
@@ -265,7 +266,7 @@ class MainWindow(QMainWindow):
         has_queued = self.queue_model.next_queued() is not None
         self.start_action.setEnabled(started or has_queued)
         self.cancel_action.setEnabled(running is not None and running.status == JobStatus.RUNNING)
-        self.retry_action.setEnabled(any(j.status in (JobStatus.FAILED, JobStatus.CANCELLED) for j in selected))
+        self.retry_action.setEnabled(any(j.status.finished for j in selected))
         self.remove_action.setEnabled(bool(selected))
         self._update_summary()
 
@@ -448,6 +449,14 @@ class MainWindow(QMainWindow):
             self.show_message(f"{job.name}: transcript ready ({', '.join(sorted(job.outputs)) or 'no files'})")
             self.session_search.refresh()  # the new transcript is searchable now
         self._update_actions()
+
+    def _reopen(self, job_id: str) -> None:
+        """A finished recording was added again: show what is already there."""
+        self.select_job(job_id)
+        row = self.queue_model.row_of(job_id)
+        if row >= 0:
+            self.table.scrollTo(self.queue_model.index(row, 0))
+        self.tabs.setCurrentWidget(self.transcript)
 
     def _on_download_progress(self, model: str, done: int, total: int | None) -> None:
         self.settings_panel.show_download_progress((done, total), model)
