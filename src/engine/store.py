@@ -11,6 +11,10 @@ database (with its -wal/-shm companions) 0600; deleted jobs are overwritten
 (`secure_delete`) and the write-ahead log is truncated after a delete. Nothing here logs
 transcript text; log lines carry job ids, statuses and counts only.
 
+Damage: every open runs `PRAGMA quick_check`; a damaged file is moved aside (kept, 0600,
+`jobs.damaged-<date-time>.sqlite3`) and a new store started, `JobStore.recovered` says
+where, and callers tell the user once. See `_damage` for why a 0-byte file counts.
+
 Threads: one `JobStore` may be shared by the engine's worker thread and the UI thread. It
 holds one connection guarded by a lock; several `JobStore`s (or processes) on the same file
 are fine too (WAL mode, busy timeout).
