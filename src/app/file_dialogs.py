@@ -33,7 +33,8 @@ def protect_qt_settings() -> Path:
     """
     global _redirected
     folder = config_dir() / "qt"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # only folders we create
+    folder.mkdir(mode=0o700, exist_ok=True)
     if os.name == "posix":
         os.chmod(folder, 0o700)
     if _redirected != str(folder):

@@ -83,7 +83,9 @@ class SettingsStore:
             "window_geometry": settings.window_geometry,
             "retention_days": settings.retention_days,
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A folder we create is private (it holds folder paths, and Qt's settings: see
+        # app.file_dialogs); one that already exists keeps its mode.
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Write-then-rename so a crash mid-save never leaves half a file.
         fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=self.path.parent)
         try:
