@@ -105,6 +105,8 @@ class QueueController(QObject):
             self.note.emit(one_line(f"Could not add files: {error}"))
             return []
         active = {job.path.resolve() for job in self.model.jobs if not job.status.finished}
+        # The newest finished row of each recording (rows are oldest first).
+        finished = {job.path.resolve(): job for job in self.model.jobs if job.status.finished}
         jobs: list[Job] = []
         resumed: list[Job] = []
         for file in files:
@@ -112,7 +114,7 @@ class QueueController(QObject):
                 notes.append(f"{file.name}: already in the queue")
                 continue
             active.add(file.resolve())
-            earlier = self._earlier_job(file)
+            earlier = finished.get(file.resolve()) or self._stored_job(file)
             if earlier is not None and earlier.status == JobStatus.DONE:
                 self._reopen_or_add(earlier, file)  # decided once its content is compared
             elif earlier is not None:
@@ -142,13 +144,9 @@ class QueueController(QObject):
         self._maybe_start_next()
         return jobs
 
-    def _earlier_job(self, file: Path) -> Job | None:
-        """The newest finished row of the recording at this path: in the queue, or stored
-        (an older session not listed, a CLI run), which is then listed."""
-        key = file.resolve()
-        for job in reversed(self.model.jobs):
-            if job.status.finished and job.path.resolve() == key:
-                return job
+    def _stored_job(self, file: Path) -> Job | None:
+        """The newest stored session of the recording at this path that the queue does not
+        list (older than the rows listed at start-up, or a CLI run); it is listed now."""
         stored = self.history.latest_for_path(file)
         if stored is None or not stored.status.finished:
             return None

@@ -108,3 +108,19 @@ def test_a_stored_cancelled_recording_resumes_with_the_real_engine(
     assert resumed.status == JobStatus.DONE
     assert resumed.report.resumed_windows >= 1 and resumed.report.windows == 0
     assert len(again.queue_model.jobs) == 1
+
+
+def test_a_stored_session_not_listed_is_found_by_its_path(make_window, qtbot, tmp_path):
+    """E.g. a CLI run beside the app, or a session older than the rows listed at start-up."""
+    window = make_window(segments=2, step_s=0.01)
+    recording = _touch(tmp_path / "cli run.wav")
+    store = window.history.store
+    record = store.create_job(recording, {}, "k", "fp", status="running")
+    store.set_status(record.id, "cancelled")
+    assert window.queue_model.job(record.id) is None
+
+    assert window.add_paths([recording]) == []
+    assert [job.id for job in window.queue_model.jobs] == [record.id]
+    window.controller.start()
+    _finished(qtbot, window, record.id)
+    assert store.get_job(record.id).status == "done" and len(store.list_jobs()) == 1
