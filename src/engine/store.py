@@ -215,7 +215,7 @@ class StoreRecovery:
     """A damaged store found at open: where it was kept, and what was wrong with it."""
 
     damaged: Path  # the old file, moved aside (0600) beside the new store
-    problem: str  # e.g. "file is not a database", "empty (0 bytes)"
+    problem: str  # e.g. "not a database file", "empty (0 bytes)"
 
     def notice(self) -> str:
         """One line for the user (CLI stderr, the app's notice)."""
@@ -253,7 +253,7 @@ def _create_store(path: Path) -> None:
             conn.execute("COMMIT")
         finally:
             conn.close()  # the last connection checkpoints the WAL into the file
-        fd = os.open(tmp, os.O_RDONLY)
+        fd = os.open(tmp, os.O_RDWR)  # Windows syncs only files open for writing
         try:
             os.fsync(fd)
         finally:
