@@ -103,3 +103,30 @@ def test_changed_recording_starts_afresh(recording, tiny_model, tmp_path):
         changed = engine.transcribe(copy, TranscribeOptions(model=str(tiny_model), formats=("txt",)))
         assert changed.status == "done" and changed.report.resumed_windows == 0
         assert len(changed.segments) == 1
+
+
+def test_a_copy_under_another_name_is_its_own_session_a_moved_file_keeps_its_job(speech_available, tiny_model, tmp_path):
+    """Copies of one recording under different names used to fold into one history row
+    (the first name's); the copy's transcript was then listed under the wrong session."""
+    audio, _ = session([1.0, "We talked about the week.", 1.0])
+    original = write_audio(tmp_path / "in" / "Client A week 3.ogg", audio)
+    copy = tmp_path / "in" / "Client B week 3.ogg"
+    copy.write_bytes(original.read_bytes())
+    options = TranscribeOptions(model=str(tiny_model), formats=("txt",))
+    with JobStore() as store:
+        engine = Engine(store=store)
+        first = engine.transcribe(original, options)
+        second = engine.transcribe(copy, options)
+        assert first.status == second.status == "done"
+        assert first.job_id != second.job_id
+        assert sorted(job.input_name for job in store.list_jobs()) == [original.name, copy.name]
+        # the same recording again: same job, nothing recomputed
+        again = engine.transcribe(original, options)
+        assert again.job_id == first.job_id and again.report.windows == 0
+        # moved to another folder, same name and content: still the same session
+        moved = tmp_path / "archive" / original.name
+        moved.parent.mkdir()
+        original.rename(moved)
+        assert engine.transcribe(moved, options).job_id == first.job_id
+        assert len(store.list_jobs()) == 2
+        engine.close()

@@ -46,6 +46,9 @@ def run_gui(paths: list[Path], overrides: dict[str, Any] | None = None) -> int:
     app.setDesktopFileName("sessionscribe")
     app.setWindowIcon(app_icon())
     _setup_logging()
+    from app.file_dialogs import protect_qt_settings
+
+    protect_qt_settings()  # before any dialog: Qt's own settings never reach ~/.config
 
     def hook(kind, value, tb) -> None:
         # A bug in a slot must not kill the window or show a traceback: log it, say one line.

@@ -1,11 +1,13 @@
 """The queue's memory: jobs registered in the engine's job store survive a restart.
 
-The store is optional. If it cannot be opened (read-only home, damaged file) the app still
-transcribes; the queue just starts empty next time, and the status bar says why once.
+The store is optional. If it cannot be opened (read-only home) the app still transcribes;
+the queue just starts empty next time, and the status bar says why once. A damaged store is
+moved aside by the engine and a new one started: `notice` then says where the old one is.
 """
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,9 @@ from app.jobs import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
+# Statuses the retention setting deletes: every session that has ended. Queued jobs (no
+# text yet, waiting in the queue for Start) and running ones are never expired.
+RETENTION_STATUSES = ("done", "failed", "cancelled", "interrupted")
 HISTORY_LIMIT = 100  # finished jobs shown after a restart (unfinished ones always are)
 SEARCH_LIMIT = 200  # hits listed by "Search all sessions"
 
@@ -40,9 +45,10 @@ class SearchHit:
 
 
 class History:
-    def __init__(self, store: Any = None, problem: str | None = None) -> None:
+    def __init__(self, store: Any = None, problem: str | None = None, notice: str | None = None) -> None:
         self.store = store
         self.problem = problem  # one line when the store could not be opened
+        self.notice = notice  # one line when a damaged store was moved aside at open
 
     @classmethod
     def open(cls, path: Path | None = None) -> "History":
@@ -51,7 +57,8 @@ class History:
 
             store = JobStore(path) if path is not None else JobStore()
             store.mark_interrupted_on_open()
-            return cls(store)
+            recovered = getattr(store, "recovered", None)
+            return cls(store, notice=recovered.notice() if recovered is not None else None)
         except Exception as error:  # noqa: BLE001 - history is a convenience
             log.warning("job store unavailable", exc_info=True)
             return cls(None, one_line(f"Job history unavailable ({error}); the queue will not survive a restart"))
@@ -117,6 +124,29 @@ class History:
             return None
         return self._job(record, _STATUS.get(record.status, JobStatus.FAILED))
 
+    def latest_for_path(self, path: Path) -> Job | None:
+        """The newest stored job of the recording at `path`, as a queue row, or None."""
+        if self.store is None:
+            return None
+        try:
+            record = self.store.latest_for_path(path)
+        except Exception:  # noqa: BLE001
+            log.warning("could not look up a stored job", exc_info=True)
+            return None
+        if record is None:
+            return None
+        return self._job(record, _STATUS.get(record.status, JobStatus.FAILED))
+
+    def fingerprint(self, job_id: str) -> str | None:
+        """The content fingerprint the engine recorded for a job (None: never run)."""
+        if self.store is None:
+            return None
+        try:
+            record = self.store.get_job(job_id)
+        except Exception:  # noqa: BLE001
+            return None
+        return None if record is None else record.fingerprint
+
     def search(self, text: str, limit: int = SEARCH_LIMIT) -> list[SearchHit]:
         """Every stored transcript's segments containing `text` (case-insensitive), newest
         session first. Blocking: call it from a background task. Raises on a store error."""
@@ -160,6 +190,16 @@ class History:
             self.store.delete_job(job_id)
         except Exception:  # noqa: BLE001
             log.warning("could not delete a job from the store", exc_info=True)
+
+    def apply_retention(self, days: int | None) -> list[str]:
+        """Delete ended sessions not changed for `days` days; returns their ids."""
+        if self.store is None or not days or days < 1:
+            return []
+        try:
+            return self.store.purge(time.time() - days * 86400.0, RETENTION_STATUSES)
+        except Exception:  # noqa: BLE001 - retention runs again after the next job
+            log.warning("could not apply the retention setting", exc_info=True)
+            return []
 
     def close(self) -> None:
         if self.store is not None:

@@ -33,6 +33,12 @@ def _engine_expand(paths: list[Path]) -> tuple[list[Path], list[str]]:
     return expand_inputs(paths)
 
 
+def _fingerprint(path: Path) -> str:
+    from engine.store import file_fingerprint  # light: hashlib; only ever on a pool thread
+
+    return file_fingerprint(path)
+
+
 def _probe_duration(path: Path) -> float | None:
     from engine.decode import probe  # PyAV; only ever called on a pool thread
 
@@ -48,6 +54,7 @@ class QueueController(QObject):
     started_changed = Signal(bool)  # the queue was started / paused
     download_progress = Signal(str, int, object)  # model, done bytes, total bytes | None
     device_notice = Signal(str, str)  # message, fix
+    reopened = Signal(str)  # job_id: a finished recording was added again; show its row
 
     def __init__(
         self,
@@ -57,6 +64,7 @@ class QueueController(QObject):
         expand: ExpandFn | None = None,
         probe: Callable[[Path], float | None] | None = _probe_duration,
         history: History | None = None,
+        fingerprint: Callable[[Path], str] = _fingerprint,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -66,6 +74,7 @@ class QueueController(QObject):
         self._options = options_provider
         self._expand = expand or _engine_expand
         self._probe = probe
+        self._fingerprint = fingerprint
         self._started = False
         self._remove_when_stopped: set[str] = set()
         adapter.event.connect(self._on_event)
@@ -98,28 +107,93 @@ class QueueController(QObject):
         from engine.inputs import resolved  # never raises on a symbolic link loop
 
         active = {resolved(job.path) for job in self.model.jobs if not job.status.finished}
+        # The newest finished row of each recording (rows are oldest first).
+        finished = {resolved(job.path): job for job in self.model.jobs if job.status.finished}
         jobs: list[Job] = []
+        resumed: list[Job] = []
         for file in files:
             if resolved(file) in active:
                 notes.append(f"{file.name}: already in the queue")
                 continue
             active.add(resolved(file))
-            jobs.append(Job(path=file))
+            earlier = finished.get(resolved(file)) or self._stored_job(file)
+            if earlier is not None and earlier.status == JobStatus.DONE:
+                self._reopen_or_add(earlier, file)  # decided once its content is compared
+            elif earlier is not None:
+                resumed.append(earlier)  # cancelled or failed: carry on in its own row
+            else:
+                jobs.append(Job(path=file))
         if jobs:
             options = self._safe_options()
             for job in jobs:
                 self.history.register(job, options)
         self.model.add_jobs(jobs)
+        for job in resumed:
+            self._requeue(job)
         notes = [one_line(note) for note in notes]
         self.skipped.emit(notes)
         summary = f"Added {len(jobs)} recording{'s' if len(jobs) != 1 else ''}"
+        if resumed:
+            summary += f"; {len(resumed)} queued again in {'its' if len(resumed) == 1 else 'their'} earlier row (finished parts are reused)"
         if notes:
             summary += f"; skipped {len(notes)} (see the notes under the drop area)"
-        self.note.emit(summary if jobs or notes else "Nothing to add: no recordings found")
+        if jobs or notes or resumed:
+            self.note.emit(summary)
+        elif not files:
+            self.note.emit("Nothing to add: no recordings found")
         for job in jobs:
             self._probe_later(job)
         self._maybe_start_next()
         return jobs
+
+    def _stored_job(self, file: Path) -> Job | None:
+        """The newest stored session of the recording at this path that the queue does not
+        list (older than the rows listed at start-up, or a CLI run); it is listed now."""
+        stored = self.history.latest_for_path(file)
+        if stored is None or not stored.status.finished:
+            return None
+        if self.model.job(stored.id) is None:
+            self.model.add_jobs([stored])
+        return self.model.job(stored.id)
+
+    def _requeue(self, job: Job) -> None:
+        """Back to the queue in the same row: the engine resumes that job id from the store
+        (its finished windows are reused when content and settings are unchanged)."""
+        job.reset()
+        self.model.job_changed(job.id)
+        self.job_updated.emit(job.id)
+
+    def _reopen_or_add(self, done: Job, file: Path) -> None:
+        """A finished recording added again is not transcribed again silently. Same content
+        (the engine's fingerprint): its row is shown. Other content under the same name
+        (a new recording saved over the old file): a new row. Hashing runs on a pool thread."""
+        stored = self.history.fingerprint(done.id)
+
+        def reopen() -> None:
+            self.note.emit(
+                f"{file.name}: already transcribed; showing it (Retry runs it again with the "
+                "current settings, reusing what is unchanged)"
+            )
+            self.reopened.emit(done.id)
+
+        def compared(fingerprint: str) -> None:
+            if fingerprint == stored and self.model.job(done.id) is not None:
+                reopen()
+            else:
+                self._add_new(file)
+
+        if stored is None:  # never fingerprinted (e.g. no store when it ran): assume the same
+            reopen()
+            return
+        run_in_background(lambda: self._fingerprint(file), compared, lambda _reason: self._add_new(file))
+
+    def _add_new(self, file: Path) -> None:
+        job = Job(path=file)
+        self.history.register(job, self._safe_options())
+        self.model.add_jobs([job])
+        self.note.emit(f"Added {file.name} (its content differs from the earlier transcript)")
+        self._probe_later(job)
+        self._maybe_start_next()
 
     def start(self) -> None:
         if not self._started:
@@ -159,9 +233,7 @@ class QueueController(QObject):
         for job_id in job_ids:
             job = self.model.job(job_id)
             if job is not None and job.status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.DONE):
-                job.reset()
-                self.model.job_changed(job.id)
-                self.job_updated.emit(job.id)
+                self._requeue(job)
         self._maybe_start_next()
 
     def restore(self) -> None:

@@ -36,6 +36,10 @@ class AppSettings:
     options: TranscribeOptions = field(default_factory=TranscribeOptions)
     # App-only preferences (not part of a transcription).
     window_geometry: str | None = None  # base64 of QWidget.saveGeometry()
+    # Delete stored sessions not changed for this many days (at start-up and after each
+    # job). None: keep them until the user deletes them (the default: nothing is ever
+    # deleted unless asked).
+    retention_days: int | None = None
     overrides: dict[str, Any] = field(default_factory=dict)  # this run only, never saved
 
     def effective_options(self) -> TranscribeOptions:
@@ -67,11 +71,22 @@ class SettingsStore:
             log.warning("saved options unusable (%s); using defaults", type(error).__name__)
         geometry = data.get("window_geometry")
         settings.window_geometry = geometry if isinstance(geometry, str) else None
+        days = data.get("retention_days")
+        # Only a whole number of days >= 1: a damaged value must never turn into "delete all".
+        if isinstance(days, int) and not isinstance(days, bool) and days >= 1:
+            settings.retention_days = days
         return settings
 
     def save(self, settings: AppSettings) -> None:
-        data = {"version": 1, "options": settings.options.to_dict(), "window_geometry": settings.window_geometry}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            "version": 1,
+            "options": settings.options.to_dict(),
+            "window_geometry": settings.window_geometry,
+            "retention_days": settings.retention_days,
+        }
+        # A folder we create is private (it holds folder paths, and Qt's settings: see
+        # app.file_dialogs); one that already exists keeps its mode.
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Write-then-rename so a crash mid-save never leaves half a file.
         fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=self.path.parent)
         try:

@@ -10,7 +10,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -23,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import fmt
+from app import file_dialogs, fmt
 from app.background import run_in_background
 from app.settings import AppSettings, SettingsStore
 from engine.options import COMPUTE_TYPES, DEVICES, EXPORT_FORMATS, TranscribeOptions
@@ -101,6 +100,11 @@ class SettingsPanel(QWidget):
         self.output_browse = QPushButton("Choose…")
         self.output_clear = QPushButton("Beside recordings")
         self.formats = {name: QCheckBox(name.upper()) for name in EXPORT_FORMATS}
+        self.retention = QCheckBox("Delete sessions not changed for")
+        self.retention_days = QSpinBox()
+        self.retention_days.setRange(1, 3650)
+        self.retention_days.setSuffix(" days")
+        self.retention_days.setValue(90)
         self.override_note = QLabel("")
         self.override_note.setWordWrap(True)
         self.override_note.setStyleSheet("color: #ef6c00;")
@@ -138,6 +142,18 @@ class SettingsPanel(QWidget):
         form.addRow("Hotwords:", self.hotwords)
         form.addRow("Output folder:", out_row)
         form.addRow("Formats:", formats_row)
+        retention_row = QHBoxLayout()
+        retention_row.addWidget(self.retention)
+        retention_row.addWidget(self.retention_days)
+        retention_row.addStretch(1)
+        form.addRow("History:", retention_row)
+        retention_note = QLabel(
+            "Stored transcripts (for search, edits and resuming) and their recordings' names are "
+            "deleted at start-up and after each job. Exported files are kept."
+        )
+        retention_note.setWordWrap(True)
+        retention_note.setStyleSheet("color: #78909c;")
+        form.addRow("", retention_note)
 
         inner = QWidget()
         inner_layout = QVBoxLayout(inner)
@@ -159,6 +175,9 @@ class SettingsPanel(QWidget):
         self._show_download(False)
         self._fill_models([(name, False) for name in _FALLBACK_MODELS])
         self.load(settings.options)
+        self.retention.setChecked(settings.retention_days is not None)
+        self.retention_days.setValue(settings.retention_days or 90)
+        self.retention_days.setEnabled(self.retention.isChecked())
 
         # --- signals
         self.model.currentIndexChanged.connect(self._save)
@@ -169,6 +188,8 @@ class SettingsPanel(QWidget):
         self.output_dir.editingFinished.connect(self._save)
         for box in self.formats.values():
             box.toggled.connect(self._save)
+        self.retention.toggled.connect(self._save_retention)
+        self.retention_days.valueChanged.connect(self._save_retention)
         self.model_folder_button.clicked.connect(self._choose_model_folder)
         self.output_browse.clicked.connect(self._choose_output)
         self.output_clear.clicked.connect(lambda: (self.output_dir.clear(), self._save()))
@@ -234,6 +255,19 @@ class SettingsPanel(QWidget):
         self.refresh_plan()
         self.changed.emit()
 
+    def _save_retention(self) -> None:
+        """Saved at once; applied at the next start-up or after the next job (see
+        MainWindow.apply_retention)."""
+        self.retention_days.setEnabled(self.retention.isChecked())
+        days = self.retention_days.value() if self.retention.isChecked() else None
+        if days == self.settings.retention_days:
+            return
+        self.settings.retention_days = days
+        try:
+            self.store.save(self.settings)
+        except OSError as error:
+            self.message.emit(fmt.one_line(f"Settings could not be saved: {error}"))
+
     def save_rates(self, gpu_per_hour: float, api_per_minute: float) -> None:
         self.settings.options = self.settings.options.with_changes(
             gpu_dollars_per_hour=gpu_per_hour, api_dollars_per_minute=api_per_minute
@@ -298,9 +332,9 @@ class SettingsPanel(QWidget):
         self.download_button.setEnabled(downloadable and not running and not self._downloaded.get(value, False))
 
     def _choose_model_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder with a CTranslate2 Whisper model")
+        folder = file_dialogs.existing_folder(self, "Folder with a CTranslate2 Whisper model")
         if folder:
-            self.use_model_folder(Path(folder))
+            self.use_model_folder(folder)
 
     def use_model_folder(self, folder: Path) -> bool:
         try:
@@ -405,7 +439,7 @@ class SettingsPanel(QWidget):
         self.auto_label.setToolTip("What 'auto' settings resolve to on this computer")
 
     def _choose_output(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder for transcripts", self.output_dir.text() or str(Path.home()))
+        folder = file_dialogs.existing_folder(self, "Folder for transcripts", self.output_dir.text() or None)
         if folder:
-            self.output_dir.setText(folder)
+            self.output_dir.setText(str(folder))
             self._save()

@@ -10,7 +10,6 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -23,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import fmt
+from app import file_dialogs, fmt
 from app.jobs import Job, JobStatus
 from engine.options import EXPORT_FORMATS
 from engine.segments import Segment
@@ -407,12 +406,12 @@ class TranscriptView(QWidget):
         if path is None:
             folder = self.output_folder() or job.path.parent
             suggested = folder / f"{job.path.stem}.{fmt_name}"
-            chosen, _ = QFileDialog.getSaveFileName(
-                self, f"Export {fmt_name.upper()}", str(suggested), f"{fmt_name.upper()} (*.{fmt_name})"
+            chosen = file_dialogs.save_file(
+                self, f"Export {fmt_name.upper()}", suggested, f"{fmt_name.upper()} (*.{fmt_name})"
             )
-            if not chosen:
+            if chosen is None:
                 return None
-            path = Path(chosen)
+            path = chosen
         try:
             from engine.export import export, mode_limit
 

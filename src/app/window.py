@@ -11,7 +11,6 @@ from PySide6.QtCore import QByteArray, QCoreApplication, QEventLoop, QItemSelect
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHeaderView,
     QLabel,
     QMainWindow,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import file_dialogs
 from app.background import pool
 from app.drop_zone import DropZone
 from app.engine_adapter import EngineAdapter, EngineFactory
@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
         self.controller.started_changed.connect(lambda _started: self._update_actions())
         self.controller.download_progress.connect(self._on_download_progress)
         self.controller.device_notice.connect(self._on_device_notice)
+        self.controller.reopened.connect(self._reopen)
         self.adapter.busy_changed.connect(lambda _busy: self._update_actions())
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_selection())
         self.queue_model.rowsInserted.connect(lambda *_: self._update_actions())
@@ -204,9 +205,13 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode()))
         else:
             self.resize(1440, 900)
+        self.apply_retention()  # before listing: expired sessions never show up
         self.controller.restore()
         if self.history.problem:
             self.show_message(self.history.problem)
+        self.notice_box: QMessageBox | None = None
+        if self.history.notice:
+            self.show_notice("Job history damaged", self.history.notice)
         if start_monitor:
             self.monitor.start()
         # Slow look-ups (device check, model cache, 'auto' plan) start once the window is up.
@@ -241,7 +246,7 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         self.start_action = action("Start queue", self.toggle_queue, "Ctrl+Return", "Start or pause the queue", pix.SP_MediaPlay)
         self.cancel_action = action("Cancel job", self.controller.cancel_running, "Ctrl+.", "Stop the recording being transcribed", pix.SP_MediaStop)
-        self.retry_action = action("Retry", self.retry_selected, None, "Queue the selected failed or cancelled recordings again", pix.SP_BrowserReload)
+        self.retry_action = action("Retry", self.retry_selected, None, "Queue the selected recordings again (finished parts are reused when nothing changed)", pix.SP_BrowserReload)
         self.remove_action = action("Remove", self.remove_selected, "Del", "Remove the selected recordings and delete their stored transcripts (exported files on disk are kept)", pix.SP_TrashIcon)
         bar.addSeparator()
         self.settings_action = action("Settings", lambda: self.tabs.setCurrentWidget(self.settings_panel), "Ctrl+,", "Model, device, output folder and formats", pix.SP_FileDialogDetailedView)
@@ -261,7 +266,7 @@ class MainWindow(QMainWindow):
         has_queued = self.queue_model.next_queued() is not None
         self.start_action.setEnabled(started or has_queued)
         self.cancel_action.setEnabled(running is not None and running.status == JobStatus.RUNNING)
-        self.retry_action.setEnabled(any(j.status in (JobStatus.FAILED, JobStatus.CANCELLED) for j in selected))
+        self.retry_action.setEnabled(any(j.status.finished for j in selected))
         self.remove_action.setEnabled(bool(selected))
         self._update_summary()
 
@@ -288,14 +293,14 @@ class MainWindow(QMainWindow):
         return self.controller.add_paths(paths)
 
     def choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Add recordings", str(Path.home()), MEDIA_FILTER)
+        files = file_dialogs.open_files(self, "Add recordings", MEDIA_FILTER)
         if files:
-            self.add_paths([Path(f) for f in files])
+            self.add_paths(files)
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add every recording in a folder", str(Path.home()))
+        folder = file_dialogs.existing_folder(self, "Add every recording in a folder")
         if folder:
-            self.add_paths([Path(folder)])
+            self.add_paths([folder])
 
     def toggle_queue(self) -> None:
         if self.controller.started:
@@ -373,6 +378,16 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 15000)
 
+    def show_notice(self, title: str, text: str) -> None:
+        """Something the user must not miss (the status bar clears itself): a message box
+        that does not block the window, and the status bar until the next message."""
+        self.statusBar().showMessage(text)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # copy the path
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.notice_box = box
+
     # ----------------------------------------------------------------- reactions
     def _focused_job(self) -> Job | None:
         selected = self.selected_jobs()
@@ -406,7 +421,26 @@ class MainWindow(QMainWindow):
             self.transcript.refresh(job_id)
         self._update_actions()
 
+    def apply_retention(self) -> list[str]:
+        """The retention setting (off by default): delete ended sessions not changed for N
+        days, from the store and from the queue. Runs at start-up and after each job, not
+        when the setting changes: typing "30" passes through "3" on the way."""
+        days = self.settings.retention_days
+        deleted = self.history.apply_retention(days)
+        for job_id in deleted:
+            job = self.queue_model.job(job_id)
+            if job is not None and job.status.finished:
+                self.queue_model.remove_job(job_id)
+        if deleted:
+            self.show_message(
+                f"Deleted {len(deleted)} session{'s' if len(deleted) != 1 else ''} not changed "
+                f"for {days} days (Settings: history)"
+            )
+            self.session_search.refresh_soon()
+        return deleted
+
     def _on_job_finished(self, job_id: str) -> None:
+        self.apply_retention()
         job = self.queue_model.job(job_id)
         if job is not None and self.transcript.job is job:
             self.transcript.refresh(job_id)
@@ -415,6 +449,14 @@ class MainWindow(QMainWindow):
             self.show_message(f"{job.name}: transcript ready ({', '.join(sorted(job.outputs)) or 'no files'})")
             self.session_search.refresh()  # the new transcript is searchable now
         self._update_actions()
+
+    def _reopen(self, job_id: str) -> None:
+        """A finished recording was added again: show what is already there."""
+        self.select_job(job_id)
+        row = self.queue_model.row_of(job_id)
+        if row >= 0:
+            self.table.scrollTo(self.queue_model.index(row, 0))
+        self.tabs.setCurrentWidget(self.transcript)
 
     def _on_download_progress(self, model: str, done: int, total: int | None) -> None:
         self.settings_panel.show_download_progress((done, total), model)

@@ -1,4 +1,4 @@
-"""`sessionscribe transcribe | doctor | models`: the headless command line (imports no Qt).
+"""`sessionscribe transcribe | doctor | models | history`: the headless command line (imports no Qt).
 
 Exit codes: 0 every input succeeded, 1 any input failed (the others still done), 2 usage.
 """
@@ -75,12 +75,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--any-repo", action="store_true",
         help="allow an owner/name hub repository that is not one of the listed models",
     )
+
+    history = commands.add_parser("history", help="list or delete stored sessions (transcripts kept for search and resume)")
+    history_commands = history.add_subparsers(dest="history_command", required=True, parser_class=_Parser)
+    history_commands.add_parser("list", help="every stored session: id, last change, status, duration, recording")
+    delete = history_commands.add_parser("delete", help="delete sessions and their stored transcripts (exports stay)")
+    delete.add_argument("ids", nargs="+", metavar="ID", help="an id from `history list` (its first characters will do)")
+    purge = history_commands.add_parser("purge", help="delete every session not changed for DAYS days")
+    purge.add_argument("--older-than", required=True, type=_days, metavar="DAYS", dest="older_than")
     return parser
 
 
 def _say(text: str) -> None:
     """One line to stderr; names in it are shown with control characters escaped."""
     print(printable(text), file=sys.stderr)
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number of days") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("days must be 0 or more")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return transcribe_command(args)
         if args.command == "doctor":
             return doctor_command()
+        if args.command == "history":
+            return history_command(args)
         return models_command(args)
     except KeyboardInterrupt:
         print("sessionscribe: interrupted", file=sys.stderr)
@@ -181,6 +201,8 @@ def _open_store():
 
     try:
         store = JobStore()
+        if store.recovered is not None:  # once: the next run finds the new, healthy store
+            print(f"warning: {store.recovered.notice()}", file=sys.stderr)
         store.mark_interrupted_on_open()
         return store
     except Exception as error:  # e.g. a read-only home: transcribe anyway, just without resume
@@ -282,6 +304,91 @@ def doctor_command() -> int:
     if not health.cuda_usable:
         print("Transcription will run on the CPU.")
     return EXIT_OK
+
+
+# -- history ----------------------------------------------------------------------------------
+def history_command(args: argparse.Namespace) -> int:
+    """List, delete or purge stored sessions. The recording's name is shown: this is the
+    clinician's own terminal (it never goes to the log)."""
+    from engine.logs import setup_logging
+    from engine.store import JobStore, StoreError
+
+    setup_logging()  # deletions are logged by job id; nothing of the store reaches stderr
+    try:
+        store = JobStore()
+    except StoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        if store.recovered is not None:
+            print(f"warning: {store.recovered.notice()}", file=sys.stderr)
+        if args.history_command == "list":
+            return _history_list(store)
+        if args.history_command == "delete":
+            return _history_delete(store, args.ids)
+        return _history_purge(store, args.older_than)
+    finally:
+        store.close()
+
+
+ID_WIDTH = 12  # enough to tell 32-hex-digit ids apart; `delete` takes any unique prefix
+
+
+def _history_list(store) -> int:
+    jobs = store.list_jobs()
+    if not jobs:
+        print("No stored sessions.", file=sys.stderr)
+        return EXIT_OK
+    print(f"{'ID':<{ID_WIDTH}}  {'LAST CHANGE':<16}  {'STATUS':<11}  {'DURATION':>8}  RECORDING")
+    for job in jobs:
+        changed = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.updated_at))
+        print(
+            f"{job.id[:ID_WIDTH]:<{ID_WIDTH}}  {changed:<16}  {job.status:<11}  "
+            f"{_duration(job.duration_s):>8}  {_printable(job.input_name)}"
+        )
+    return EXIT_OK
+
+
+def _history_delete(store, ids: Sequence[str]) -> int:
+    chosen: dict[str, object] = {}
+    for given in ids:
+        matches = store.find_jobs(given)
+        if not matches:
+            print(f"sessionscribe: no stored session has the id {_printable(given)} (see `sessionscribe history list`)", file=sys.stderr)
+            return EXIT_FAILED
+        if len(matches) > 1:
+            print(f"sessionscribe: {_printable(given)} matches {len(matches)} sessions; give more of the id", file=sys.stderr)
+            return EXIT_FAILED
+        chosen[matches[0].id] = matches[0]
+    for job in chosen.values():
+        if store.running_live(job.id):
+            print(f"sessionscribe: {_printable(job.input_name)} is being transcribed right now; cancel it first", file=sys.stderr)
+            return EXIT_FAILED
+    deleted = store.delete_jobs(list(chosen))
+    print(f"Deleted {deleted} session{'s' if deleted != 1 else ''} and {'their' if deleted != 1 else 'its'} stored transcript (exported files stay on disk).", file=sys.stderr)
+    return EXIT_OK
+
+
+def _history_purge(store, days: float) -> int:
+    deleted = store.purge(time.time() - days * 86400)
+    print(f"Deleted {len(deleted)} session{'s' if len(deleted) != 1 else ''} not changed in the last {days:g} day{'s' if days != 1 else ''} (exported files stay on disk).", file=sys.stderr)
+    return EXIT_OK
+
+
+def _duration(seconds: float | None) -> str:
+    if not seconds:
+        return "-"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def _printable(text: str) -> str:
+    """A name as the terminal should show it: control characters (escape sequences that
+    retitle or recolour the terminal, carriage returns that forge lines) become "?"."""
+    import unicodedata
+
+    return "".join("?" if unicodedata.category(ch)[0] == "C" else ch for ch in text)
 
 
 # -- models -----------------------------------------------------------------------------------

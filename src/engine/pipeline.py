@@ -451,7 +451,7 @@ class Engine:
         key = f"{options.transcript_key()}:{runtime.model}:{runtime.compute_type}"
         record = self.store.get_job(job_id)
         if record is None and adopt:
-            record = self.store.find_resumable(fingerprint, key)
+            record = self.store.find_resumable(fingerprint, key, path.name)  # a copy: own row
         if record is None:
             # A job the caller did not register: the store names it.
             record = self.store.create_job(

@@ -80,7 +80,7 @@ def test_export_button_asks_where_and_writes(make_window, qtbot, tmp_path, monke
     target = tmp_path / "chosen.srt"
     asked = {}
 
-    def fake_dialog(_parent, _title, suggested, _filter):
+    def fake_dialog(_parent, _title, suggested, _filter, *_options):
         asked["suggested"] = suggested
         return str(target), ""
 
