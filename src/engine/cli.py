@@ -344,7 +344,7 @@ def _history_list(store) -> int:
         changed = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.updated_at))
         print(
             f"{job.id[:ID_WIDTH]:<{ID_WIDTH}}  {changed:<16}  {job.status:<11}  "
-            f"{_duration(job.duration_s):>8}  {_printable(job.input_name)}"
+            f"{_duration(job.duration_s):>8}  {printable(job.input_name)}"
         )
     return EXIT_OK
 
@@ -354,15 +354,15 @@ def _history_delete(store, ids: Sequence[str]) -> int:
     for given in ids:
         matches = store.find_jobs(given)
         if not matches:
-            print(f"sessionscribe: no stored session has the id {_printable(given)} (see `sessionscribe history list`)", file=sys.stderr)
+            print(f"sessionscribe: no stored session has the id {printable(given)} (see `sessionscribe history list`)", file=sys.stderr)
             return EXIT_FAILED
         if len(matches) > 1:
-            print(f"sessionscribe: {_printable(given)} matches {len(matches)} sessions; give more of the id", file=sys.stderr)
+            print(f"sessionscribe: {printable(given)} matches {len(matches)} sessions; give more of the id", file=sys.stderr)
             return EXIT_FAILED
         chosen[matches[0].id] = matches[0]
     for job in chosen.values():
         if store.running_live(job.id):
-            print(f"sessionscribe: {_printable(job.input_name)} is being transcribed right now; cancel it first", file=sys.stderr)
+            print(f"sessionscribe: {printable(job.input_name)} is being transcribed right now; cancel it first", file=sys.stderr)
             return EXIT_FAILED
     deleted = store.delete_jobs(list(chosen))
     print(f"Deleted {deleted} session{'s' if deleted != 1 else ''} and {'their' if deleted != 1 else 'its'} stored transcript (exported files stay on disk).", file=sys.stderr)
@@ -381,14 +381,6 @@ def _duration(seconds: float | None) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
-def _printable(text: str) -> str:
-    """A name as the terminal should show it: control characters (escape sequences that
-    retitle or recolour the terminal, carriage returns that forge lines) become "?"."""
-    import unicodedata
-
-    return "".join("?" if unicodedata.category(ch)[0] == "C" else ch for ch in text)
 
 
 # -- models -----------------------------------------------------------------------------------
