@@ -64,7 +64,7 @@ def task_condition(args) -> dict:
             torch.cuda.synchronize()
 
     # Warm-up both sides (first-call allocations, cuDNN/oneDNN kernel choice).
-    condition(windows[0][: SAMPLE_RATE * 10].copy(), -20.0, device)
+    condition(windows[0][: SAMPLE_RATE * 10].copy())
     seed_trim(whole[: SAMPLE_RATE * 2], device)
     sync()
 
@@ -92,7 +92,7 @@ def task_condition(args) -> dict:
                 sync()
                 started = time.perf_counter()
                 for window in copies:
-                    condition(window, -20.0, device)
+                    condition(window)  # numpy on the host, whatever the device
                 sync()
                 ours.append(time.perf_counter() - started)
                 del copies
@@ -181,17 +181,11 @@ def task_prep_ours(args) -> dict:
                 return
             yield block
 
-    if args.preload_torch:
-        importlib.import_module("torch")  # the variant with torch's import cost taken out
     clips = []
     started = time.perf_counter()
-    if "torch" not in sys.modules:
-        # As the engine does: torch (2-3 s to import) loads while the first window decodes;
-        # whatever of it is still pending when conditioning starts counts.
-        threading.Thread(target=importlib.import_module, args=("torch",), daemon=True).start()
     for offset, audio in _engine_windows(_read_ahead(timed_blocks())):
         t = time.perf_counter()
-        conditioned = condition(audio, -20.0, "cpu")
+        conditioned = condition(audio)
         stage["condition"] += time.perf_counter() - t
         t = time.perf_counter()
         clips.extend(detector.clips(conditioned, offset))
@@ -204,10 +198,9 @@ def task_prep_ours(args) -> dict:
         "stages": stage,
         "audio_s": report.samples / SAMPLE_RATE,
         "clips": len(clips),
-        "speech_s": sum(sum(e - s for s, e in clip.speech) for clip in clips),
+        "speech_s": sum(sum(e - s for s, e in clip.voiced) for clip in clips),
         "clip_s": sum(clip.duration for clip in clips),
         "workers": workers,
-        "torch_preloaded": bool(args.preload_torch),
     }
 
 
@@ -356,8 +349,6 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=0,
                         help="engine: CTranslate2 threads; fw-*: WhisperModel cpu_threads (0: its default)")
     parser.add_argument("--segments-out", help="fw-*: write the transcript's segments here as JSON")
-    parser.add_argument("--preload-torch", action="store_true",
-                        help="prep-ours: import torch before the clock starts")
     parser.add_argument("--seed-target-s", type=float, default=1.5,
                         help="condition: time one run of the seed's trim should take (sets the slice)")
     parser.add_argument("--seed-slice-s", type=float, default=0.0,
