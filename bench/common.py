@@ -222,9 +222,12 @@ Filled in by hand: what changed, and the numbers before and after.
 
 
 def update_docs(content: str, begin: str = BEGIN_MARK, end: str = END_MARK,
-                path: Path = DOCS_PATH) -> Path:
+                path: Path = DOCS_PATH, after: str | None = None) -> Path:
+    """Replace one marked block of the docs; a missing block goes after the block whose end
+    marker is `after` (default: the GPU section after the main tables, others at the end)."""
     text = path.read_text(encoding="utf-8") if path.exists() else DOC_TEMPLATE
-    after = END_MARK if begin == GPU_BEGIN_MARK else None
+    if after is None:
+        after = END_MARK if begin == GPU_BEGIN_MARK else None
     new = replace_block(text, content, begin, end, after=after)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".md.tmp")

@@ -5,7 +5,9 @@ Tasks (each competitor gets its own process wherever memory or threads matter):
   prep-ours      decode -> windows -> condition -> SpeechDetector clips (the engine's producer)
   prep-fw        faster-whisper decode_audio + get_speech_timestamps
   fw-batched     faster-whisper alone: WhisperModel + decode_audio + BatchedInferencePipeline
+                 (also records its 30-s chunks, for clip fill)
   fw-sequential  faster-whisper alone: WhisperModel + decode_audio + model.transcribe(vad_filter)
+                 (fw-*: --segments-out writes the transcript for bench/accuracy.py)
   engine         our Engine in-process, with CTranslate2 threads/workers forced (the grid)
 
 Times are time.perf_counter() spans inside the process; the parent adds the process's own
@@ -14,6 +16,7 @@ wall time and peak RSS from outside.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -61,7 +64,7 @@ def task_condition(args) -> dict:
             torch.cuda.synchronize()
 
     # Warm-up both sides (first-call allocations, cuDNN/oneDNN kernel choice).
-    condition(windows[0][: SAMPLE_RATE * 10].copy(), -20.0, device)
+    condition(windows[0][: SAMPLE_RATE * 10].copy())
     seed_trim(whole[: SAMPLE_RATE * 2], device)
     sync()
 
@@ -89,7 +92,7 @@ def task_condition(args) -> dict:
                 sync()
                 started = time.perf_counter()
                 for window in copies:
-                    condition(window, -20.0, device)
+                    condition(window)  # numpy on the host, whatever the device
                 sync()
                 ours.append(time.perf_counter() - started)
                 del copies
@@ -178,17 +181,11 @@ def task_prep_ours(args) -> dict:
                 return
             yield block
 
-    if args.preload_torch:
-        importlib.import_module("torch")  # the variant with torch's import cost taken out
     clips = []
     started = time.perf_counter()
-    if "torch" not in sys.modules:
-        # As the engine does: torch (2-3 s to import) loads while the first window decodes;
-        # whatever of it is still pending when conditioning starts counts.
-        threading.Thread(target=importlib.import_module, args=("torch",), daemon=True).start()
     for offset, audio in _engine_windows(_read_ahead(timed_blocks())):
         t = time.perf_counter()
-        conditioned = condition(audio, -20.0, "cpu")
+        conditioned = condition(audio)
         stage["condition"] += time.perf_counter() - t
         t = time.perf_counter()
         clips.extend(detector.clips(conditioned, offset))
@@ -201,10 +198,9 @@ def task_prep_ours(args) -> dict:
         "stages": stage,
         "audio_s": report.samples / SAMPLE_RATE,
         "clips": len(clips),
-        "speech_s": sum(sum(e - s for s, e in clip.speech) for clip in clips),
+        "speech_s": sum(sum(e - s for s, e in clip.voiced) for clip in clips),
         "clip_s": sum(clip.duration for clip in clips),
         "workers": workers,
-        "torch_preloaded": bool(args.preload_torch),
     }
 
 
@@ -235,17 +231,39 @@ def task_prep_fw(args) -> dict:
 def _fw_model(args):
     from faster_whisper import WhisperModel
 
-    return WhisperModel(args.model, device=args.device, compute_type=args.compute_type)
+    # cpu_threads 0 is faster-whisper's default (4 threads); bench/accuracy.py passes ours.
+    return WhisperModel(args.model, device=args.device, compute_type=args.compute_type,
+                        cpu_threads=args.threads or 0)
+
+
+def _record_chunks(chunks: list) -> None:
+    """Record the 30-s inputs BatchedInferencePipeline builds from its VAD (for clip fill):
+    wraps the collect_chunks it calls, so nothing runs twice."""
+    from faster_whisper import transcribe as fw_transcribe
+
+    original = fw_transcribe.collect_chunks
+
+    def collect_chunks(*a, **k):
+        audio_chunks, metadata = original(*a, **k)
+        chunks.extend(float(m["duration"]) for m in metadata)
+        return audio_chunks, metadata
+
+    fw_transcribe.collect_chunks = collect_chunks
 
 
 def task_fw_batched(args) -> dict:
     imported = time.perf_counter()
     from faster_whisper import BatchedInferencePipeline, decode_audio
 
-    return _timed_fw_run(
+    chunks: list[float] = []
+    _record_chunks(chunks)
+    result = _timed_fw_run(
         args, imported, decode_audio,
         lambda model, audio: BatchedInferencePipeline(model).transcribe(audio, batch_size=args.batch_size),
     )
+    result["chunk_s"] = chunks
+    result["clip_fill"] = sum(chunks) / (30.0 * len(chunks)) if chunks else None
+    return result
 
 
 def task_fw_sequential(args) -> dict:
@@ -263,17 +281,22 @@ def _timed_fw_run(args, imported: float, decode_audio, transcribe) -> dict:
     audio = decode_audio(args.audio)
     decoded = time.perf_counter()
     segments, info = transcribe(model, audio)
-    count = sum(1 for _ in segments)
+    kept = [(s.start, s.end, s.text) for s in segments]  # consuming the generator does the work
     done = time.perf_counter()
+    if args.segments_out:  # the words, for bench/accuracy.py (written after the clock stops)
+        Path(args.segments_out).write_text(json.dumps(
+            {"segments": [{"start": a, "end": b, "text": t} for a, b, t in kept]}), encoding="utf-8")
     return {
         "import_s": started - imported,
         "load_s": loaded - started,
         "decode_s": decoded - loaded,
         "transcribe_s": done - decoded,
         "process_s": done - started,
-        "segments": count,
+        "segments": len(kept),
         "language": info.language,
         "audio_s": audio.shape[0] / 16000,
+        "cpu_threads": args.threads or 0,
+        "compute_type": args.compute_type,
     }
 
 
@@ -323,9 +346,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--preload-torch", action="store_true",
-                        help="prep-ours: import torch before the clock starts")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="engine: CTranslate2 threads; fw-*: WhisperModel cpu_threads (0: its default)")
+    parser.add_argument("--segments-out", help="fw-*: write the transcript's segments here as JSON")
     parser.add_argument("--seed-target-s", type=float, default=1.5,
                         help="condition: time one run of the seed's trim should take (sets the slice)")
     parser.add_argument("--seed-slice-s", type=float, default=0.0,

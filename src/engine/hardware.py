@@ -16,7 +16,9 @@ from engine.options import TranscribeOptions
 GIB = 1024**3
 DEFAULT_MODEL_CUDA = "large-v3-turbo"
 DEFAULT_MODEL_CPU = "small"
-CPU_BATCH_SIZE = 8
+# On the CPU a batch buys little speed and costs memory: a 12-min session with tiny.en took
+# the same time with 4 as with 8, and 430 MB less peak RSS (956 vs 1,392 MB).
+CPU_BATCH_SIZE = 4
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from engine import decode as decode_stage
-from engine.condition import EdgeSilence, condition, import_frozen, pick_device, warm_torch
+from engine.condition import EdgeSilence, condition, import_frozen, warm_imports
 from engine.decode import SAMPLE_RATE, DecodeReport
 from engine.errors import Cancelled, ModelError, SessionScribeError
 from engine.events import (
@@ -111,7 +111,9 @@ class Engine:
         loading torch's native library holds the GIL for ~0.5 s, which must not happen while
         a job's progress is being drawn."""
         # faster_whisper brings ctranslate2, tokenizers and the onnxruntime bindings.
-        import_frozen("faster_whisper", "torch")
+        import_frozen("faster_whisper")
+        if self.health().cuda_usable:
+            import_frozen("torch")  # log-Mel features on the GPU (engine.features)
         self._detector(self.plan(TranscribeOptions()).vad_workers)
 
     def health(self) -> DeviceHealth:
@@ -169,7 +171,7 @@ class Engine:
         adopt: bool,
     ) -> JobOutcome:
         started = time.perf_counter()
-        warm_torch()
+        warm_imports()
         info = decode_stage.probe(path)
         clock = StageClock()
         decode_report = DecodeReport()
@@ -191,7 +193,7 @@ class Engine:
             resume = self._open_job(job_id, path, options, runtime, adopt)
             job_id = self._job_id = resume.job_id
             output_stem = self._output_stem(job_id, path, options, output_stem)  # before any transcribing
-            plan.set_result(_Plan(resume, pick_device(runtime.device), self._detector(runtime.vad_workers)))
+            plan.set_result(_Plan(resume, runtime.device, self._detector(runtime.vad_workers)))
             if self.store is not None and info.duration_s:
                 self.store.set_duration(job_id, info.duration_s)
             self._emit(JobStarted(job_id, path, info.duration_s))
@@ -321,7 +323,7 @@ class Engine:
         overlaps loading the model and importing torch.
         """
         job_plan: _Plan = plan.result()  # waits for the model and device, not for decoding
-        window_s = self.window_s or (WINDOW_S_GPU if job_plan.device.type == "cuda" else WINDOW_S_CPU)
+        window_s = self.window_s or (WINDOW_S_GPU if job_plan.device == "cuda" else WINDOW_S_CPU)
         windows = cut_windows(blocks, window_s, first_window_s=min(FIRST_WINDOW_S, window_s))
         for index, (offset, audio) in enumerate(windows):
             if index == 0:
@@ -336,7 +338,7 @@ class Engine:
             end_s = (offset + length) / SAMPLE_RATE
             total = max(total_s, end_s)
             with clock.timed(Stage.CONDITION.value):
-                conditioned = condition(audio, job_plan.device)
+                conditioned = condition(audio)
             edges.add(conditioned)
             self._emit(StageProgress(self._job_id, Stage.CONDITION, end_s, total))
 
@@ -599,7 +601,7 @@ class Engine:
 @dataclass
 class _Plan:
     resume: "_Resume"
-    device: object  # torch.device for conditioning
+    device: str  # where the model runs: "cuda" or "cpu"
     detector: SpeechDetector
 
 
