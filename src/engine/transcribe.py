@@ -11,11 +11,12 @@ Batched decoding has no seek: on a 25-30 s clip holding several turns, the model
 stops early or skips a turn and nothing notices (tiny.en, 30-min two-voice session: 15 of 138
 utterances lost, though the speech stage had found them all). So after each batch:
 - a clip whose text loops (one phrase over and over, or gzip compression ratio > 2.4 with
-  more words than the speech had time for) is decoded again on its own, the way
-  faster-whisper's sequential decoding does it (temperature fallback); the better result
-  is kept, and repeats that survive every retry are collapsed and counted as doubtful;
-- voiced stretches without words are decoded again as clips of their own, batched, and what
-  that still misses once more sequentially (timestamps, seek, fallback);
+  more words than the speech had time for), or that left 4 s or more of its speech without
+  words, is decoded again on its own the way faster-whisper's sequential decoding does it
+  (timestamps, seek, temperature fallback); the better result is kept, and repeats that
+  survive every retry are collapsed and counted as doubtful;
+- shorter voiced stretches without words are decoded again, joined into clips of their own
+  and batched, and what that still misses once more sequentially;
 - what stays without words is counted (regions, seconds) for the run report and a note.
 """
 from __future__ import annotations
@@ -38,6 +39,9 @@ from engine.speech import Clip, Span
 # Word times from cross-attention are off by up to ~0.3 s at turn edges.
 MIN_MISSED_S = 0.8
 COVER_TOLERANCE_S = 0.4
+# A clip that left this much of its speech without words is decoded again whole; less is
+# decoded again as stretches of its own (cheaper: they share 30-s clips).
+REDECODE_CLIP_S = 4.0
 # faster-whisper's own threshold for a looping decode (gzip ratio of the text).
 LOOP_COMPRESSION_RATIO = 2.4
 # A phrase of 2+ words said this many times in a row is a loop (said once: "When the right will
@@ -189,12 +193,17 @@ class Transcriber:
         if not clips:
             return WindowTranscript([], language, check)
         missed_first = sum(_length(_uncovered(c.voiced, w)) for c, w in zip(clips, words))
-        # A clip whose decode loops: decoded again on its own, at rising temperatures.
+        # A clip whose decode loops, or that lost a turn or more, is decoded again on its own
+        # (timestamps, seek, rising temperatures). The words it gives also have better times:
+        # after a skipped turn the batch's word alignment pulled the next turn's first word
+        # seconds early (cue start p90 2.2 s on the 3.5-min bench session when only the
+        # missing stretches were decoded again).
         for index, clip in enumerate(clips):
             voiced_s = _length(clip.voiced)
-            if not _loops(words[index], voiced_s):
+            looped = _loops(words[index], voiced_s)
+            if not looped and _length(_uncovered(clip.voiced, words[index])) < REDECODE_CLIP_S:
                 continue
-            check.loops += 1
+            check.loops += looped
             check.redecoded_clips += 1
             again = self._sequential(pieces[index], clip, options, language)
             if _better(again, words[index], clip.voiced):
