@@ -96,7 +96,7 @@ def test_a_turn_the_batch_lost_is_decoded_again(three_turns, real_model, monkeyp
     text = " ".join(segment.text.lower() for segment in outcome.segments)
     assert "sleeping better" in text and "last met" in text and "month ago" in text
     report = outcome.report
-    assert report.redecoded_clips == 1 and report.recovered_s > 1.0
+    assert report.redecoded_regions == 1 and report.recovered_s > 1.0
     assert report.untranscribed_regions == 0
     # The recovered words sit where the turn was said.
     recovered = [w for s in outcome.segments for w in s.words if "sleeping" in w.text.lower()]

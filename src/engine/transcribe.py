@@ -10,11 +10,13 @@ are mapped from the clip's audio back to the recording.
 Batched decoding has no seek: on a 25-30 s clip holding several turns, the model sometimes
 stops early or skips a turn and nothing notices (tiny.en, 30-min two-voice session: 15 of 138
 utterances lost, though the speech stage had found them all). So after each batch:
-- a clip whose text loops (gzip compression ratio > 2.4, or one phrase over and over) or
-  whose voiced regions are not all covered by words is decoded again on its own, the way
-  faster-whisper's sequential decoding does it (timestamps, seek, temperature fallback),
-  and the better of the two results is kept;
-- voiced stretches still without words are decoded once more as clips of their own;
+- a clip whose text loops (one phrase over and over, or gzip compression ratio > 2.4 with
+  more words than the speech had time for), or that left 4 s or more of its speech without
+  words, is decoded again on its own the way faster-whisper's sequential decoding does it
+  (timestamps, seek, temperature fallback); the better result is kept, and repeats that
+  survive every retry are collapsed and counted as doubtful;
+- shorter voiced stretches without words are decoded again, joined into clips of their own
+  and batched, and what that still misses once more sequentially;
 - what stays without words is counted (regions, seconds) for the run report and a note.
 """
 from __future__ import annotations
@@ -37,6 +39,9 @@ from engine.speech import Clip, Span
 # Word times from cross-attention are off by up to ~0.3 s at turn edges.
 MIN_MISSED_S = 0.8
 COVER_TOLERANCE_S = 0.4
+# A clip that left this much of its speech without words is decoded again whole; less is
+# decoded again as stretches of its own (cheaper: they share 30-s clips).
+REDECODE_CLIP_S = 4.0
 # faster-whisper's own threshold for a looping decode (gzip ratio of the text).
 LOOP_COMPRESSION_RATIO = 2.4
 # A phrase of 2+ words said this many times in a row is a loop (said once: "When the right will
@@ -188,12 +193,15 @@ class Transcriber:
         if not clips:
             return WindowTranscript([], language, check)
         missed_first = sum(_length(_uncovered(c.voiced, w)) for c, w in zip(clips, words))
-        # Clips that looped or left speech without words: decode each again on its own.
+        # A clip whose decode loops, or that lost a turn or more, is decoded again on its own
+        # (timestamps, seek, rising temperatures). The words it gives also have better times:
+        # after a skipped turn the batch's word alignment pulled the next turn's first word
+        # seconds early (cue start p90 2.2 s on the 3.5-min bench session when only the
+        # missing stretches were decoded again).
         for index, clip in enumerate(clips):
             voiced_s = _length(clip.voiced)
             looped = _loops(words[index], voiced_s)
-            missed = _uncovered(clip.voiced, words[index])
-            if not looped and not missed:
+            if not looped and _length(_uncovered(clip.voiced, words[index])) < REDECODE_CLIP_S:
                 continue
             check.loops += looped
             check.redecoded_clips += 1
@@ -203,20 +211,28 @@ class Transcriber:
             if _loops(words[index], voiced_s):
                 check.doubtful_loops += 1
                 words[index] = _collapse_repeats(words[index])
-
-        # Voiced stretches that still have no words: once more, each as a clip of its own.
-        missed_spans = [
-            span for index, clip in enumerate(clips) for span in _uncovered(clip.voiced, words[index])
-        ]
         all_words = sorted((w for clip_words in words for w in clip_words), key=lambda w: w.start)
-        if missed_spans:
-            check.redecoded_regions += len(missed_spans)
-            retry = [_gap_clip(span, clips) for span in missed_spans]
+
+        # Voiced stretches without words: decoded again, joined into clips of their own and
+        # batched (what sequential decoding's seek does: carry on where the words stopped).
+        missed = _uncovered(tuple(v for clip in clips for v in clip.voiced), all_words)
+        if missed:
+            check.redecoded_regions += len(missed)
+            retry = _gap_clips(missed, clips)
             retry_pieces = [clip.audio(window.audio, window.offset) for clip in retry]
             found, _ = self._batched(retry_pieces, retry, options, language, None)
             for clip, clip_words in zip(retry, found):
                 if not _loops(clip_words, _length(clip.voiced)):
                     all_words.extend(_new_words(clip_words, all_words))
+            all_words.sort(key=lambda w: w.start)
+            # What the batched retry still missed: once more, sequentially (seek, fallback).
+            for clip, piece in zip(retry, retry_pieces):
+                if not _uncovered(clip.voiced, all_words):
+                    continue
+                check.redecoded_clips += 1
+                again = self._sequential(piece, clip, options, language)
+                if not _loops(again, _length(clip.voiced)):
+                    all_words.extend(_new_words(again, all_words))
             all_words.sort(key=lambda w: w.start)
         still = _uncovered(tuple(v for clip in clips for v in clip.voiced), all_words)
         check.untranscribed = list(still)
@@ -341,14 +357,30 @@ def _better(candidate: list[Word], current: list[Word], voiced: Sequence[Span]) 
     return _length(_uncovered(voiced, candidate)) < _length(_uncovered(voiced, current)) - 0.1
 
 
-def _gap_clip(span: Span, clips: Sequence[Clip]) -> Clip:
-    """A clip for one missed stretch, with a little context inside the clip that held it."""
-    start, end = span
-    for clip in clips:
-        for a, b in clip.spans:
-            if a <= start and end <= b:
-                return Clip(spans=((max(a, start - 0.3), min(b, end + 0.3)),), voiced=(span,))
-    return Clip(spans=(span,), voiced=(span,))
+def _gap_clips(missed: Sequence[Span], clips: Sequence[Clip]) -> list[Clip]:
+    """Clips for missed stretches: each with a little context from the clip that held it,
+    joined end to end up to 30 s (every clip costs a full 30-s encoder pass: five stretches
+    as clips of their own took 2.2 s on the 3.5-min bench session)."""
+    spans: list[Span] = []
+    for start, end in missed:
+        low, high = start, end
+        for clip in clips:
+            for a, b in clip.spans:
+                if a <= start and end <= b:
+                    low, high = max(a, start - 0.3), min(b, end + 0.3)
+        if spans:  # context never repeats audio the stretch before already holds
+            low = max(low, spans[-1][1])
+        spans.append((low, high))
+    packed: list[Clip] = []
+    group: list[int] = []
+    for index, (low, high) in enumerate(spans):
+        if group and sum(spans[i][1] - spans[i][0] for i in group) + high - low > 30.0:
+            packed.append(Clip(tuple(spans[i] for i in group), tuple(missed[i] for i in group)))
+            group = []
+        group.append(index)
+    if group:
+        packed.append(Clip(tuple(spans[i] for i in group), tuple(missed[i] for i in group)))
+    return packed
 
 
 def _new_words(found: Sequence[Word], existing: Sequence[Word]) -> list[Word]:
