@@ -5,7 +5,9 @@ Exit codes: 0 every input succeeded, 1 any input failed (the others still done),
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import re
 import sys
 import threading
 import time
@@ -20,8 +22,20 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse exits 2 on usage errors; keep that
+        message += _suggestion(message)
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"sessionscribe: {message}\n")
+
+
+def _suggestion(message: str) -> str:
+    """'; did you mean transcribe?' for a mistyped choice (Python 3.11's argparse lists the
+    choices but does not point at the close one)."""
+    match = re.search(r"invalid choice: '?([^'\s]*)'? \(choose from (.*)\)", message)
+    if not match:
+        return ""
+    choices = [choice.strip(" '") for choice in match.group(2).split(",")]
+    close = difflib.get_close_matches(match.group(1), choices, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def _formats(text: str) -> tuple[str, ...]:
