@@ -44,7 +44,23 @@ def default_engine_factory(sink: Callable[[object], None], store: Any = None) ->
     """
     from engine.pipeline import Engine  # heavy: torch, ctranslate2, faster-whisper
 
-    return Engine(sink, store=store)
+    return Engine(sink, store=store, advice=app_model_advice())
+
+
+def app_model_advice():
+    """How a window user gets a missing model: the Settings tab's buttons, never a command."""
+    from engine.models import MODEL_FOLDER, ModelAdvice
+
+    return ModelAdvice(
+        missing=(
+            "in Settings choose {name} and press Download while online, or press "
+            "\"Use a model folder…\" and pick " + MODEL_FOLDER
+        ),
+        offline=(
+            "copy " + MODEL_FOLDER + " from a computer that has one, then in Settings press "
+            "\"Use a model folder…\" and pick it"
+        ),
+    )
 
 
 @dataclass

@@ -47,7 +47,9 @@ def _list_models() -> list[tuple[str, bool]]:
 def _download(name: str, cancel: threading.Event, report: Callable[[Any], None]) -> Path:
     from engine.models import download
 
-    return download(name, lambda done, total: report((done, total)), cancel)
+    from app.engine_adapter import app_model_advice
+
+    return download(name, lambda done, total: report((done, total)), cancel, advice=app_model_advice())
 
 
 class SettingsPanel(QWidget):

@@ -310,6 +310,7 @@ def doctor_command() -> int:
         print(f"Fix: {fix}")
     runtime = plan_runtime(TranscribeOptions(), health.cuda_usable, health.free_vram_bytes)
     print(f"CPU cores used: {usable_cores()}")
+    runtime = _doctor_model(runtime)
     print(
         f"Chosen settings: device {runtime.device}, model {runtime.model}, compute type "
         f"{runtime.compute_type}, batch size {runtime.batch_size}, CPU threads {runtime.cpu_threads}, "
@@ -318,6 +319,25 @@ def doctor_command() -> int:
     if not health.cuda_usable:
         print("Transcription will run on the CPU.")
     return EXIT_OK
+
+
+def _doctor_model(runtime):
+    """Say whether the model jobs would use is on this computer, and the fix if it is not;
+    returns the runtime with the model a job would really run (see Engine._present_model)."""
+    from dataclasses import replace
+
+    from engine.models import CLI_ADVICE, choose_present
+
+    name, folder = choose_present(runtime.model, runtime.device)
+    if folder is None:
+        print(f"Model: {runtime.model} is not downloaded and no other model is on this computer: jobs will fail.")
+        print(f"Fix: {CLI_ADVICE.for_missing(runtime.model)}")
+    elif name != runtime.model:
+        print(f"Model: {runtime.model} (the best for this computer) is not downloaded; jobs use {name} ({folder}).")
+        print(f"Fix: {CLI_ADVICE.for_missing(runtime.model)}")
+    else:
+        print(f"Model: {name} ({folder})")
+    return replace(runtime, model=name)
 
 
 # -- history ----------------------------------------------------------------------------------
@@ -403,9 +423,18 @@ def models_command(args: argparse.Namespace) -> int:
     from engine.models import MODEL_NAMES, download, list_models
 
     if args.models_command == "list":
+        from engine.models import DOWNLOAD_MB, model_size_text
+
+        print(f"{'MODEL':<16} {'SIZE':>10}  WHERE")
         for info in list_models():
-            where = str(info.path) if info.path else "not downloaded"
-            print(f"{info.name:<16} {where}")
+            if info.path:
+                size, where = model_size_text(info.path), str(info.path)
+            else:
+                mb = DOWNLOAD_MB.get(info.name)
+                size = (f"~{mb / 1000:.1f} GB" if mb >= 1000 else f"~{mb} MB") if mb else "-"
+                where = "not downloaded"
+            print(f"{info.name:<16} {size:>10}  {where}")
+        print("Sizes with ~ are what a download would fetch. Get one: sessionscribe models download NAME", file=sys.stderr)
         return EXIT_OK
     if args.name not in MODEL_NAMES and ("/" not in args.name or not args.any_repo):
         hint = " (or name an owner/name repository and add --any-repo)" if "/" in args.name else ""

@@ -43,7 +43,7 @@ from engine.events import (
 )
 from engine.hardware import Runtime, plan_runtime
 from engine.health import DeviceHealth, check_device
-from engine.models import resolve_model
+from engine.models import CLI_ADVICE, ModelAdvice, choose_present, resolve_model
 from engine.options import TranscribeOptions
 from engine.report import PeakMemory, RunReport, StageClock
 from engine.segments import Segment
@@ -83,8 +83,16 @@ DECODE_AHEAD_BLOCKS = 16
 class Engine:
     """Runs jobs one at a time. Thread-safe `cancel()`; everything else from one thread."""
 
-    def __init__(self, sink: EventSink = ignore_events, store=None, window_s: float | None = None):
+    def __init__(
+        self,
+        sink: EventSink = ignore_events,
+        store=None,
+        window_s: float | None = None,
+        advice: ModelAdvice = CLI_ADVICE,
+    ):
         self._sink = sink
+        self.advice = advice  # how the front end showing a failure lets its user get a model
+        self._fallbacks_told: set[tuple[str, str]] = set()
         self._emit_lock = threading.Lock()
         self._cancel = threading.Event()
         self.store = store
@@ -390,12 +398,32 @@ class Engine:
         runtime = self.plan(options)
         for note in runtime.notes:
             self._emit(DeviceNotice(note, self._fix_text()))
+        if options.model == "auto":
+            options = options.with_changes(model=self._present_model(runtime))
+            runtime = self.plan(options)
         model_dir = resolve_model(
             runtime.model,
             progress=lambda done, total: self._emit(ModelDownloadProgress(runtime.model, done, total)),
             cancel=self._cancel,
+            advice=self.advice,
         )
         return self.plan(options, model_dir), model_dir
+
+    def _present_model(self, runtime: Runtime) -> str:
+        """What "auto" runs: its first choice when on disk, else the best model that is (a
+        first job must not fail, or wait on a download, while a usable model sits in the
+        cache), said once per engine. With no model at all, the first choice (downloaded)."""
+        name, folder = choose_present(runtime.model, runtime.device)
+        if folder is not None and name != runtime.model and (runtime.model, name) not in self._fallbacks_told:
+            self._fallbacks_told.add((runtime.model, name))
+            self._emit(
+                DeviceNotice(
+                    f"The {runtime.model} model (the best for this computer) is not downloaded; "
+                    f"using {name}, the best model that is",
+                    self.advice.for_missing(runtime.model),
+                )
+            )
+        return name
 
     def _load(self, model_dir: Path, runtime: Runtime, options: TranscribeOptions) -> tuple[Runtime, Transcriber]:
         """Load the model (reused across jobs); if CUDA fails its warm-up, fall back to the CPU."""
