@@ -48,6 +48,15 @@ def _formats(text: str) -> tuple[str, ...]:
     return formats
 
 
+def _language(text: str) -> str:
+    from engine.languages import unknown_language
+
+    code = text.strip().lower()
+    if problem := unknown_language(code):
+        raise argparse.ArgumentTypeError(problem)
+    return code
+
+
 def _batch_size(text: str) -> int | None:
     if text == "auto":
         return None
@@ -70,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", choices=DEVICES)
     run.add_argument("--compute-type", default="auto", choices=COMPUTE_TYPES)
     run.add_argument("--batch-size", default=None, type=_batch_size, metavar="auto|N")
-    run.add_argument("--language", default="auto", metavar="auto|CODE")
+    run.add_argument("--language", default="auto", type=_language, metavar="auto|CODE")
     run.add_argument("--format", default=",".join(EXPORT_FORMATS), type=_formats, metavar="txt,srt,vtt,json")
     run.add_argument("--output-dir", type=Path, default=None)
     run.add_argument("--hotwords", default=None, metavar="TEXT")
@@ -79,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report", type=Path, default=None, metavar="FILE.json")
 
     commands.add_parser("doctor", help="check the GPU/CUDA set-up and the settings chosen")
+    commands.add_parser("languages", help="the language codes --language takes")
 
     models = commands.add_parser("models", help="list or download models")
     model_commands = models.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
@@ -125,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return doctor_command()
         if args.command == "history":
             return history_command(args)
+        if args.command == "languages":
+            return languages_command()
         return models_command(args)
     except KeyboardInterrupt:
         print("sessionscribe: interrupted", file=sys.stderr)
@@ -338,6 +350,14 @@ def _doctor_model(runtime):
     else:
         print(f"Model: {name} ({folder})")
     return replace(runtime, model=name)
+
+
+def languages_command() -> int:
+    from engine.languages import LANGUAGES
+
+    for code, name in sorted(LANGUAGES.items()):
+        print(f"{code:<4} {name}")
+    return EXIT_OK
 
 
 # -- history ----------------------------------------------------------------------------------

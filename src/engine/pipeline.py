@@ -24,7 +24,7 @@ import numpy as np
 from engine import decode as decode_stage
 from engine.condition import EdgeSilence, condition, import_frozen, warm_imports
 from engine.decode import SAMPLE_RATE, DecodeReport
-from engine.errors import Cancelled, ModelError, SessionScribeError
+from engine.errors import Cancelled, ModelError, SessionScribeError, SettingError
 from engine.events import (
     DeviceNotice,
     EventSink,
@@ -42,6 +42,7 @@ from engine.events import (
     ignore_events,
 )
 from engine.hardware import Runtime, plan_runtime
+from engine.languages import english_only_note, unknown_language
 from engine.health import DeviceHealth, check_device
 from engine.models import CLI_ADVICE, ModelAdvice, choose_present, resolve_model
 from engine.options import TranscribeOptions
@@ -205,6 +206,8 @@ class Engine:
             if self.store is not None and info.duration_s:
                 self.store.set_duration(job_id, info.duration_s)
             self._emit(JobStarted(job_id, path, info.duration_s))
+            if note := english_only_note(runtime.model, model_dir, options.language):
+                self._emit(JobNote(job_id, f"{path.name}: {note}", "warning"))
             report = RunReport(
                 model=runtime.model,
                 device=runtime.device,
@@ -395,6 +398,8 @@ class Engine:
     def _choose(self, options: TranscribeOptions) -> tuple[Runtime, Path]:
         """Pick the device and settings and make sure the model is here (downloading it if
         needed) before any audio is touched: a missing model fails at once."""
+        if problem := unknown_language(options.language):  # e.g. an old settings file
+            raise SettingError(problem, kind="unknown-language")
         runtime = self.plan(options)
         for note in runtime.notes:
             self._emit(DeviceNotice(note, self._fix_text()))
