@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.fmt import one_line
+from app.fmt import REASON_LIMIT, one_line
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class JobResult:
             status=status if status in ("done", "failed", "cancelled") else "failed",
             engine_job_id=getattr(outcome, "job_id", None),
             outputs=dict(getattr(outcome, "outputs", None) or {}),
-            reason=None if reason is None else one_line(reason),
+            reason=None if reason is None else one_line(reason, REASON_LIMIT),
             report=getattr(outcome, "report", None),
             segments=list(getattr(outcome, "segments", None) or []),
         )

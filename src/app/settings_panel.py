@@ -399,7 +399,7 @@ class SettingsPanel(QWidget):
             self.message.emit(f"Model {name} downloaded")
             self.refresh_models()
         else:
-            self.message.emit(fmt.one_line(problem))
+            self.message.emit(fmt.one_line(problem, fmt.REASON_LIMIT))
         self._update_model_state()
 
     def _show_download(self, visible: bool) -> None:

@@ -198,6 +198,7 @@ class TranscriptView(QWidget):
         self.last_export: Path | None = None
 
         self.title = QLabel("Select a recording in the queue to see its transcript.")
+        self.title.setWordWrap(True)  # a failure shows its whole reason here
         self.title.setStyleSheet("font-weight: 600;")
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText("Search the transcript…")
@@ -315,6 +316,13 @@ class TranscriptView(QWidget):
             self.title.setText("Select a recording in the queue to see its transcript.")
             return
         count = len(job.segments)
+        if job.status == JobStatus.FAILED:  # why, with its fix, rather than "0 segments"
+            reason = job.reason or "transcription failed"
+            prefix = f"{job.name}: "
+            reason = reason[len(prefix):] if reason.startswith(prefix) else reason
+            kept = f" ({count} segment{'s' if count != 1 else ''} kept)" if count else ""
+            self.title.setText(f"{job.name} failed{kept}: {reason}")
+            return
         state = {JobStatus.RUNNING: " — transcribing…", JobStatus.QUEUED: " — waiting in the queue"}.get(job.status, "")
         edited = " (edited)" if job.edited else ""
         self.title.setText(f"{job.name}: {count} segment{'s' if count != 1 else ''}{edited}{state}")

@@ -3,6 +3,7 @@ along the bottom. Wiring only; behaviour lives in the controller and the views."
 from __future__ import annotations
 
 import logging
+import textwrap
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -377,6 +378,9 @@ class MainWindow(QMainWindow):
 
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 15000)
+        # A long line (a failure with its fix) is clipped by a narrow window: all of it is
+        # in the tooltip, wrapped (Qt does not wrap plain-text tooltips).
+        self.statusBar().setToolTip(textwrap.fill(text, 100))
 
     def show_notice(self, title: str, text: str) -> None:
         """Something the user must not miss (the status bar clears itself): a message box
