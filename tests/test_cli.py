@@ -222,3 +222,18 @@ def test_engine_refuses_an_unknown_language_from_stored_settings(good_recording,
     )
     assert outcome.status == "failed" and "unknown language code 'xx'" in outcome.reason
     assert any(isinstance(event, JobFailed) for event in events)
+
+
+def test_transcribe_help_explains_every_option_and_its_default():
+    result = run_cli("transcribe", "--help")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    options = ("--model", "--device", "--compute-type", "--batch-size", "--language", "--format",
+               "--output-dir", "--hotwords", "--report")
+    for option in options:
+        start = text.index(f"{option} ", text.index("options:"))
+        described = text[start:]
+        following = [text.index(f"{other} ", start + 1) for other in options if text.find(f"{other} ", start + 1) > 0]
+        described = text[start:min(following)] if following else described
+        assert "Default:" in described, (option, described)
+    assert "Exit code" in text

@@ -73,28 +73,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sessionscribe", description="Private, fast transcription of session recordings.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = commands.add_parser("transcribe", help="transcribe recordings or folders of them")
-    run.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    run.add_argument("--model", default="auto", help="model name or folder (default: large-v3-turbo on CUDA, small on CPU)")
-    run.add_argument("--device", default="auto", choices=DEVICES)
-    run.add_argument("--compute-type", default="auto", choices=COMPUTE_TYPES)
-    run.add_argument("--batch-size", default=None, type=_batch_size, metavar="auto|N")
-    run.add_argument("--language", default="auto", type=_language, metavar="auto|CODE")
-    run.add_argument("--format", default=",".join(EXPORT_FORMATS), type=_formats, metavar="txt,srt,vtt,json")
-    run.add_argument("--output-dir", type=Path, default=None)
-    run.add_argument("--hotwords", default=None, metavar="TEXT")
+    run = commands.add_parser(
+        "transcribe",
+        help="transcribe recordings or folders of them",
+        description="Transcribe recordings on this computer. Each one writes <output dir>/<name>.<format>; "
+        "a run that was interrupted continues where it stopped when run again.",
+        epilog="Exit code: 0 all done, 1 any recording failed (the others are still done), 2 wrong usage.",
+    )
+    run.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                     help="recordings (audio or video), or folders: searched recursively for them")
+    run.add_argument("--model", default="auto", metavar="NAME|DIR",
+                     help="a model name (see `sessionscribe models list`) or a folder holding a CTranslate2 "
+                     "Whisper model. Default: auto = large-v3-turbo on a GPU, small on the CPU; when that is "
+                     "not downloaded, the best model that is")
+    run.add_argument("--device", default="auto", choices=DEVICES,
+                     help="where the model runs. Default: auto = the GPU when CUDA works (see "
+                     "`sessionscribe doctor`), else the CPU")
+    run.add_argument("--compute-type", default="auto", choices=COMPUTE_TYPES,
+                     help="number format of the model's weights. Default: auto = float16 on a GPU, int8 on the CPU")
+    run.add_argument("--batch-size", default=None, type=_batch_size, metavar="auto|N",
+                     help="clips transcribed at once. Default: auto = from free GPU memory, 4 on the CPU")
+    run.add_argument("--language", default="auto", type=_language, metavar="auto|CODE",
+                     help="the language spoken, e.g. en or fr (`sessionscribe languages` lists the codes). "
+                     "Default: auto = detected from the start of each recording")
+    run.add_argument("--format", default=",".join(EXPORT_FORMATS), type=_formats, metavar="txt,srt,vtt,json",
+                     help="which files to write, separated by commas. Default: all four")
+    run.add_argument("--output-dir", type=Path, default=None, metavar="DIR",
+                     help="where the files go. Default: beside each recording")
+    run.add_argument("--hotwords", default=None, metavar="TEXT",
+                     help="names and terms to favour, e.g. \"EMDR, Dr. Okafor, sertraline\". Default: none")
     # Words are always timed now (cues take their times from them) and always in the JSON.
     run.add_argument("--word-timestamps", action="store_true", help=argparse.SUPPRESS)
-    run.add_argument("--report", type=Path, default=None, metavar="FILE.json")
+    run.add_argument("--report", type=Path, default=None, metavar="FILE.json",
+                     help="also write each recording's run report (timings, device, cost) as JSON, readable by "
+                     "you only. Default: none")
 
     commands.add_parser("doctor", help="check the GPU/CUDA set-up and the settings chosen")
     commands.add_parser("languages", help="the language codes --language takes")
 
     models = commands.add_parser("models", help="list or download models")
     model_commands = models.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
-    model_commands.add_parser("list")
-    download = model_commands.add_parser("download")
-    download.add_argument("name")
+    model_commands.add_parser("list", help="every model: its size, and where it is when it is on this computer")
+    download = model_commands.add_parser("download", help="fetch a model from the model hub (needs a connection)")
+    download.add_argument("name", help="a name from `sessionscribe models list`")
     download.add_argument(
         "--any-repo", action="store_true",
         help="allow an owner/name hub repository that is not one of the listed models",
