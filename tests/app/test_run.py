@@ -216,3 +216,17 @@ def test_a_failed_jobs_whole_reason_and_fix_are_shown_where_the_user_looks(make_
     assert "0 segments" not in title
     assert "nomodel.wav" in title and LONG_MODEL_REASON in title
     assert window.transcript.title.wordWrap()
+
+
+def test_cost_box_prices_cpu_time_on_a_cpu_run(make_window, qtbot, tmp_path):
+    """Issue 13 item 7: a run without a GPU is not priced as "GPU $/hour"."""
+    window = make_window(segments=2, step_s=0.005)
+    job = window.add_paths([_touch(tmp_path / "a.wav")])[0]
+    window.controller.start()
+    _wait_finished(qtbot, window, job.id)
+    window.select_job(job.id)
+    window.report.set_job(job)
+    assert job.report.device == "cpu"
+    assert window.report.cost_line.text().startswith("CPU time")
+    assert "GPU" not in window.report.cost_line.text()
+    assert window.report.gpu_rate.suffix() == " / hour CPU time"
