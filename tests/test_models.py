@@ -666,3 +666,19 @@ def test_doctor_names_the_missing_model_and_the_fix(hub, hub_cache, monkeypatch)
     result = _cli("doctor")
     assert "small (the best for this computer) is not downloaded; jobs use tiny" in result.stdout, result.stdout
     assert re.search(r"Chosen settings: .*model tiny,", result.stdout), result.stdout
+
+
+def test_cli_auto_runs_the_model_on_disk_with_a_warning_line(hub, hub_cache, speech_available, tmp_path, monkeypatch):
+    """The first job of a fresh machine: "auto" wants small, only tiny is on disk, no hub."""
+    from support.audio import session, write_audio
+
+    download("tiny")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_free_port()}")  # offline from here
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    audio, _ = session([0.5, "We can start whenever you are ready.", 0.5])
+    recording = write_audio(tmp_path / "first.ogg", audio)
+    result = _cli("transcribe", str(recording), "--format", "txt", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert any("small" in line and "using tiny" in line and "models download small" in line for line in warnings), result.stderr
+    assert (tmp_path / "out" / "first.txt").is_file()
