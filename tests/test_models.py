@@ -606,6 +606,10 @@ def test_auto_falls_back_in_order_of_quality_for_the_device(monkeypatch):
     assert models.choose_present("small", "cpu") == ("base", Path("/m/base"))
     assert models.choose_present("large-v3-turbo", "cuda") == ("large-v3", Path("/m/large-v3"))
     assert models.choose_present("tiny.en", "cpu") == ("tiny.en", Path("/m/tiny.en"))
+    present.pop("base")
+    assert models.choose_present("small", "cpu") == ("tiny.en", Path("/m/tiny.en"))
+    # French asked for: an English-only model is no fallback.
+    assert models.choose_present("small", "cpu", english_ok=False) == ("large-v3", Path("/m/large-v3"))
     monkeypatch.setattr(models, "cached_model_dir", {}.get)
     assert models.choose_present("small", "cpu") == ("small", None)
 

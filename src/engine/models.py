@@ -262,13 +262,16 @@ AUTO_FALLBACK: dict[str, tuple[str, ...]] = {
 }
 
 
-def choose_present(preferred: str, device: str) -> tuple[str, Path | None]:
+def choose_present(preferred: str, device: str, english_ok: bool = True) -> tuple[str, Path | None]:
     """`preferred` if it is on disk, else the best named model that is (AUTO_FALLBACK), as
-    (name, folder); (preferred, None) when no model is on disk at all. Cache lookups only."""
+    (name, folder); (preferred, None) when no model is on disk at all. Cache lookups only.
+    `english_ok` False (another language was asked for) passes over English-only models."""
     folder = cached_model_dir(preferred)
     if folder is not None:
         return preferred, folder
     for name in AUTO_FALLBACK.get(device, AUTO_FALLBACK["cpu"]):
+        if not english_ok and name.endswith(".en"):
+            continue
         if name != preferred and (folder := cached_model_dir(name)) is not None:
             return name, folder
     return preferred, None

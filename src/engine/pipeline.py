@@ -404,7 +404,7 @@ class Engine:
         for note in runtime.notes:
             self._emit(DeviceNotice(note, self._fix_text()))
         if options.model == "auto":
-            options = options.with_changes(model=self._present_model(runtime))
+            options = options.with_changes(model=self._present_model(runtime, options.language))
             runtime = self.plan(options)
         model_dir = resolve_model(
             runtime.model,
@@ -414,11 +414,11 @@ class Engine:
         )
         return self.plan(options, model_dir), model_dir
 
-    def _present_model(self, runtime: Runtime) -> str:
+    def _present_model(self, runtime: Runtime, language: str | None) -> str:
         """What "auto" runs: its first choice when on disk, else the best model that is (a
         first job must not fail, or wait on a download, while a usable model sits in the
         cache), said once per engine. With no model at all, the first choice (downloaded)."""
-        name, folder = choose_present(runtime.model, runtime.device)
+        name, folder = choose_present(runtime.model, runtime.device, english_ok=language in (None, "en"))
         if folder is not None and name != runtime.model and (runtime.model, name) not in self._fallbacks_told:
             self._fallbacks_told.add((runtime.model, name))
             self._emit(
