@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -94,7 +95,9 @@ def test_exit_codes_outputs_beside_input_and_report(good_recording, tiny_model, 
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in source.parent.iterdir()) == ["good.json", "good.ogg", "good.srt"]
     data = json.loads(report.read_text())["jobs"][0]
-    assert data["device"] == "cpu" and data["compute_type"] == "int8" and data["batch_size"] == 8
+    from engine.hardware import CPU_BATCH_SIZE  # 4 since e368635 (was 8 when this test was written)
+
+    assert data["device"] == "cpu" and data["compute_type"] == "int8" and data["batch_size"] == CPU_BATCH_SIZE
     assert set(data["stages"]) == {"decode", "condition", "speech", "transcribe", "export"}
     assert data["rtf"] > 0 and data["cost"]["api_dollars"] > 0
     # Running again overwrites its own outputs and still exits 0.
@@ -173,3 +176,66 @@ def test_an_unwritable_report_is_one_line_and_exit_1_not_a_traceback(good_record
     assert len(errors) == 1 and "report.json" in errors[0]
     assert "1 of 1 recording(s) transcribed" in result.stderr
     assert (tmp_path / "out" / "good.txt").read_text().strip() == "hello"
+
+
+# -- issue 13 item 5: language codes are checked; an English-only model says what it ignores ----
+def test_unknown_language_code_is_a_usage_error_saying_where_the_codes_are(tmp_path):
+    result = run_cli("transcribe", str(tmp_path / "a.wav"), "--language", "xx")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "unknown language code 'xx'" in result.stderr
+    assert "sessionscribe languages" in result.stderr
+
+
+def test_languages_lists_the_codes():
+    result = run_cli("languages")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^fr\s+French$", result.stdout, re.M) and re.search(r"^en\s+English$", result.stdout, re.M)
+
+
+def test_whisper_language_table_matches_faster_whisper():
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    from engine.languages import LANGUAGES
+
+    assert set(LANGUAGES) == set(_LANGUAGE_CODES)
+
+
+def test_english_only_model_asked_for_french_warns(good_recording, real_model, tmp_path):
+    result = run_cli("transcribe", str(good_recording), "--model", str(real_model), "--language", "fr",
+                     "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert any("only knows English" in line and "French" in line for line in warnings), result.stderr
+    english = run_cli("transcribe", str(good_recording), "--model", str(real_model), "--language", "en",
+                      "--output-dir", str(tmp_path / "out2"))
+    assert "only knows English" not in english.stderr
+
+
+def test_engine_refuses_an_unknown_language_from_stored_settings(good_recording, tiny_model, tmp_path):
+    """The app's settings file may hold any code: the engine checks it too, before any work."""
+    from engine.events import JobFailed
+    from engine.options import TranscribeOptions
+    from engine.pipeline import Engine
+
+    events: list = []
+    outcome = Engine(events.append).transcribe(
+        good_recording, TranscribeOptions(model=str(tiny_model), language="xx", output_dir=tmp_path)
+    )
+    assert outcome.status == "failed" and "unknown language code 'xx'" in outcome.reason
+    assert any(isinstance(event, JobFailed) for event in events)
+
+
+def test_transcribe_help_explains_every_option_and_its_default():
+    result = run_cli("transcribe", "--help")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    options = ("--model", "--device", "--compute-type", "--batch-size", "--language", "--format",
+               "--output-dir", "--hotwords", "--report")
+    for option in options:
+        start = text.index(f"{option} ", text.index("options:"))
+        described = text[start:]
+        following = [text.index(f"{other} ", start + 1) for other in options if text.find(f"{other} ", start + 1) > 0]
+        described = text[start:min(following)] if following else described
+        assert "Default:" in described, (option, described)
+    assert "Exit code" in text

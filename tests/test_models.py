@@ -484,8 +484,10 @@ def test_missing_model_without_network_fails_fast_and_says_how_to_get_it(
     assert time.monotonic() - started < 5
     message = str(failure.value)
     assert "small" in message
-    assert "sessionscribe models download small" in message
-    assert "--model" in message
+    # Offline, "run models download small" is no way out: bring a model folder instead.
+    assert "no connection to the model hub" in message
+    assert "models download small" not in message
+    assert "--model DIR" in message
     assert not cache.exists() or not any(cache.rglob("*.bin"))
 
 
@@ -499,7 +501,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_cli_models_download_then_list(hub, hub_cache):
     before = _cli("models", "list")
     assert before.returncode == 0, before.stderr
-    assert re.search(r"^tiny\s+not downloaded$", before.stdout, re.M), before.stdout
+    assert re.search(r"^tiny\s+~75 MB\s+not downloaded$", before.stdout, re.M), before.stdout
 
     fetched = _cli("models", "download", "tiny")
     assert fetched.returncode == 0, fetched.stderr
@@ -507,12 +509,12 @@ def test_cli_models_download_then_list(hub, hub_cache):
 
     after = _cli("models", "list")
     assert after.returncode == 0, after.stderr
-    line = re.search(r"^tiny\s+(.+)$", after.stdout, re.M)
-    assert line and line[1] != "not downloaded", after.stdout
-    folder = Path(line[1])
+    line = re.search(r"^tiny\s+(\d+ MB)\s+(.+)$", after.stdout, re.M)
+    assert line and line[2] != "not downloaded", after.stdout
+    folder = Path(line[2])
     assert folder.is_relative_to(hub_cache)
     assert (folder / "model.bin").read_bytes() == hub.files["model.bin"]
-    assert re.search(r"^small\s+not downloaded$", after.stdout, re.M), after.stdout
+    assert re.search(r"^small\s+~484 MB\s+not downloaded$", after.stdout, re.M), after.stdout
 
 
 def test_a_model_faster_whisper_fetched_itself_is_reused(hub, hub_cache):
@@ -578,3 +580,109 @@ def test_other_repositories_only_when_asked_for_explicitly(tiny_model, hub_cache
         assert resolve_model("someone/custom-whisper").name == other.commit  # now cached, pinned
     finally:
         other.close()
+
+
+# -- issue 13 item 1: "auto" runs the best model on disk; failures give the front end's fix ------
+@pytest.fixture
+def offline_cache(tmp_path, monkeypatch) -> Path:
+    """An empty private hub cache and a hub that cannot be reached (a closed port)."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf" / "hub"
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_free_port()}")
+    return cache
+
+
+def test_auto_falls_back_in_order_of_quality_for_the_device(monkeypatch):
+    import engine.models as models
+
+    present = {"tiny.en": Path("/m/tiny.en"), "base": Path("/m/base"), "large-v3": Path("/m/large-v3")}
+    monkeypatch.setattr(models, "cached_model_dir", present.get)
+    assert models.choose_present("small", "cpu") == ("base", Path("/m/base"))
+    assert models.choose_present("large-v3-turbo", "cuda") == ("large-v3", Path("/m/large-v3"))
+    assert models.choose_present("tiny.en", "cpu") == ("tiny.en", Path("/m/tiny.en"))
+    present.pop("base")
+    assert models.choose_present("small", "cpu") == ("tiny.en", Path("/m/tiny.en"))
+    # French asked for: an English-only model is no fallback.
+    assert models.choose_present("small", "cpu", english_ok=False) == ("large-v3", Path("/m/large-v3"))
+    monkeypatch.setattr(models, "cached_model_dir", {}.get)
+    assert models.choose_present("small", "cpu") == ("small", None)
+
+
+def test_auto_uses_the_best_model_on_disk_and_says_so_once(hub, hub_cache):
+    from engine.events import DeviceNotice
+    from engine.options import TranscribeOptions
+    from engine.pipeline import Engine
+
+    fetched = download("tiny")
+    hub.down = True  # offline from here: nothing may be fetched
+    hub.clear_log()
+    events: list = []
+    engine = Engine(events.append)
+    runtime, folder = engine._choose(TranscribeOptions(device="cpu"))
+    assert runtime.model == "tiny" and folder == fetched
+    notices = [event for event in events if isinstance(event, DeviceNotice)]
+    assert len(notices) == 1, events
+    assert "small" in notices[0].message and "using tiny" in notices[0].message
+    assert "sessionscribe models download small" in notices[0].fix
+    engine._choose(TranscribeOptions(device="cpu"))
+    assert len([event for event in events if isinstance(event, DeviceNotice)]) == 1  # once per engine
+    assert not hub.log
+
+
+def test_no_model_offline_fails_with_the_fix_of_the_front_end_showing_it(offline_cache):
+    from app.engine_adapter import app_model_advice
+    from engine.options import TranscribeOptions
+    from engine.pipeline import Engine
+
+    with pytest.raises(ModelError) as cli_failure:
+        Engine()._choose(TranscribeOptions(device="cpu"))
+    cli_text = str(cli_failure.value)
+    assert "small" in cli_text and "no connection to the model hub" in cli_text and "--model DIR" in cli_text
+    with pytest.raises(ModelError) as app_failure:
+        Engine(advice=app_model_advice())._choose(TranscribeOptions(device="cpu"))
+    app_text = str(app_failure.value)
+    assert "Use a model folder" in app_text
+    assert "sessionscribe" not in app_text and "--model" not in app_text  # no CLI advice in the window
+
+
+def test_cli_download_offline_does_not_answer_with_itself(offline_cache):
+    result = _cli("models", "download", "small")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "no connection to the model hub" in result.stderr
+    assert "models download small" not in result.stderr
+    assert "--model DIR" in result.stderr
+
+
+def test_doctor_names_the_missing_model_and_the_fix(hub, hub_cache, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # "auto" means small: the CPU's choice
+    result = _cli("doctor")
+    assert result.returncode == 0, result.stderr
+    assert "small is not downloaded and no other model is on this computer" in result.stdout
+    assert "Fix: run `sessionscribe models download small`" in result.stdout
+    download("tiny")
+    result = _cli("doctor")
+    assert "small (the best for this computer) is not downloaded; jobs use tiny" in result.stdout, result.stdout
+    assert re.search(r"Chosen settings: .*model tiny,", result.stdout), result.stdout
+
+
+def test_cli_auto_runs_the_model_on_disk_with_a_warning_line(hub, hub_cache, speech_available, tmp_path, monkeypatch):
+    """The first job of a fresh machine: "auto" wants small, only tiny is on disk, no hub."""
+    from support.audio import session, write_audio
+
+    download("tiny")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_free_port()}")  # offline from here
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    audio, _ = session([0.5, "We can start whenever you are ready.", 0.5])
+    recording = write_audio(tmp_path / "first.ogg", audio)
+    result = _cli("transcribe", str(recording), "--format", "txt", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert any("small" in line and "using tiny" in line and "models download small" in line for line in warnings), result.stderr
+    assert (tmp_path / "out" / "first.txt").is_file()

@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.fmt import one_line
+from app.fmt import REASON_LIMIT, one_line
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,23 @@ def default_engine_factory(sink: Callable[[object], None], store: Any = None) ->
     """
     from engine.pipeline import Engine  # heavy: torch, ctranslate2, faster-whisper
 
-    return Engine(sink, store=store)
+    return Engine(sink, store=store, advice=app_model_advice())
+
+
+def app_model_advice():
+    """How a window user gets a missing model: the Settings tab's buttons, never a command."""
+    from engine.models import MODEL_FOLDER, ModelAdvice
+
+    return ModelAdvice(
+        missing=(
+            "in Settings choose {name} and press Download while online, or press "
+            "\"Use a model folder…\" and pick " + MODEL_FOLDER
+        ),
+        offline=(
+            "copy " + MODEL_FOLDER + " from a computer that has one, then in Settings press "
+            "\"Use a model folder…\" and pick it"
+        ),
+    )
 
 
 @dataclass
@@ -69,7 +85,7 @@ class JobResult:
             status=status if status in ("done", "failed", "cancelled") else "failed",
             engine_job_id=getattr(outcome, "job_id", None),
             outputs=dict(getattr(outcome, "outputs", None) or {}),
-            reason=None if reason is None else one_line(reason),
+            reason=None if reason is None else one_line(reason, REASON_LIMIT),
             report=getattr(outcome, "report", None),
             segments=list(getattr(outcome, "segments", None) or []),
         )

@@ -54,6 +54,12 @@ def money(dollars: float) -> str:
     return f"${dollars:.2f}"
 
 
+# The engine's failure lines carry their fix ("... in Settings press \"Use a model folder…\"
+# and pick ..."), often past 200 characters: they are shown whole. The limit is there for
+# text the engine did not write (an exception's message), which can run to pages.
+REASON_LIMIT = 600
+
+
 def one_line(text: str, limit: int = 200) -> str:
     """Keep user-facing reasons to one short line, whatever an exception carried."""
     line = " ".join(str(text).split())

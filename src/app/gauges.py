@@ -213,7 +213,12 @@ class GaugePanel(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("gaugePanel")
-        self.cpu = _Tile("CPU", CPU_COLOR)
+        # psutil's CPU figure is the whole machine: other programs count too, so the tile says
+        # so and shows SessionScribe's own share beside it.
+        self.cpu = _Tile("CPU, all programs", CPU_COLOR)
+        self.cpu.setToolTip(
+            "CPU use of the whole computer (every program); \"ours\" is SessionScribe's own share"
+        )
         self.ram = _Tile("RAM", RAM_COLOR)
         self.gpu = _Tile("GPU", GPU_COLOR)
         self.vram = _Tile("VRAM", VRAM_COLOR)
@@ -253,7 +258,11 @@ class GaugePanel(QFrame):
     def show_sample(self, sample) -> None:
         """Render one engine.monitor.SystemSample."""
         self.samples_seen += 1
-        self.cpu.show_value(f"{sample.cpu_percent:.0f} %", sample.cpu_percent / 100.0)
+        own = getattr(sample, "own_cpu_percent", None)
+        self.cpu.show_value(
+            f"{sample.cpu_percent:.0f} %" + (f" (ours {own:.0f} %)" if own is not None else ""),
+            sample.cpu_percent / 100.0,
+        )
         ram_total = sample.ram_total_bytes or 1
         self.ram.show_value(
             f"{fmt.size(sample.ram_used_bytes)} / {fmt.size(sample.ram_total_bytes)}",

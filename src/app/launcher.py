@@ -6,11 +6,38 @@ must not pay for Qt, so nothing here imports PySide6 at module level.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
-CLI_COMMANDS = frozenset({"transcribe", "doctor", "models"})
+CLI_COMMANDS = frozenset({"transcribe", "doctor", "models", "history", "languages"})
+NO_DISPLAY_EXIT = 1
+
+
+def no_display_reason() -> str | None:
+    """Why the window cannot open here, or None. On Linux without $DISPLAY or
+    $WAYLAND_DISPLAY (e.g. over SSH) Qt aborts (exit 134) blaming its xcb plugin's libraries,
+    which sends people hunting for packages they already have. An explicit QT_QPA_PLATFORM
+    (offscreen, vnc, ...) is the user's choice and is let through."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "sessionscribe: no display to open the window on ($DISPLAY and $WAYLAND_DISPLAY are not set); "
+        "use the command line instead: sessionscribe transcribe FILE (see sessionscribe transcribe --help)"
+    )
+
+
+def _mistyped_command(word: str) -> bool:
+    """A first word that is not an option, a subcommand or a recording/folder that exists,
+    and does not look like a path either: a subcommand typed wrong (`transcrib`), which must
+    be a usage error rather than a recording queued in the window."""
+    if word.startswith("-") or word == "gui" or word in CLI_COMMANDS:
+        return False
+    path = Path(word)
+    return not path.exists() and os.sep not in word and not path.suffix
 
 
 def build_gui_parser() -> argparse.ArgumentParser:
@@ -70,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.cli import main as cli_main
 
         return int(cli_main(argv) or 0)
+    if argv and _mistyped_command(argv[0]):
+        from engine.cli import build_parser
+
+        build_parser().parse_args(argv)  # exits 2: "invalid choice ... did you mean ...?"
     if argv and argv[0] == "gui":
         argv = argv[1:]
     parser = build_gui_parser()
@@ -80,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [f for f in overrides.get("formats", ()) if f not in EXPORT_FORMATS]
     if unknown:
         parser.error(f"unknown format {', '.join(unknown)} (choose from {', '.join(EXPORT_FORMATS)})")
+    reason = no_display_reason()
+    if reason:  # before Qt is imported: its abort would blame the wrong thing
+        print(reason, file=sys.stderr)
+        return NO_DISPLAY_EXIT
     from app.gui import run_gui  # Qt is imported only now
 
     return run_gui(list(args.paths), overrides)

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.background import run_in_background
 from app.engine_adapter import EngineAdapter, JobResult
-from app.fmt import one_line
+from app.fmt import REASON_LIMIT, one_line
 from app.history import History
 from app.jobs import Job, JobStatus
 from app.queue_model import QueueModel
@@ -337,9 +337,9 @@ class QueueController(QObject):
             return  # the row itself did not change
         elif isinstance(event, ev.JobNote):
             job.notes.append(event.message)
-            self.note.emit(one_line(f"{job.name}: {event.message}"))
+            self.note.emit(one_line(f"{job.name}: {event.message}", REASON_LIMIT))
         elif isinstance(event, ev.JobFailed):
-            job.reason = one_line(event.reason)
+            job.reason = one_line(event.reason, REASON_LIMIT)
         elif isinstance(event, ev.JobDone):
             job.outputs = dict(event.outputs)
             job.report = event.report
@@ -364,7 +364,7 @@ class QueueController(QObject):
         job.status = {"done": JobStatus.DONE, "cancelled": JobStatus.CANCELLED}.get(result.status, JobStatus.FAILED)
         if job.status == JobStatus.FAILED:
             job.reason = result.reason or job.reason or f"{job.name}: transcription failed"
-            self.note.emit(one_line(job.reason))
+            self.note.emit(one_line(job.reason, REASON_LIMIT))
         if result.outputs:
             job.outputs = dict(result.outputs)
         if result.report is not None:

@@ -1,6 +1,7 @@
 """Table model of the job queue: one row per recording, drag to reorder, drop files to add."""
 from __future__ import annotations
 
+import textwrap
 import time
 from pathlib import Path
 
@@ -168,8 +169,8 @@ class QueueModel(QAbstractTableModel):
 
     def _tooltip(self, job: Job, column: int) -> str:
         lines = [str(job.path)]
-        if job.reason:
-            lines.append(job.reason)
+        if job.reason:  # wrapped: Qt does not wrap a plain-text tooltip, and it is long
+            lines.append(textwrap.fill(job.reason, 100))
         if column == COL_PROGRESS and job.started_at is not None:
             for stage, state in job.stages.items():
                 if state.started_at is None:

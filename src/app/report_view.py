@@ -122,7 +122,9 @@ class ReportView(QWidget):
             self.fields[key] = value
             form.addRow(label + ":", value)
 
-        self.gpu_rate = QDoubleSpinBox(prefix="$", suffix=" / hour GPU", decimals=3, maximum=1000.0, singleStep=0.05)
+        # Priced as what the run used: GPU time on a GPU, CPU time without one (set per report).
+        self.gpu_rate = QDoubleSpinBox(prefix="$", suffix=" / hour computing", decimals=3, maximum=1000.0, singleStep=0.05)
+        self.gpu_rate.setToolTip("What an hour of this computer's time costs you (GPU time on a GPU run, CPU time otherwise)")
         self.api_rate = QDoubleSpinBox(prefix="$", suffix=" / minute API", decimals=4, maximum=100.0, singleStep=0.001)
         self.cost_line = QLabel("—")
         self.cost_line.setWordWrap(True)
@@ -223,8 +225,9 @@ class ReportView(QWidget):
             return
         audio_min = (getattr(report, "audio_s", 0.0) or 0.0) / 60.0
         saved = cost.api_dollars - cost.gpu_dollars
-        # The $/hour rate is a GPU rate; on a CPU run it prices the machine time the same way.
-        kind = "GPU" if getattr(report, "device", "") == "cuda" else "Machine"
+        # One $/hour rate, priced as what the run used: GPU time, or CPU time without a GPU.
+        kind = "GPU" if getattr(report, "device", "") == "cuda" else "CPU"
+        self.gpu_rate.setSuffix(f" / hour {kind} time")
         self.cost_line.setText(
             f"{kind} time {fmt.short_seconds(cost.gpu_seconds)} at {fmt.money(gpu_rate)}/h = {fmt.money(cost.gpu_dollars)}"
             f"\nvs speech API {audio_min:.1f} min at {fmt.money(api_rate)}/min = {fmt.money(cost.api_dollars)}"

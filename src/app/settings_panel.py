@@ -47,7 +47,9 @@ def _list_models() -> list[tuple[str, bool]]:
 def _download(name: str, cancel: threading.Event, report: Callable[[Any], None]) -> Path:
     from engine.models import download
 
-    return download(name, lambda done, total: report((done, total)), cancel)
+    from app.engine_adapter import app_model_advice
+
+    return download(name, lambda done, total: report((done, total)), cancel, advice=app_model_advice())
 
 
 class SettingsPanel(QWidget):
@@ -397,7 +399,7 @@ class SettingsPanel(QWidget):
             self.message.emit(f"Model {name} downloaded")
             self.refresh_models()
         else:
-            self.message.emit(fmt.one_line(problem))
+            self.message.emit(fmt.one_line(problem, fmt.REASON_LIMIT))
         self._update_model_state()
 
     def _show_download(self, visible: bool) -> None:

@@ -99,7 +99,9 @@ class SegmentModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return ("Time (click: play)", "Text (double-click to correct)")[section]
+            return ("Time", "Text (double-click to correct)")[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return ("Click a time to play the recording from there", "Double-click the text to correct it")[section]
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
@@ -198,6 +200,7 @@ class TranscriptView(QWidget):
         self.last_export: Path | None = None
 
         self.title = QLabel("Select a recording in the queue to see its transcript.")
+        self.title.setWordWrap(True)  # a failure shows its whole reason here
         self.title.setStyleSheet("font-weight: 600;")
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText("Search the transcript…")
@@ -223,7 +226,10 @@ class TranscriptView(QWidget):
         # width; a row's height is fitted when it arrives, and all rows only when the text
         # column's width changes (debounced) or another job is shown.
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
-        self.table.setColumnWidth(0, self.table.fontMetrics().horizontalAdvance("▶ 0:00:00.0 ") + 24)
+        # Wide enough for its cells and its header (the header was once clipped to "ime (click: play").
+        metrics = self.table.fontMetrics()
+        header_width = header.fontMetrics().horizontalAdvance(str(self.model.headerData(0, Qt.Orientation.Horizontal)))
+        self.table.setColumnWidth(0, max(metrics.horizontalAdvance("▶ 0:00:00.0 "), header_width) + 24)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self._refit_rows = QTimer(self, singleShot=True, interval=150)
@@ -315,6 +321,13 @@ class TranscriptView(QWidget):
             self.title.setText("Select a recording in the queue to see its transcript.")
             return
         count = len(job.segments)
+        if job.status == JobStatus.FAILED:  # why, with its fix, rather than "0 segments"
+            reason = job.reason or "transcription failed"
+            prefix = f"{job.name}: "
+            reason = reason[len(prefix):] if reason.startswith(prefix) else reason
+            kept = f" ({count} segment{'s' if count != 1 else ''} kept)" if count else ""
+            self.title.setText(f"{job.name} failed{kept}: {reason}")
+            return
         state = {JobStatus.RUNNING: " — transcribing…", JobStatus.QUEUED: " — waiting in the queue"}.get(job.status, "")
         edited = " (edited)" if job.edited else ""
         self.title.setText(f"{job.name}: {count} segment{'s' if count != 1 else ''}{edited}{state}")
@@ -430,6 +443,25 @@ class TranscriptView(QWidget):
         self.message.emit(f"Saved {Path(written).name}")
         return self.last_export
 
+    def export_any(self) -> Path | None:
+        """File → Export…: one dialog for every format; the chosen file's extension (or its
+        filter) says which."""
+        job = self.job
+        if job is None or not job.segments:
+            self.message.emit("Select a recording with a transcript to export it")
+            return None
+        from engine.options import EXPORT_FORMATS
+
+        folder = self.output_folder() or job.path.parent
+        filters = ";;".join(f"{'WebVTT' if name == 'vtt' else name.upper()} (*.{name})" for name in EXPORT_FORMATS)
+        chosen = file_dialogs.save_file(self, "Export transcript", folder / f"{job.path.stem}.txt", filters)
+        if chosen is None:
+            return None
+        fmt_name = chosen.suffix.lstrip(".").lower()
+        if fmt_name not in EXPORT_FORMATS:
+            fmt_name, chosen = "txt", chosen.with_name(chosen.name + ".txt")
+        return self.export_format(fmt_name, chosen)
+
     def open_output_folder(self) -> None:
         folder = self.output_folder()
         if folder is None:
@@ -437,4 +469,6 @@ class TranscriptView(QWidget):
         if not folder.is_dir():
             self.message.emit(f"The folder {folder} does not exist yet")
             return
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            # No file manager (a bare desktop, a remote session): say where the files are.
+            self.message.emit(f"No file manager could be opened here; the transcripts are in {folder}")

@@ -3,14 +3,16 @@ along the bottom. Wiring only; behaviour lives in the controller and the views."
 from __future__ import annotations
 
 import logging
+import textwrap
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QEventLoop, QItemSelectionModel, Qt, QTimer
+from PySide6.QtCore import QByteArray, QCoreApplication, QEventLoop, QItemSelectionModel, QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHeaderView,
     QLabel,
     QMainWindow,
@@ -46,6 +48,10 @@ from app.transcript_view import TranscriptView
 log = logging.getLogger(__name__)
 
 APP_TITLE = "SessionScribe"
+# Qt adds the application's display name ("SessionScribe", set in app.gui) to every window
+# title, so the window's own title names only what is going on, or nothing when idle.
+IDLE_TITLE = ""
+PREFERRED_SIZE = QSize(1440, 900)
 MEDIA_FILTER = (
     "Recordings (*.wav *.mp3 *.m4a *.aac *.flac *.ogg *.opus *.wma *.aiff *.mp4 *.mov *.mkv *.webm *.avi);;All files (*)"
 )
@@ -81,6 +87,17 @@ class QueueTable(QTableView):
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
 
 
+def initial_geometry(available: QRect) -> QRect:
+    """The first window: the preferred size where the screen's available area (without
+    panels and docks) has room, else that whole area; centred in it. A fixed 1440x900 put the
+    export buttons off a 1280x720 screen."""
+    width = min(PREFERRED_SIZE.width(), available.width())
+    height = min(PREFERRED_SIZE.height(), available.height())
+    rect = QRect(0, 0, width, height)
+    rect.moveCenter(available.center())
+    return rect
+
+
 class MainWindow(QMainWindow):
     def __init__(
         self,
@@ -98,7 +115,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings_store = settings_store or SettingsStore()
         self.settings = settings or self.settings_store.load()
-        self.setWindowTitle(APP_TITLE)
+        self.setWindowTitle(IDLE_TITLE)
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         # Tests replace this to answer the "a job is running, quit?" question.
@@ -106,6 +123,7 @@ class MainWindow(QMainWindow):
         self.confirm_remove: Callable[[list[Job]], bool] = self._ask_remove
         self._followed: str | None = None  # the running job the window selected by itself
         self._auto_selecting = False
+        self._fitted_after_show = False
 
         # --- core objects
         self.history = history or History.open()
@@ -203,8 +221,7 @@ class MainWindow(QMainWindow):
 
         if self.settings.window_geometry:
             self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode()))
-        else:
-            self.resize(1440, 900)
+        self.fit_screen(restored=bool(self.settings.window_geometry))
         self.apply_retention()  # before listing: expired sessions never show up
         self.controller.restore()
         if self.history.problem:
@@ -221,6 +238,29 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     # ----------------------------------------------------------------- actions
+    def fit_screen(self, restored: bool = False) -> None:
+        """Size the window to the screen it opens on; a size restored from another (bigger)
+        screen is shrunk to this one."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            self.resize(PREFERRED_SIZE)
+            return
+        available = screen.availableGeometry()
+        if restored and available.contains(self.frameGeometry()):
+            return
+        handle = self.windowHandle()
+        if handle is not None:  # the frame is known once shown: keep it on the screen too
+            margins = handle.frameMargins()
+            available = available.adjusted(margins.left(), margins.top(), -margins.right(), -margins.bottom())
+        self.setGeometry(initial_geometry(available))
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._fitted_after_show:
+            # The window manager adds its frame only now: shrink if the frame left the screen.
+            self._fitted_after_show = True
+            QTimer.singleShot(0, lambda: self.fit_screen(restored=True))
+
     def _build_actions(self) -> None:
         bar = QToolBar("Queue")
         bar.setMovable(False)
@@ -244,13 +284,74 @@ class MainWindow(QMainWindow):
         self.add_files_action = action("Add files…", self.choose_files, "Ctrl+O", "Add recordings to the queue", pix.SP_FileIcon)
         self.add_folder_action = action("Add folder…", self.choose_folder, "Ctrl+Shift+O", "Add every recording in a folder", pix.SP_DirIcon)
         bar.addSeparator()
-        self.start_action = action("Start queue", self.toggle_queue, "Ctrl+Return", "Start or pause the queue", pix.SP_MediaPlay)
+        # The toolbar's one button toggles; the menu's Start and Pause carry Ctrl+Return (only
+        # one of them is enabled at a time, so the shortcut is never ambiguous).
+        self.start_action = action("Start queue", self.toggle_queue, None, "Start or pause the queue", pix.SP_MediaPlay)
         self.cancel_action = action("Cancel job", self.controller.cancel_running, "Ctrl+.", "Stop the recording being transcribed", pix.SP_MediaStop)
         self.retry_action = action("Retry", self.retry_selected, None, "Queue the selected recordings again (finished parts are reused when nothing changed)", pix.SP_BrowserReload)
         self.remove_action = action("Remove", self.remove_selected, "Del", "Remove the selected recordings and delete their stored transcripts (exported files on disk are kept)", pix.SP_TrashIcon)
         bar.addSeparator()
         self.settings_action = action("Settings", lambda: self.tabs.setCurrentWidget(self.settings_panel), "Ctrl+,", "Model, device, output folder and formats", pix.SP_FileDialogDetailedView)
         self.health_action = action("Health", lambda: self.tabs.setCurrentWidget(self.health), None, "GPU, driver and library check", pix.SP_MessageBoxInformation)
+        self._build_menus()
+
+    def _build_menus(self) -> None:
+        """A menu bar, so every command and its shortcut can be found (the toolbar shows no
+        shortcuts, and Ctrl+Q must quit)."""
+
+        def plain(text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "") -> QAction:
+            act = QAction(text, self)
+            act.triggered.connect(slot)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+            act.setStatusTip(tip)
+            return act
+
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addAction(self.add_files_action)
+        file_menu.addAction(self.add_folder_action)
+        file_menu.addSeparator()
+        self.export_action = plain(
+            "Export…", self.transcript.export_any, "Ctrl+E", "Save the shown transcript as TXT, SRT, WebVTT or JSON"
+        )
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        self.quit_action = plain("Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))  # also where the platform has none
+        file_menu.addAction(self.quit_action)
+
+        queue_menu = menus.addMenu("&Queue")
+        self.queue_start_action = plain("Start", self.controller.start, "Ctrl+Return", "Transcribe the queued recordings one by one")
+        self.queue_pause_action = plain("Pause", self.toggle_queue, "Ctrl+Return", "Finish the current recording, then stop")
+        for act in (self.queue_start_action, self.queue_pause_action):
+            queue_menu.addAction(act)
+        queue_menu.addSeparator()
+        for act in (self.cancel_action, self.retry_action, self.remove_action):
+            queue_menu.addAction(act)
+
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(plain("Command line…", self.show_command_line_help))
+        help_menu.addAction(plain("About SessionScribe", self.show_about))
+        for act in (self.export_action, self.quit_action, self.queue_start_action, self.queue_pause_action):
+            self.addAction(act)  # shortcuts work while the menu is closed, and in tests
+
+    def show_command_line_help(self) -> None:
+        QMessageBox.information(
+            self,
+            "Command line",
+            "Everything the window does also works in a terminal, e.g. over SSH:\n\n"
+            "sessionscribe transcribe FILE...\nsessionscribe models list\nsessionscribe doctor\n\n"
+            "sessionscribe transcribe --help explains every option.",
+        )
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About SessionScribe",
+            "SessionScribe transcribes session recordings on this computer. "
+            "Nothing leaves it: no audio, no text, no names.",
+        )
 
     def _update_actions(self) -> None:
         selected = self.selected_jobs()
@@ -265,6 +366,9 @@ class MainWindow(QMainWindow):
         )
         has_queued = self.queue_model.next_queued() is not None
         self.start_action.setEnabled(started or has_queued)
+        self.queue_start_action.setEnabled(not started and has_queued)
+        self.queue_pause_action.setEnabled(started)
+        self.export_action.setEnabled(self.transcript.job is not None and bool(self.transcript.job.segments))
         self.cancel_action.setEnabled(running is not None and running.status == JobStatus.RUNNING)
         self.retry_action.setEnabled(any(j.status.finished for j in selected))
         self.remove_action.setEnabled(bool(selected))
@@ -377,6 +481,9 @@ class MainWindow(QMainWindow):
 
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 15000)
+        # A long line (a failure with its fix) is clipped by a narrow window: all of it is
+        # in the tooltip, wrapped (Qt does not wrap plain-text tooltips).
+        self.statusBar().setToolTip(textwrap.fill(text, 100))
 
     def show_notice(self, title: str, text: str) -> None:
         """Something the user must not miss (the status bar clears itself): a message box
@@ -472,9 +579,9 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         job = self.controller.running_job()
         if job is None:
-            self.setWindowTitle(APP_TITLE)
+            self.setWindowTitle(IDLE_TITLE)
         else:
-            self.setWindowTitle(f"{APP_TITLE} — {job.name} ({job.overall_fraction() * 100:.0f} %)")
+            self.setWindowTitle(f"{job.name} ({job.overall_fraction() * 100:.0f} %)")
 
     def _deferred_start(self) -> None:
         self.health.run_check()

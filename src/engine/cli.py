@@ -5,7 +5,9 @@ Exit codes: 0 every input succeeded, 1 any input failed (the others still done),
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import re
 import sys
 import threading
 import time
@@ -20,8 +22,20 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse exits 2 on usage errors; keep that
+        message += _suggestion(message)
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"sessionscribe: {message}\n")
+
+
+def _suggestion(message: str) -> str:
+    """'; did you mean transcribe?' for a mistyped choice (Python 3.11's argparse lists the
+    choices but does not point at the close one)."""
+    match = re.search(r"invalid choice: '?([^'\s]*)'? \(choose from (.*)\)", message)
+    if not match:
+        return ""
+    choices = [choice.strip(" '") for choice in match.group(2).split(",")]
+    close = difflib.get_close_matches(match.group(1), choices, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -32,6 +46,15 @@ def _formats(text: str) -> tuple[str, ...]:
             f"unknown format {', '.join(unknown) or '(none)'}; choose from {','.join(EXPORT_FORMATS)}"
         )
     return formats
+
+
+def _language(text: str) -> str:
+    from engine.languages import unknown_language
+
+    code = text.strip().lower()
+    if problem := unknown_language(code):
+        raise argparse.ArgumentTypeError(problem)
+    return code
 
 
 def _batch_size(text: str) -> int | None:
@@ -50,27 +73,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sessionscribe", description="Private, fast transcription of session recordings.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = commands.add_parser("transcribe", help="transcribe recordings or folders of them")
-    run.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    run.add_argument("--model", default="auto", help="model name or folder (default: large-v3-turbo on CUDA, small on CPU)")
-    run.add_argument("--device", default="auto", choices=DEVICES)
-    run.add_argument("--compute-type", default="auto", choices=COMPUTE_TYPES)
-    run.add_argument("--batch-size", default=None, type=_batch_size, metavar="auto|N")
-    run.add_argument("--language", default="auto", metavar="auto|CODE")
-    run.add_argument("--format", default=",".join(EXPORT_FORMATS), type=_formats, metavar="txt,srt,vtt,json")
-    run.add_argument("--output-dir", type=Path, default=None)
-    run.add_argument("--hotwords", default=None, metavar="TEXT")
+    run = commands.add_parser(
+        "transcribe",
+        help="transcribe recordings or folders of them",
+        description="Transcribe recordings on this computer. Each one writes <output dir>/<name>.<format>; "
+        "a run that was interrupted continues where it stopped when run again.",
+        epilog="Exit code: 0 all done, 1 any recording failed (the others are still done), 2 wrong usage.",
+    )
+    run.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                     help="recordings (audio or video), or folders: searched recursively for them")
+    run.add_argument("--model", default="auto", metavar="NAME|DIR",
+                     help="a model name (see `sessionscribe models list`) or a folder holding a CTranslate2 "
+                     "Whisper model. Default: auto = large-v3-turbo on a GPU, small on the CPU; when that is "
+                     "not downloaded, the best model that is")
+    run.add_argument("--device", default="auto", choices=DEVICES,
+                     help="where the model runs. Default: auto = the GPU when CUDA works (see "
+                     "`sessionscribe doctor`), else the CPU")
+    run.add_argument("--compute-type", default="auto", choices=COMPUTE_TYPES,
+                     help="number format of the model's weights. Default: auto = float16 on a GPU, int8 on the CPU")
+    run.add_argument("--batch-size", default=None, type=_batch_size, metavar="auto|N",
+                     help="clips transcribed at once. Default: auto = from free GPU memory, 4 on the CPU")
+    run.add_argument("--language", default="auto", type=_language, metavar="auto|CODE",
+                     help="the language spoken, e.g. en or fr (`sessionscribe languages` lists the codes). "
+                     "Default: auto = detected from the start of each recording")
+    run.add_argument("--format", default=",".join(EXPORT_FORMATS), type=_formats, metavar="txt,srt,vtt,json",
+                     help="which files to write, separated by commas. Default: all four")
+    run.add_argument("--output-dir", type=Path, default=None, metavar="DIR",
+                     help="where the files go. Default: beside each recording")
+    run.add_argument("--hotwords", default=None, metavar="TEXT",
+                     help="names and terms to favour, e.g. \"EMDR, Dr. Okafor, sertraline\". Default: none")
     # Words are always timed now (cues take their times from them) and always in the JSON.
     run.add_argument("--word-timestamps", action="store_true", help=argparse.SUPPRESS)
-    run.add_argument("--report", type=Path, default=None, metavar="FILE.json")
+    run.add_argument("--report", type=Path, default=None, metavar="FILE.json",
+                     help="also write each recording's run report (timings, device, cost) as JSON, readable by "
+                     "you only. Default: none")
 
     commands.add_parser("doctor", help="check the GPU/CUDA set-up and the settings chosen")
+    commands.add_parser("languages", help="the language codes --language takes")
 
     models = commands.add_parser("models", help="list or download models")
     model_commands = models.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
-    model_commands.add_parser("list")
-    download = model_commands.add_parser("download")
-    download.add_argument("name")
+    model_commands.add_parser("list", help="every model: its size, and where it is when it is on this computer")
+    download = model_commands.add_parser("download", help="fetch a model from the model hub (needs a connection)")
+    download.add_argument("name", help="a name from `sessionscribe models list`")
     download.add_argument(
         "--any-repo", action="store_true",
         help="allow an owner/name hub repository that is not one of the listed models",
@@ -111,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return doctor_command()
         if args.command == "history":
             return history_command(args)
+        if args.command == "languages":
+            return languages_command()
         return models_command(args)
     except KeyboardInterrupt:
         print("sessionscribe: interrupted", file=sys.stderr)
@@ -296,6 +343,7 @@ def doctor_command() -> int:
         print(f"Fix: {fix}")
     runtime = plan_runtime(TranscribeOptions(), health.cuda_usable, health.free_vram_bytes)
     print(f"CPU cores used: {usable_cores()}")
+    runtime = _doctor_model(runtime)
     print(
         f"Chosen settings: device {runtime.device}, model {runtime.model}, compute type "
         f"{runtime.compute_type}, batch size {runtime.batch_size}, CPU threads {runtime.cpu_threads}, "
@@ -303,6 +351,33 @@ def doctor_command() -> int:
     )
     if not health.cuda_usable:
         print("Transcription will run on the CPU.")
+    return EXIT_OK
+
+
+def _doctor_model(runtime):
+    """Say whether the model jobs would use is on this computer, and the fix if it is not;
+    returns the runtime with the model a job would really run (see Engine._present_model)."""
+    from dataclasses import replace
+
+    from engine.models import CLI_ADVICE, choose_present
+
+    name, folder = choose_present(runtime.model, runtime.device)
+    if folder is None:
+        print(f"Model: {runtime.model} is not downloaded and no other model is on this computer: jobs will fail.")
+        print(f"Fix: {CLI_ADVICE.for_missing(runtime.model)}")
+    elif name != runtime.model:
+        print(f"Model: {runtime.model} (the best for this computer) is not downloaded; jobs use {name} ({folder}).")
+        print(f"Fix: {CLI_ADVICE.for_missing(runtime.model)}")
+    else:
+        print(f"Model: {name} ({folder})")
+    return replace(runtime, model=name)
+
+
+def languages_command() -> int:
+    from engine.languages import LANGUAGES
+
+    for code, name in sorted(LANGUAGES.items()):
+        print(f"{code:<4} {name}")
     return EXIT_OK
 
 
@@ -389,9 +464,18 @@ def models_command(args: argparse.Namespace) -> int:
     from engine.models import MODEL_NAMES, download, list_models
 
     if args.models_command == "list":
+        from engine.models import DOWNLOAD_MB, model_size_text
+
+        print(f"{'MODEL':<16} {'SIZE':>10}  WHERE")
         for info in list_models():
-            where = str(info.path) if info.path else "not downloaded"
-            print(f"{info.name:<16} {where}")
+            if info.path:
+                size, where = model_size_text(info.path), str(info.path)
+            else:
+                mb = DOWNLOAD_MB.get(info.name)
+                size = (f"~{mb / 1000:.1f} GB" if mb >= 1000 else f"~{mb} MB") if mb else "-"
+                where = "not downloaded"
+            print(f"{info.name:<16} {size:>10}  {where}")
+        print("Sizes with ~ are what a download would fetch. Get one: sessionscribe models download NAME", file=sys.stderr)
         return EXIT_OK
     if args.name not in MODEL_NAMES and ("/" not in args.name or not args.any_repo):
         hint = " (or name an owner/name repository and add --any-repo)" if "/" in args.name else ""

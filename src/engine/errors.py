@@ -29,5 +29,9 @@ class ExportError(SessionScribeError):
     """An output file could not be written."""
 
 
+class SettingError(SessionScribeError):
+    """A setting cannot work (e.g. an unknown language code); names no file."""
+
+
 class Cancelled(Exception):
     """The user asked to stop; not an error."""

@@ -216,11 +216,88 @@ def list_models() -> list[ModelInfo]:
     return infos
 
 
-def how_to_get(name: str) -> str:
-    return (
-        f"run `sessionscribe models download {name}` while online, "
-        "or pass --model with a folder that holds a CTranslate2 Whisper model"
-    )
+@dataclass(frozen=True)
+class ModelAdvice:
+    """How the front end that shows a failure lets its user get a model ("{name}" is the
+    model). The engine serves the CLI and the app: a GUI user must not be told to type a
+    command, and a terminal user has no Settings tab."""
+
+    missing: str  # the model is not on this computer (the hub may be reachable)
+    offline: str  # ... and the model hub cannot be reached: downloading is no way out now
+
+    def for_missing(self, name: str) -> str:
+        return self.missing.format(name=name)
+
+    def for_offline(self, name: str) -> str:
+        return self.offline.format(name=name)
+
+
+MODEL_FOLDER = "a folder holding a CTranslate2 Whisper model (model.bin, config.json, tokenizer.json)"
+CLI_ADVICE = ModelAdvice(
+    missing=(
+        "run `sessionscribe models download {name}` while online, "
+        "or pass --model DIR with " + MODEL_FOLDER
+    ),
+    offline="copy " + MODEL_FOLDER + " from a computer that has one and pass it with --model DIR",
+)
+
+
+def how_to_get(name: str, advice: ModelAdvice = CLI_ADVICE) -> str:
+    return advice.for_missing(name)
+
+
+# What "auto" uses when its first choice (engine.hardware) is not on disk: the best model
+# that is, in this order. On the CPU the models above `small` are slower than real time on a
+# few cores, so the smaller ones come first and the big ones only before nothing at all; a
+# multilingual model comes before its English-only twin because "auto" detects the language.
+AUTO_FALLBACK: dict[str, tuple[str, ...]] = {
+    "cpu": (
+        "small", "small.en", "base", "base.en", "tiny", "tiny.en", "medium", "medium.en",
+        "distil-large-v3", "large-v3-turbo", "large-v3", "large-v2", "large-v1",
+    ),
+    "cuda": (
+        "large-v3-turbo", "large-v3", "distil-large-v3", "large-v2", "large-v1", "medium",
+        "medium.en", "small", "small.en", "base", "base.en", "tiny", "tiny.en",
+    ),
+}
+
+
+def choose_present(preferred: str, device: str, english_ok: bool = True) -> tuple[str, Path | None]:
+    """`preferred` if it is on disk, else the best named model that is (AUTO_FALLBACK), as
+    (name, folder); (preferred, None) when no model is on disk at all. Cache lookups only.
+    `english_ok` False (another language was asked for) passes over English-only models."""
+    folder = cached_model_dir(preferred)
+    if folder is not None:
+        return preferred, folder
+    for name in AUTO_FALLBACK.get(device, AUTO_FALLBACK["cpu"]):
+        if not english_ok and name.endswith(".en"):
+            continue
+        if name != preferred and (folder := cached_model_dir(name)) is not None:
+            return name, folder
+    return preferred, None
+
+
+# Roughly what each name downloads (model.bin of the float16 conversions), so `models list`
+# can say what a download costs before the hub is asked; the hub's own sizes are used while
+# downloading.
+DOWNLOAD_MB: dict[str, int] = {
+    "tiny": 75, "tiny.en": 75, "base": 145, "base.en": 145, "small": 484, "small.en": 484,
+    "medium": 1530, "medium.en": 1530, "large-v1": 3090, "large-v2": 3090, "large-v3": 3090,
+    "large-v3-turbo": 1620, "distil-large-v3": 1510,
+}
+
+
+def model_size_text(folder: Path | None) -> str:
+    """The size of a model on disk (model.bin and friends, links followed), e.g. "75 MB"."""
+    if folder is None:
+        return "-"
+    total = 0
+    for name in REQUIRED_FILES + OPTIONAL_FILES:
+        try:
+            total += (folder / name).stat().st_size
+        except OSError:
+            pass
+    return f"{total / 1e9:.1f} GB" if total >= 1e9 else f"{total / 1e6:.0f} MB"
 
 
 def resolve_model(
@@ -228,6 +305,7 @@ def resolve_model(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     allow_download: bool = True,
+    advice: ModelAdvice = CLI_ADVICE,
 ) -> Path:
     """A folder holding a complete model: given directly, from the cache, or downloaded."""
     candidate = Path(name_or_dir).expanduser()
@@ -247,8 +325,11 @@ def resolve_model(
             kind="model-not-known",
         )
     if not allow_download:
-        raise ModelError(f"model '{name_or_dir}' is not downloaded yet: {how_to_get(name_or_dir)}")
-    return download(name_or_dir, progress, cancel)
+        raise ModelError(
+            f"model '{name_or_dir}' is not on this computer: {advice.for_missing(name_or_dir)}",
+            kind="model-missing",
+        )
+    return download(name_or_dir, progress, cancel, advice=advice)
 
 
 class _CancelledDownload(Exception):
@@ -387,6 +468,7 @@ def download(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     allow_any_repo: bool = False,
+    advice: ModelAdvice = CLI_ADVICE,
 ) -> Path:
     """Download a named model (or, with `allow_any_repo`, any `owner/name` repository) at its
     pinned revision, file by file with byte progress; resumes partial files; every file is
@@ -420,9 +502,12 @@ def download(
     except RepositoryNotFoundError:
         raise ModelError(f"model '{name}': not found on the model hub") from None
     except network_errors as error:
+        # Not "run models download": that is what was just tried. Offline, the way out is a
+        # model folder brought from elsewhere.
         raise ModelError(
-            f"model '{name}' is not downloaded yet and the model hub can't be reached "
-            f"({type(error).__name__}): {how_to_get(name)}"
+            f"model '{name}' is not on this computer and there is no connection to the model hub "
+            f"({type(error).__name__}): {advice.for_offline(name)}",
+            kind="hub-unreachable",
         ) from None
     if not any(file == "model.bin" for file, *_ in files):
         raise ModelError(f"model '{name}': the hub's copy has no model.bin")

@@ -35,6 +35,9 @@ class SystemSample:
     ram_total_bytes: int
     gpu: GpuSample | None
     gpu_unavailable_reason: str | None  # set exactly when gpu is None
+    # SessionScribe's own share of the machine (this process and its decoder children),
+    # 0-100 on the same scale as cpu_percent: the machine may be busy with other programs.
+    own_cpu_percent: float | None = None
 
 
 def _nvml_reason(error: BaseException) -> str:
@@ -71,6 +74,8 @@ class SystemSampler:
         # psutil measures CPU use since the previous call; prime it so the first real sample
         # is not a meaningless 0.0.
         psutil.cpu_percent(interval=None)
+        self._own: dict[int, psutil.Process] = {}  # pid -> Process: cpu_percent keeps a baseline per object
+        self._own_cpu()
 
     def _init_nvml(self) -> None:
         self._nvml_tried = True
@@ -133,7 +138,27 @@ class SystemSampler:
                 ram_total_bytes=int(memory.total),
                 gpu=gpu,
                 gpu_unavailable_reason=None if gpu is not None else (self._gpu_reason or NO_GPU_REASON),
+                own_cpu_percent=self._own_cpu(),
             )
+
+    def _own_cpu(self) -> float | None:
+        """CPU use of this process and its children (the decoder runs in one) since the last
+        call, as a share of the whole machine."""
+        try:
+            me = psutil.Process()
+            current = {me.pid: me, **{child.pid: child for child in me.children(recursive=True)}}
+        except psutil.Error:
+            return None
+        total = 0.0
+        for pid, process in current.items():
+            known = self._own.setdefault(pid, process)
+            try:
+                total += known.cpu_percent(interval=None)  # 0 on a process's first reading
+            except psutil.Error:
+                continue
+        for pid in set(self._own) - set(current):
+            del self._own[pid]
+        return min(100.0, total / (psutil.cpu_count() or 1))
 
     def close(self) -> None:
         with self._lock:

@@ -24,7 +24,7 @@ import numpy as np
 from engine import decode as decode_stage
 from engine.condition import EdgeSilence, condition, import_frozen, warm_imports
 from engine.decode import SAMPLE_RATE, DecodeReport
-from engine.errors import Cancelled, ModelError, SessionScribeError
+from engine.errors import Cancelled, ModelError, SessionScribeError, SettingError
 from engine.events import (
     DeviceNotice,
     EventSink,
@@ -42,8 +42,9 @@ from engine.events import (
     ignore_events,
 )
 from engine.hardware import Runtime, plan_runtime
+from engine.languages import english_only_note, unknown_language
 from engine.health import DeviceHealth, check_device
-from engine.models import resolve_model
+from engine.models import CLI_ADVICE, ModelAdvice, choose_present, resolve_model
 from engine.options import TranscribeOptions
 from engine.report import PeakMemory, RunReport, StageClock
 from engine.segments import Segment
@@ -83,8 +84,16 @@ DECODE_AHEAD_BLOCKS = 16
 class Engine:
     """Runs jobs one at a time. Thread-safe `cancel()`; everything else from one thread."""
 
-    def __init__(self, sink: EventSink = ignore_events, store=None, window_s: float | None = None):
+    def __init__(
+        self,
+        sink: EventSink = ignore_events,
+        store=None,
+        window_s: float | None = None,
+        advice: ModelAdvice = CLI_ADVICE,
+    ):
         self._sink = sink
+        self.advice = advice  # how the front end showing a failure lets its user get a model
+        self._fallbacks_told: set[tuple[str, str]] = set()
         self._emit_lock = threading.Lock()
         self._cancel = threading.Event()
         self.store = store
@@ -197,6 +206,8 @@ class Engine:
             if self.store is not None and info.duration_s:
                 self.store.set_duration(job_id, info.duration_s)
             self._emit(JobStarted(job_id, path, info.duration_s))
+            if note := english_only_note(runtime.model, model_dir, options.language):
+                self._emit(JobNote(job_id, f"{path.name}: {note}", "warning"))
             report = RunReport(
                 model=runtime.model,
                 device=runtime.device,
@@ -387,15 +398,37 @@ class Engine:
     def _choose(self, options: TranscribeOptions) -> tuple[Runtime, Path]:
         """Pick the device and settings and make sure the model is here (downloading it if
         needed) before any audio is touched: a missing model fails at once."""
+        if problem := unknown_language(options.language):  # e.g. an old settings file
+            raise SettingError(problem, kind="unknown-language")
         runtime = self.plan(options)
         for note in runtime.notes:
             self._emit(DeviceNotice(note, self._fix_text()))
+        if options.model == "auto":
+            options = options.with_changes(model=self._present_model(runtime, options.language))
+            runtime = self.plan(options)
         model_dir = resolve_model(
             runtime.model,
             progress=lambda done, total: self._emit(ModelDownloadProgress(runtime.model, done, total)),
             cancel=self._cancel,
+            advice=self.advice,
         )
         return self.plan(options, model_dir), model_dir
+
+    def _present_model(self, runtime: Runtime, language: str | None) -> str:
+        """What "auto" runs: its first choice when on disk, else the best model that is (a
+        first job must not fail, or wait on a download, while a usable model sits in the
+        cache), said once per engine. With no model at all, the first choice (downloaded)."""
+        name, folder = choose_present(runtime.model, runtime.device, english_ok=language in (None, "en"))
+        if folder is not None and name != runtime.model and (runtime.model, name) not in self._fallbacks_told:
+            self._fallbacks_told.add((runtime.model, name))
+            self._emit(
+                DeviceNotice(
+                    f"The {runtime.model} model (the best for this computer) is not downloaded; "
+                    f"using {name}, the best model that is",
+                    self.advice.for_missing(runtime.model),
+                )
+            )
+        return name
 
     def _load(self, model_dir: Path, runtime: Runtime, options: TranscribeOptions) -> tuple[Runtime, Transcriber]:
         """Load the model (reused across jobs); if CUDA fails its warm-up, fall back to the CPU."""

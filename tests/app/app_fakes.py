@@ -35,6 +35,15 @@ WORDS = ("I have been sleeping better mostly", "How did your body feel in that m
          "It was probably a seven maybe an eight", "Let's pause there for a second")
 
 
+# What a missing model fails with in the app (engine.models + app.engine_adapter's advice):
+# longer than one_line's 200 characters, with its fix at the end.
+LONG_MODEL_REASON = (
+    "model 'small' is not on this computer and there is no connection to the model hub (ConnectError): "
+    "copy a folder holding a CTranslate2 Whisper model (model.bin, config.json, tokenizer.json) from a "
+    "computer that has one, then in Settings press \"Use a model folder…\" and pick it"
+)
+
+
 @dataclass
 class FakeOutcome:
     job_id: str
@@ -82,9 +91,11 @@ class FakeEngine:
         path = Path(path)
         emit = self._sink
         started = time.perf_counter()
-        if "broken" in path.name:
+        if "broken" in path.name or "nomodel" in path.name:
             time.sleep(self.step_s)
             reason = f"{path.name}: not a recording that can be read (Invalid data found)"
+            if "nomodel" in path.name:  # a long reason with its fix, like a missing model's
+                reason = LONG_MODEL_REASON
             self._record("set_status", job_id, "failed", reason)
             emit(JobFailed(job_id, reason))
             return FakeOutcome(job_id, "failed", reason=reason)

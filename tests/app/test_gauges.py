@@ -101,3 +101,26 @@ def test_sampler_turns_nvml_errors_into_a_reason(monkeypatch):
     sample = SystemSampler().sample()
     assert sample.gpu is None
     assert sample.gpu_unavailable_reason == "No NVIDIA GPU or driver found"
+
+
+def test_cpu_gauge_says_it_is_the_whole_machine_and_shows_our_share(qtbot):
+    """Issue 13 item 7: 100 % while SessionScribe idles is other programs; say so."""
+    panel = GaugePanel()
+    qtbot.addWidget(panel)
+    base = FakeSampler(gpu=False).sample()
+    panel.show_sample(SystemSample(base.time, 97.0, 1, 2, None, "No NVIDIA GPU or driver found", own_cpu_percent=3.2))
+    assert "all programs" in panel.cpu.caption.text()
+    assert panel.cpu.value.text() == "97 % (ours 3 %)"
+
+
+def test_real_sampler_measures_our_own_process():
+    sampler = SystemSampler()
+    try:
+        deadline = time.perf_counter() + 0.3
+        while time.perf_counter() < deadline:  # keep one core busy
+            sum(range(1000))
+        sample = sampler.sample()
+    finally:
+        sampler.close()
+    assert sample.own_cpu_percent is not None
+    assert 0.0 < sample.own_cpu_percent <= 100.0

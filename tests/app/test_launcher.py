@@ -194,3 +194,61 @@ def test_bench_hook_reports_and_quits(qtbot, monkeypatch, tmp_path, capsys):
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=10000)
     out = capsys.readouterr().out
     assert "window-shown " in out and "ui-stall p50=" in out and "queue-done " in out
+
+
+def test_no_display_says_so_in_one_line_and_exits_without_qt():
+    """Over SSH (no $DISPLAY, no $WAYLAND_DISPLAY) the window cannot open: one line saying so
+    and how to use the command line, a non-zero exit, and Qt is never loaded (no Qt abort)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["PYTHONPATH"] = str(ROOT / "src")
+    result = subprocess.run([sys.executable, "-m", "app"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode not in (0, 134), result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "no display" in lines[0] and "sessionscribe transcribe FILE" in lines[0]
+    assert "xcb" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_no_display_check_lets_an_offscreen_platform_through(monkeypatch):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert launcher.no_display_reason() is None
+    monkeypatch.delenv("QT_QPA_PLATFORM")
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert "no display" in launcher.no_display_reason()
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    assert launcher.no_display_reason() is None
+
+
+@pytest.mark.parametrize("argv", [["transcrib", "a.wav"], ["histroy", "list"], ["doctr"]])
+def test_mistyped_subcommand_is_a_usage_error_not_the_window(argv, monkeypatch, capsys, tmp_path):
+    import app.gui
+
+    monkeypatch.chdir(tmp_path)  # no file of that name here
+    monkeypatch.setattr(app.gui, "run_gui", lambda *a: pytest.fail("the window must not open"))
+    with pytest.raises(SystemExit) as exit_info:
+        launcher.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice" in err and "did you mean" in err
+
+
+def test_history_is_a_cli_command_too(monkeypatch):
+    import engine.cli
+
+    calls = []
+    monkeypatch.setattr(engine.cli, "main", lambda argv: calls.append(list(argv)) or 0)
+    assert launcher.main(["history", "list"]) == 0
+    assert calls == [["history", "list"]]
+
+
+def test_an_existing_recording_still_opens_the_window(monkeypatch, tmp_path):
+    import app.gui
+
+    recording = tmp_path / "session"
+    recording.write_bytes(b"x")
+    captured = {}
+    monkeypatch.setattr(app.gui, "run_gui", lambda paths, overrides: captured.update(paths=paths) or 0)
+    assert launcher.main([str(recording)]) == 0
+    assert captured["paths"] == [recording]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from PySide6.QtCore import Qt
+
 from app.jobs import JobStatus
 from engine.events import Stage
 
@@ -190,3 +192,41 @@ def test_transcript_follows_the_queue_until_the_user_picks_a_row(make_window, qt
     assert shown[0] == a.id and b.id in shown
     # Everything ran: the summary no longer claims the queue is running.
     assert window.queue_summary.text() == "3 recordings: 3 done · nothing waiting"
+
+
+def test_a_failed_jobs_whole_reason_and_fix_are_shown_where_the_user_looks(make_window, qtbot, tmp_path):
+    """Issue 13 item 4: not cut with "…" in the cell, the tooltip or the status bar; the
+    transcript pane says why instead of "0 segments"."""
+    from app_fakes import LONG_MODEL_REASON
+
+    window = make_window()
+    job = window.add_paths([_touch(tmp_path / "nomodel.wav")])[0]
+    window.select_job(job.id)
+    window.controller.start()
+    _wait_finished(qtbot, window, job.id)
+    assert job.status == JobStatus.FAILED
+    assert job.reason == LONG_MODEL_REASON
+    cell = window.queue_model.index(0, 3)
+    assert cell.data() == LONG_MODEL_REASON
+    tooltip = " ".join(cell.data(Qt.ItemDataRole.ToolTipRole).split())
+    assert LONG_MODEL_REASON in tooltip
+    assert LONG_MODEL_REASON in window.statusBar().currentMessage()
+    assert LONG_MODEL_REASON in " ".join(window.statusBar().toolTip().split())
+    title = " ".join(window.transcript.title.text().split())
+    assert "0 segments" not in title
+    assert "nomodel.wav" in title and LONG_MODEL_REASON in title
+    assert window.transcript.title.wordWrap()
+
+
+def test_cost_box_prices_cpu_time_on_a_cpu_run(make_window, qtbot, tmp_path):
+    """Issue 13 item 7: a run without a GPU is not priced as "GPU $/hour"."""
+    window = make_window(segments=2, step_s=0.005)
+    job = window.add_paths([_touch(tmp_path / "a.wav")])[0]
+    window.controller.start()
+    _wait_finished(qtbot, window, job.id)
+    window.select_job(job.id)
+    window.report.set_job(job)
+    assert job.report.device == "cpu"
+    assert window.report.cost_line.text().startswith("CPU time")
+    assert "GPU" not in window.report.cost_line.text()
+    assert window.report.gpu_rate.suffix() == " / hour CPU time"

@@ -107,3 +107,44 @@ def test_open_output_folder(make_window, qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
     window.transcript.open_folder_button.click()
     assert opened == [str(Path(next(iter(job.outputs.values()))).parent)]
+
+
+def test_open_folder_without_a_file_manager_says_so(make_window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+
+    window, job = _finished_window(make_window, qtbot, tmp_path)
+    messages = []
+    window.transcript.message.connect(messages.append)
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)  # nothing handles file://
+    window.transcript.open_folder_button.click()
+    folder = Path(next(iter(job.outputs.values()))).parent
+    assert messages and "No file manager" in messages[-1] and str(folder) in messages[-1]
+
+
+def test_time_column_header_is_not_clipped(make_window, qtbot, tmp_path):
+    window, _job = _finished_window(make_window, qtbot, tmp_path)
+    table = window.transcript.table
+    header = table.horizontalHeader()
+    text = window.transcript.model.headerData(0, Qt.Orientation.Horizontal)
+    # The header's own margins and sort-indicator room are part of the section's width.
+    assert header.fontMetrics().horizontalAdvance(text) + 16 <= table.columnWidth(0)
+    assert "play" in window.transcript.model.headerData(0, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+
+
+def test_file_export_asks_for_any_format_and_writes_it(make_window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    window, _job = _finished_window(make_window, qtbot, tmp_path)
+    target = tmp_path / "chosen.vtt"
+    asked = {}
+
+    def fake_dialog(_parent, _title, suggested, name_filter, *_options):
+        asked["filter"] = name_filter
+        return str(target), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", fake_dialog)
+    window._update_actions()
+    assert window.export_action.isEnabled()
+    window.export_action.trigger()
+    assert target.read_text(encoding="utf-8").startswith("WEBVTT")
+    assert all(f"*.{name}" in asked["filter"] for name in ("txt", "srt", "vtt", "json"))
