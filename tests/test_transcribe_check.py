@@ -130,6 +130,10 @@ def test_speech_that_never_gives_words_is_reported(three_turns, real_model, monk
     assert 1.0 < outcome.report.untranscribed_s <= lost_end - lost_start
     notes = [e.message for e in events if isinstance(e, ev.JobNote) and e.level == "warning"]
     assert any("turns.wav" in note and "gave no words" in note for note in notes), notes
+    # The run report (CLI line, app's report, --report JSON) names it too.
+    assert "1 stretch(es) of speech" in outcome.report.check_text()
+    data = outcome.report.to_dict()
+    assert data["untranscribed_regions"] == 1 and 0 < data["clip_fill"] <= 1
 
 
 def test_speech_that_really_repeats_is_not_called_a_loop(real_model, tmp_path):
