@@ -94,7 +94,9 @@ def test_exit_codes_outputs_beside_input_and_report(good_recording, tiny_model, 
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in source.parent.iterdir()) == ["good.json", "good.ogg", "good.srt"]
     data = json.loads(report.read_text())["jobs"][0]
-    assert data["device"] == "cpu" and data["compute_type"] == "int8" and data["batch_size"] == 8
+    from engine.hardware import CPU_BATCH_SIZE
+
+    assert data["device"] == "cpu" and data["compute_type"] == "int8" and data["batch_size"] == CPU_BATCH_SIZE
     assert set(data["stages"]) == {"decode", "condition", "speech", "transcribe", "export"}
     assert data["rtf"] > 0 and data["cost"]["api_dollars"] > 0
     # Running again overwrites its own outputs and still exits 0.
