@@ -32,6 +32,9 @@ def test_voiced_stretches_without_words_are_found():
     assert _uncovered([(1.0, 3.0), (5.0, 8.0), (10.0, 10.5)], words) == [(5.0, 8.0)]
     # Words cover their surroundings by 0.4 s only: the end of a long turn can be missed.
     assert _uncovered([(1.0, 6.0)], words) == [(3.3, 6.0)]
+    # A word stretched over a whole turn (the batch kept 3 words of 12) covers only its ends.
+    stretched = [Word(10.0, 10.3, " I"), Word(10.3, 10.5, " hear"), Word(10.5, 24.3, " a")]
+    assert _uncovered([(10.0, 24.3)], stretched) == [(11.65, 23.15)]
 
 
 def test_a_looping_decode_is_caught_and_collapsed():

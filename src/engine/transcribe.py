@@ -39,6 +39,9 @@ from engine.speech import Clip, Span
 # Word times from cross-attention are off by up to ~0.3 s at turn edges.
 MIN_MISSED_S = 0.8
 COVER_TOLERANCE_S = 0.4
+# Spoken words last well under this (espeak-ng's longest: 0.9 s); a longer one was stretched
+# by the alignment over speech the decode skipped.
+MAX_WORD_S = 1.5
 # A clip that left this much of its speech without words is decoded again whole; less is
 # decoded again as stretches of its own (cheaper: they share 30-s clips).
 REDECODE_CLIP_S = 4.0
@@ -319,9 +322,24 @@ def _word(word, clip: Clip, clip_start: float) -> Word:
 
 
 def _uncovered(voiced: Sequence[Span], words: Sequence[Word]) -> list[Span]:
-    """Voiced stretches (>= MIN_MISSED_S) with no word within COVER_TOLERANCE_S."""
+    """Voiced stretches (>= MIN_MISSED_S) with no word within COVER_TOLERANCE_S.
+
+    A word longer than MAX_WORD_S covers only its two ends: when the batch skips a turn, the
+    alignment stretches the few words it kept over the whole turn ("I hear a" over 14 s of
+    the 30-min bench session, where a 12-word turn was said), and that turn must count as
+    missed."""
     covered = sorted(
-        (w.start - COVER_TOLERANCE_S, w.end + COVER_TOLERANCE_S) for w in words if w.text.strip()
+        interval
+        for w in words
+        if w.text.strip()
+        for interval in (
+            [(w.start - COVER_TOLERANCE_S, w.end + COVER_TOLERANCE_S)]
+            if w.end - w.start <= MAX_WORD_S
+            else [
+                (w.start - COVER_TOLERANCE_S, w.start + MAX_WORD_S / 2 + COVER_TOLERANCE_S),
+                (w.end - MAX_WORD_S / 2 - COVER_TOLERANCE_S, w.end + COVER_TOLERANCE_S),
+            ]
+        )
     )
     missed: list[Span] = []
     for start, end in voiced:
