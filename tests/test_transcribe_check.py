@@ -10,6 +10,7 @@ from engine.segments import Word
 from engine.transcribe import (
     Transcriber,
     _collapse_repeats,
+    _drop_squeezed_repeats,
     _loops,
     _new_words,
     _segments,
@@ -52,6 +53,16 @@ def test_segments_end_at_pauses_and_sentence_ends():
     rows = _segments(words)
     assert [row.text for row in rows] == ["Hello there.", "How are you", "I am fine"]
     assert rows[2].start == 5.0 and all(row.words for row in rows)
+
+
+def test_a_sentence_crammed_in_twice_is_kept_once():
+    said = _words("How long have you been feeling this way?", start=10.0)
+    crammed = [Word(w.start, w.start + 0.04, w.text)
+               for w in _words("Have you been feeling this way?", start=12.9, step=0.05)]
+    assert _drop_squeezed_repeats(said + crammed) == said
+    # Fast words that are not a repeat stay: they may be real.
+    quick = [Word(13.0 + i * 0.05, 13.04 + i * 0.05, t) for i, t in enumerate([" I", " said", " no"])]
+    assert _drop_squeezed_repeats(said + quick) == said + quick
 
 
 def test_words_decoded_twice_are_kept_once():
