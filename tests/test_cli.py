@@ -95,7 +95,7 @@ def test_exit_codes_outputs_beside_input_and_report(good_recording, tiny_model, 
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in source.parent.iterdir()) == ["good.json", "good.ogg", "good.srt"]
     data = json.loads(report.read_text())["jobs"][0]
-    from engine.hardware import CPU_BATCH_SIZE  # 4 since e368635 (was 8 when this test was written)
+    from engine.hardware import CPU_BATCH_SIZE
 
     assert data["device"] == "cpu" and data["compute_type"] == "int8" and data["batch_size"] == CPU_BATCH_SIZE
     assert set(data["stages"]) == {"decode", "condition", "speech", "transcribe", "export"}

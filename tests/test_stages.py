@@ -271,7 +271,7 @@ def test_batch_size_follows_free_vram_and_model_size(free_gib, model_bytes, expe
 
 def test_runtime_choice_on_cpu_and_gpu():
     cpu = plan_runtime(TranscribeOptions(), cuda_usable=False, cores=8)
-    from engine.hardware import CPU_BATCH_SIZE  # 4 since e368635 (this test still said 8)
+    from engine.hardware import CPU_BATCH_SIZE
 
     assert (cpu.device, cpu.compute_type, cpu.model, cpu.batch_size) == ("cpu", "int8", "small", CPU_BATCH_SIZE)
     assert cpu.cpu_threads == 8 and cpu.num_workers == 1

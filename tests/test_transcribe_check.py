@@ -10,6 +10,7 @@ from engine.segments import Word
 from engine.transcribe import (
     Transcriber,
     _collapse_repeats,
+    _drop_squeezed_repeats,
     _loops,
     _new_words,
     _segments,
@@ -32,6 +33,9 @@ def test_voiced_stretches_without_words_are_found():
     assert _uncovered([(1.0, 3.0), (5.0, 8.0), (10.0, 10.5)], words) == [(5.0, 8.0)]
     # Words cover their surroundings by 0.4 s only: the end of a long turn can be missed.
     assert _uncovered([(1.0, 6.0)], words) == [(3.3, 6.0)]
+    # A word stretched over a whole turn (the batch kept 3 words of 12) covers only its ends.
+    stretched = [Word(10.0, 10.3, " I"), Word(10.3, 10.5, " hear"), Word(10.5, 24.3, " a")]
+    assert _uncovered([(10.0, 24.3)], stretched) == [(11.65, 23.15)]
 
 
 def test_a_looping_decode_is_caught_and_collapsed():
@@ -49,6 +53,16 @@ def test_segments_end_at_pauses_and_sentence_ends():
     rows = _segments(words)
     assert [row.text for row in rows] == ["Hello there.", "How are you", "I am fine"]
     assert rows[2].start == 5.0 and all(row.words for row in rows)
+
+
+def test_a_sentence_crammed_in_twice_is_kept_once():
+    said = _words("How long have you been feeling this way?", start=10.0)
+    crammed = [Word(w.start, w.start + 0.04, w.text)
+               for w in _words("Have you been feeling this way?", start=12.9, step=0.05)]
+    assert _drop_squeezed_repeats(said + crammed) == said
+    # Fast words that are not a repeat stay: they may be real.
+    quick = [Word(13.0 + i * 0.05, 13.04 + i * 0.05, t) for i, t in enumerate([" I", " said", " no"])]
+    assert _drop_squeezed_repeats(said + quick) == said + quick
 
 
 def test_words_decoded_twice_are_kept_once():
@@ -130,6 +144,10 @@ def test_speech_that_never_gives_words_is_reported(three_turns, real_model, monk
     assert 1.0 < outcome.report.untranscribed_s <= lost_end - lost_start
     notes = [e.message for e in events if isinstance(e, ev.JobNote) and e.level == "warning"]
     assert any("turns.wav" in note and "gave no words" in note for note in notes), notes
+    # The run report (CLI line, app's report, --report JSON) names it too.
+    assert "1 stretch(es) of speech" in outcome.report.check_text()
+    data = outcome.report.to_dict()
+    assert data["untranscribed_regions"] == 1 and 0 < data["clip_fill"] <= 1
 
 
 def test_speech_that_really_repeats_is_not_called_a_loop(real_model, tmp_path):

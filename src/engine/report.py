@@ -91,10 +91,14 @@ class RunReport:
     def check_text(self) -> str:
         """Did every word come back: one line for the CLI and the app's report."""
         parts = [f"{self.clips} clip(s), {self.clip_fill:.0%} full"]
-        if self.redecoded_clips or self.redecoded_regions:
+        again = [
+            f"{count} {noun}" for count, noun in (
+                (self.redecoded_clips, "clip(s)"), (self.redecoded_regions, "missed stretch(es)")
+            ) if count
+        ]
+        if again:
             parts.append(
-                f"{self.redecoded_clips} clip(s) and {self.redecoded_regions} stretch(es) "
-                f"decoded again, {self.recovered_s:.1f} s of speech recovered"
+                f"{' and '.join(again)} decoded again, {self.recovered_s:.1f} s of speech recovered"
             )
         if self.loops:
             parts.append(f"{self.loops} repeating decode(s) retried, {self.doubtful_loops} doubtful")

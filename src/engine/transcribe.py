@@ -39,6 +39,12 @@ from engine.speech import Clip, Span
 # Word times from cross-attention are off by up to ~0.3 s at turn edges.
 MIN_MISSED_S = 0.8
 COVER_TOLERANCE_S = 0.4
+# Words shorter than this on average, three or more in a row, were crammed in by the
+# alignment (espeak-ng's shortest words take 0.12 s).
+SQUEEZED_WORD_S = 0.1
+# Spoken words last well under this (espeak-ng's longest: 0.9 s); a longer one was stretched
+# by the alignment over speech the decode skipped.
+MAX_WORD_S = 1.5
 # A clip that left this much of its speech without words is decoded again whole; less is
 # decoded again as stretches of its own (cheaper: they share 30-s clips).
 REDECODE_CLIP_S = 4.0
@@ -234,6 +240,7 @@ class Transcriber:
                 if not _loops(again, _length(clip.voiced)):
                     all_words.extend(_new_words(again, all_words))
             all_words.sort(key=lambda w: w.start)
+        all_words = _drop_squeezed_repeats(all_words)
         still = _uncovered(tuple(v for clip in clips for v in clip.voiced), all_words)
         check.untranscribed = list(still)
         check.untranscribed_regions = len(still)
@@ -319,9 +326,24 @@ def _word(word, clip: Clip, clip_start: float) -> Word:
 
 
 def _uncovered(voiced: Sequence[Span], words: Sequence[Word]) -> list[Span]:
-    """Voiced stretches (>= MIN_MISSED_S) with no word within COVER_TOLERANCE_S."""
+    """Voiced stretches (>= MIN_MISSED_S) with no word within COVER_TOLERANCE_S.
+
+    A word longer than MAX_WORD_S covers only its two ends: when the batch skips a turn, the
+    alignment stretches the few words it kept over the whole turn ("I hear a" over 14 s of
+    the 30-min bench session, where a 12-word turn was said), and that turn must count as
+    missed."""
     covered = sorted(
-        (w.start - COVER_TOLERANCE_S, w.end + COVER_TOLERANCE_S) for w in words if w.text.strip()
+        interval
+        for w in words
+        if w.text.strip()
+        for interval in (
+            [(w.start - COVER_TOLERANCE_S, w.end + COVER_TOLERANCE_S)]
+            if w.end - w.start <= MAX_WORD_S
+            else [
+                (w.start - COVER_TOLERANCE_S, w.start + MAX_WORD_S / 2 + COVER_TOLERANCE_S),
+                (w.end - MAX_WORD_S / 2 - COVER_TOLERANCE_S, w.end + COVER_TOLERANCE_S),
+            ]
+        )
     )
     missed: list[Span] = []
     for start, end in voiced:
@@ -396,6 +418,31 @@ def _new_words(found: Sequence[Word], existing: Sequence[Word]) -> list[Word]:
     if text and f" {text} " in f" {nearby} ":
         return []
     return list(found)
+
+
+def _drop_squeezed_repeats(words: list[Word]) -> list[Word]:
+    """Drop runs of 3+ words squeezed into far less time than speech takes (< SQUEEZED_WORD_S
+    a word on average) that repeat words said within 15 s: at a clip's edge the batched
+    decode sometimes writes a sentence twice and the alignment crams the copy into a moment
+    ("Have you been feeling this way?" in 0.3 s right after the real one, 30-min session;
+    jfk.flac's whole sentence in 1.5 s before the real one)."""
+    keep = [True] * len(words)
+    index = 0
+    while index < len(words):
+        end = index
+        while end < len(words) and words[end].end - words[end].start < SQUEEZED_WORD_S:
+            end += 1
+        if end - index >= 3:
+            run = " ".join(_norm(w.text) for w in words[index:end])
+            start_s, end_s = words[index].start, words[end - 1].end
+            around = " ".join(
+                _norm(w.text) for k, w in enumerate(words)
+                if (k < index or k >= end) and start_s - 15.0 <= w.start <= end_s + 15.0
+            )
+            if f" {run} " in f" {around} ":
+                keep[index:end] = [False] * (end - index)
+        index = max(end, index + 1)
+    return [w for w, kept in zip(words, keep) if kept]
 
 
 def _norm(text: str) -> str:
