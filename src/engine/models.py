@@ -48,23 +48,25 @@ MODEL_REPOS: dict[str, str] = {
 }
 MODEL_NAMES = tuple(MODEL_REPOS)
 
-# The commit each name is fetched at. These come from other public projects that pin the same
-# repositories (no hub is reachable where this was written, so they were not re-checked here;
-# a wrong one fails the download with "revision not found", never fetches other files). None:
-# not pinned yet; the commit of the first download is recorded and kept to (REVISIONS_FILE).
+# The commit each name is fetched at. Each one was found pinned, or as a snapshot folder, in
+# other public projects that use the same repository (tiny, base, small and large-v3 in many;
+# tiny.en, base.en and medium in two or more; large-v3-turbo in one). No hub is reachable
+# where this was written, so none was re-checked against it; a wrong one fails the download
+# with "revision not found" and never fetches other files. None: not pinned yet; the commit
+# of the first download is recorded and kept to (REVISIONS_FILE).
 MODEL_REVISIONS: dict[str, str | None] = {
     "tiny": "d90ca5fe260221311c53c58e660288d3deb8d356",
-    "tiny.en": None,
+    "tiny.en": "0d3d19a32d3338f10357c0889762bd8d64bbdeba",
     "base": "ebe41f70d5b6dfa9166e2c581c45c9c0cfc57b66",
-    "base.en": None,
+    "base.en": "3d3d5dee26484f91867d81cb899cfcf72b96be6c",
     "small": "536b0662742c02347bc0e980a01041f333bce120",
     "small.en": None,
-    "medium": None,
+    "medium": "08e178d48790749d25932bbc082711ddcfdfbc4f",
     "medium.en": None,
     "large-v1": None,
     "large-v2": None,
     "large-v3": "edaa852ec7e145841d8ffdb056a99866b5f0a478",
-    "large-v3-turbo": None,
+    "large-v3-turbo": "0c94664816ec82be77b20e824c8e8675995b0029",
     "distil-large-v3": None,
 }
 REVISIONS_FILE = "model-revisions.json"  # in the data folder: {repo: commit} recorded at first download
