@@ -25,7 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import file_dialogs, fmt
+import time
+
+from app import file_dialogs, fmt, stale_exports
 from app.confidence_delegate import ConfidenceDelegate
 from app.jobs import Job, JobStatus
 from engine.options import EXPORT_FORMATS
@@ -293,6 +295,10 @@ class TranscriptView(QWidget):
         self.model = SegmentModel(self)
         self.model.edited.connect(self.segment_edited)
         self.model.edited.connect(lambda *_: self._refresh_title())
+        self.model.edited.connect(self._on_edited)
+        # The job's speech regions (the window sets this from the job store): rewritten TXT and
+        # subtitles are cut at the same pauses as the engine's.
+        self.speech_for: Callable[[str], list[tuple[float, float]]] = lambda _job_id: []
         self._player_factory = player_factory
         self._player = None
         self._rate = 1.0
@@ -359,6 +365,22 @@ class TranscriptView(QWidget):
         self.export_buttons: dict[str, QPushButton] = {}
         self.open_folder_button = QPushButton("Open folder")
         self.open_folder_button.setToolTip("Open the folder the transcripts were written to")
+        self.stale_label = QLabel()
+        self.stale_label.setWordWrap(True)
+        self.stale_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.update_exports_button = QPushButton("Update exports")
+        self.update_exports_button.setToolTip(
+            "Rewrite these files with your corrections (only files SessionScribe wrote for this "
+            "recording and that nobody changed since)"
+        )
+        self.stale_bar = QWidget()
+        self.stale_bar.setStyleSheet("QWidget#staleBar { background: #fff4e5; border-radius: 4px; }")
+        self.stale_bar.setObjectName("staleBar")
+        stale_row = QHBoxLayout(self.stale_bar)
+        stale_row.setContentsMargins(6, 3, 6, 3)
+        stale_row.addWidget(self.stale_label, 1)
+        stale_row.addWidget(self.update_exports_button)
+        self.stale_bar.hide()
 
         search_row = QHBoxLayout()
         search_row.addWidget(self.search_box, 1)
@@ -388,6 +410,7 @@ class TranscriptView(QWidget):
         layout.addWidget(self.title)
         layout.addLayout(search_row)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.stale_bar)
         layout.addLayout(bottom)
 
         self.search_box.textChanged.connect(self._on_search)
@@ -413,6 +436,7 @@ class TranscriptView(QWidget):
                 QKeySequence(key), self, activated=action, context=Qt.ShortcutContext.WidgetWithChildrenShortcut
             )
         self.open_folder_button.clicked.connect(self.open_output_folder)
+        self.update_exports_button.clicked.connect(self.update_exports)
         self._update_buttons()
 
     # ----------------------------------------------------------------- job binding
@@ -429,6 +453,7 @@ class TranscriptView(QWidget):
         self._refresh_title()
         self._on_search(self.search_box.text())
         self._update_buttons()
+        self._refresh_stale()
 
     def _fit_new_rows(self, _parent: QModelIndex, first: int, last: int) -> None:
         for row in range(first, last + 1):
@@ -446,6 +471,7 @@ class TranscriptView(QWidget):
             self.table.scrollToBottom()
         self._refresh_title()
         self._update_buttons()
+        self._refresh_stale()
 
     def _scrolled_to_bottom(self) -> bool:
         bar = self.table.verticalScrollBar()
@@ -594,6 +620,48 @@ class TranscriptView(QWidget):
             if self.table.state() != QAbstractItemView.State.EditingState:
                 self.table.scrollTo(self.model.index(row, 1), QAbstractItemView.ScrollHint.EnsureVisible)
 
+    # ----------------------------------------------------------------- stale exports
+    def _on_edited(self, job_id: str, _row: int, _text: str) -> None:
+        if self.job is not None and self.job.id == job_id:
+            self.job.edited_at = time.time()
+            self._refresh_stale()
+
+    def _refresh_stale(self) -> None:
+        """Show which of the job's exports an edit has made stale (none: the bar hides)."""
+        job = self.job
+        if job is None or not job.status.finished:
+            self.stale_bar.hide()
+            return
+        # Before any edit can make them stale: what SessionScribe wrote (or finds) there now.
+        stale_exports.stamp_outputs(job)
+        stale = stale_exports.stale_outputs(job)
+        if not stale:
+            self.stale_bar.hide()
+            return
+        names = ", ".join(path.name for path in stale)
+        self.stale_label.setText(f"Written before your corrections: {names}")
+        self.stale_label.setToolTip("\n".join(str(path) for path in stale))
+        self.stale_bar.show()
+
+    def update_exports(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        result = stale_exports.update_outputs(job, self.speech_for(job.id))
+        parts = []
+        if result.written:
+            parts.append(f"Updated {', '.join(path.name for path in result.written)}")
+        if result.changed_outside:
+            names = ", ".join(path.name for path in result.changed_outside)
+            parts.append(
+                f"{names} changed outside SessionScribe since it was written: not replaced "
+                "(use Export to save a copy)"
+            )
+        parts.extend(f"Could not update {line}" for line in result.failed)
+        if parts:
+            self.message.emit(fmt.one_line("; ".join(parts)))
+        self._refresh_stale()
+
     # ----------------------------------------------------------------- export
     def output_folder(self) -> Path | None:
         job = self.job
@@ -633,6 +701,8 @@ class TranscriptView(QWidget):
             self.message.emit(fmt.one_line(f"Export failed: {error}"))
             return None
         self.last_export = Path(written)
+        stale_exports.note_written(job, self.last_export)
+        self._refresh_stale()
         self.message.emit(f"Saved {Path(written).name}")
         return self.last_export
 

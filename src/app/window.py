@@ -192,6 +192,7 @@ class MainWindow(QMainWindow):
         self.session_search.hit_opened.connect(self.open_search_hit)
         self.transcript.message.connect(self.show_message)
         self.transcript.segment_edited.connect(self.history.update_text)
+        self.transcript.speech_for = self.history.speech
         self.settings_panel.message.connect(self.show_message)
         self.health.message.connect(self.show_message)
         self.report.rates_changed.connect(self.settings_panel.save_rates)
