@@ -32,6 +32,7 @@ from app.gauges import GaugePanel, Sampler, SystemMonitor
 from app.health_view import HealthView, _check_device
 from app.history import History, SearchHit
 from app.jobs import Job, JobStatus
+from app.keep_awake import KeepAwake
 from app.progress_delegate import StageProgressDelegate
 from app.queue_controller import QueueController
 from app.qtcompat import protect_singletons
@@ -168,6 +169,10 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self._build_actions()
         self.statusBar().showMessage("Ready. Everything stays on this computer.")
+        self.keep_awake = KeepAwake()
+        self.keep_awake_label = QLabel()
+        self.keep_awake_label.hide()
+        self.statusBar().addPermanentWidget(self.keep_awake_label)
 
         # --- wiring
         self.drop_zone.files_dropped.connect(self.add_paths)
@@ -183,6 +188,7 @@ class MainWindow(QMainWindow):
         self.controller.device_notice.connect(self._on_device_notice)
         self.controller.reopened.connect(self._reopen)
         self.adapter.busy_changed.connect(lambda _busy: self._update_actions())
+        self.adapter.busy_changed.connect(self._keep_awake_while_busy)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_selection())
         self.queue_model.rowsInserted.connect(lambda *_: self._update_actions())
         self.queue_model.rowsRemoved.connect(lambda *_: self._on_selection())
@@ -505,6 +511,25 @@ class MainWindow(QMainWindow):
             "running it again later continues where it stopped.",
         )
 
+    def _keep_awake_while_busy(self, busy: bool) -> None:
+        """busy_changed goes False only when no next job started (the queue is done or
+        paused), so one hold covers a whole queue."""
+        if busy:
+            note = self.keep_awake.hold()
+            if note is not None:
+                held = self.keep_awake.held
+                self.keep_awake_label.setText(
+                    "☕ Kept awake while transcribing" if held else "May sleep: could not keep this computer awake"
+                )
+                self.keep_awake_label.setToolTip(note)
+                self.keep_awake_label.show()
+                self.show_message(note)
+            return
+        note = self.keep_awake.release()
+        self.keep_awake_label.hide()
+        if note is not None:
+            self.show_message(note)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.adapter.is_busy():
             if not self.confirm_quit():
@@ -524,6 +549,7 @@ class MainWindow(QMainWindow):
         self.settings_panel.cancel_download()
         self.monitor.stop()
         self.adapter.shutdown()
+        self.keep_awake.release()
         # Let short look-ups (device check, model list) finish so none outlives the app.
         pool().waitForDone(3000)
         self.history.close()
