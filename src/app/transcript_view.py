@@ -92,13 +92,14 @@ class SegmentModel(QAbstractTableModel):
         return self.job.segments[row]
 
     def row_at(self, seconds: float) -> int:
-        """The segment playing at `seconds`: the last one started by then, while it lasts
-        (-1 in a pause between segments or outside the transcript)."""
+        """The segment playing at `seconds`: the last one started by then. It stays lit through
+        the pause after it (the line just heard, no flicker between lines); -1 before the first
+        segment and after the last one has ended."""
         if self.job is None or self._count == 0:
             return -1
         starts = [segment.start for segment in self.job.segments[: self._count]]
         row = bisect.bisect_right(starts, seconds) - 1
-        if row < 0 or seconds > self.job.segments[row].end:
+        if row < 0 or (row == self._count - 1 and seconds > self.job.segments[row].end):
             return -1
         return row
 
@@ -353,9 +354,9 @@ class TranscriptView(QWidget):
         self.play_button = QPushButton("Play / pause")
         self.play_button.setToolTip(f"Play or pause the recording ({PLAY_PAUSE_KEY}, also while editing)")
         self.play_button.setEnabled(False)
-        self.back_button = QToolButton(text=f"⏪ {SKIP_S:.0f} s")
+        self.back_button = QToolButton(text=f"« {SKIP_S:.0f} s")
         self.back_button.setToolTip(f"Back {SKIP_S:.0f} seconds ({BACK_KEY}, also while editing)")
-        self.forward_button = QToolButton(text=f"{SKIP_S:.0f} s ⏩")
+        self.forward_button = QToolButton(text=f"{SKIP_S:.0f} s »")
         self.forward_button.setToolTip(f"Forward {SKIP_S:.0f} seconds ({FORWARD_KEY}, also while editing)")
         self.speed_box = QComboBox()
         for speed in SPEEDS:

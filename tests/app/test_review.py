@@ -87,6 +87,13 @@ def test_playing_segment_is_highlighted_and_kept_in_view(make_window, qtbot, tmp
     assert view.model.index(50, 1).data(Qt.ItemDataRole.BackgroundRole) is not None
     viewport = view.table.viewport().rect()
     assert viewport.intersects(view.table.visualRect(view.model.index(50, 1)))
+    # In the pause after a line, that line stays lit; after the last one, none is.
+    player.position_s = (job.segments[50].end + job.segments[51].start) / 2
+    view.poll_playback()
+    assert view.model.playing_row == 50
+    player.position_s = job.segments[-1].end + 1.0
+    view.poll_playback()
+    assert view.model.playing_row == -1
     # The timer follows playback by itself.
     player.position_s = job.segments[20].start + 0.1
     qtbot.waitUntil(lambda: view.model.playing_row == 20, timeout=2000)
