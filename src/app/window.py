@@ -173,6 +173,8 @@ class MainWindow(QMainWindow):
         self.keep_awake_label = QLabel()
         self.keep_awake_label.hide()
         self.statusBar().addPermanentWidget(self.keep_awake_label)
+        self._keep_awake_hide = QTimer(self, singleShot=True, interval=15000)
+        self._keep_awake_hide.timeout.connect(self.keep_awake_label.hide)
 
         # --- wiring
         self.drop_zone.files_dropped.connect(self.add_paths)
@@ -513,22 +515,26 @@ class MainWindow(QMainWindow):
 
     def _keep_awake_while_busy(self, busy: bool) -> None:
         """busy_changed goes False only when no next job started (the queue is done or
-        paused), so one hold covers a whole queue."""
+        paused), so one hold covers a whole queue. Said in a permanent status-bar label, not
+        a message: it must not replace a job's own notes (failed, ready, queued again)."""
         if busy:
             note = self.keep_awake.hold()
             if note is not None:
+                self._keep_awake_hide.stop()
                 held = self.keep_awake.held
                 self.keep_awake_label.setText(
                     "☕ Kept awake while transcribing" if held else "May sleep: could not keep this computer awake"
                 )
                 self.keep_awake_label.setToolTip(note)
                 self.keep_awake_label.show()
-                self.show_message(note)
             return
         note = self.keep_awake.release()
-        self.keep_awake_label.hide()
-        if note is not None:
-            self.show_message(note)
+        if note is None:
+            self.keep_awake_label.hide()
+            return
+        self.keep_awake_label.setText(note)
+        self.keep_awake_label.setToolTip(note)
+        self._keep_awake_hide.start()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.adapter.is_busy():
