@@ -31,6 +31,13 @@ def _edit_row(view, qtbot, row: int) -> QLineEdit:
     return editor
 
 
+def _end_edit(qtbot, editor) -> None:
+    """Esc, as a user would. Also a key without modifiers: QTest's synthetic Ctrl/Alt clicks
+    can leave the application's modifier state "held", and later tests' selections would
+    then act as Ctrl+click."""
+    qtbot.keyClick(editor, Qt.Key.Key_Escape)
+
+
 def test_play_pause_and_skip_back_from_the_keyboard_while_editing(make_window, qtbot, tmp_path):
     window, job = _finished(make_window, qtbot, tmp_path)
     window.show()
@@ -53,6 +60,7 @@ def test_play_pause_and_skip_back_from_the_keyboard_while_editing(make_window, q
     assert player.position_s == 5.0
     # The editor kept focus and its text: the shortcuts did not end the edit.
     assert QApplication.focusWidget() is editor and editor.text() == "half typed"
+    _end_edit(qtbot, editor)
     assert "Ctrl+Space" in view.play_button.toolTip()
     assert "Alt+Left" in view.back_button.toolTip()
 
@@ -149,3 +157,4 @@ def test_double_click_to_correct_plays_that_segment_once(make_window, qtbot, tmp
     editor = QApplication.focusWidget()
     qtbot.keyClick(editor, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     assert player.played[-1] == (job.path, job.segments[2].start) and player.is_playing
+    _end_edit(qtbot, editor)
