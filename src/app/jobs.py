@@ -97,6 +97,7 @@ class Job:
     activity: str | None = None  # work before the first stage, e.g. "Downloading model 40 %"
     from_history: bool = False  # loaded from the job store at start-up (transcript read lazily)
     edited_at: float | None = None  # time.time() of the last edit: exports older are stale
+    edited_while_running: bool = False  # the engine's own exports cannot hold these edits
     output_stamps: dict[str, Any] = field(default_factory=dict)  # path -> app.stale_exports.OutputStamp
 
     @property
@@ -114,6 +115,7 @@ class Job:
         self.segments = []
         self.edited = False
         self.edited_at = None
+        self.edited_while_running = False
         self.outputs = {}
         self.output_stamps = {}
         self.report = None

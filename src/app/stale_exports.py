@@ -58,6 +58,8 @@ def stamp_outputs(job) -> None:
             written_at = os.stat(path).st_mtime
         except OSError:
             continue
+        if job.edited_while_running:
+            written_at = 0.0  # the engine wrote its own text, without the edits made meanwhile
         job.output_stamps[key] = OutputStamp(found, written_at)
 
 

@@ -625,6 +625,8 @@ class TranscriptView(QWidget):
     def _on_edited(self, job_id: str, _row: int, _text: str) -> None:
         if self.job is not None and self.job.id == job_id:
             self.job.edited_at = time.time()
+            if not self.job.status.finished:
+                self.job.edited_while_running = True
             self._refresh_stale()
 
     def _refresh_stale(self) -> None:

@@ -103,3 +103,23 @@ def test_export_over_an_own_output_brings_it_up_to_date(make_window, qtbot, tmp_
     assert job.outputs["srt"].name not in view.stale_label.text()
     view.update_exports_button.click()  # the exported file is still ours: no "changed outside"
     assert job.outputs["srt"].name not in view.stale_label.text() and view.stale_bar.isHidden()
+
+
+def test_an_edit_made_while_the_job_ran_makes_its_exports_stale(make_window, qtbot, tmp_path):
+    window = make_window(segments=6, step_s=0.05)
+    recording = tmp_path / "client session.wav"
+    recording.write_bytes(b"x")
+    job = window.add_paths([recording])[0]
+    window.controller.start()
+    view = window.transcript
+    qtbot.waitUntil(lambda: view.job is job and view.model.rowCount() >= 2, timeout=10000)
+    assert not job.status.finished
+    _edit(view, 0, "Corrected while it ran.")
+    qtbot.waitUntil(lambda: job.status.finished, timeout=10000)
+    assert job.status == JobStatus.DONE
+    # The engine wrote its own words: the edit is in none of the files yet.
+    assert "Corrected while it ran." not in job.outputs["txt"].read_text(encoding="utf-8")
+    assert not view.stale_bar.isHidden()
+    view.update_exports_button.click()
+    assert "Corrected while it ran." in job.outputs["txt"].read_text(encoding="utf-8")
+    assert view.stale_bar.isHidden()
