@@ -278,7 +278,7 @@ class _Player:
         return self.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState
 
     def set_rate(self, rate: float) -> None:
-        self.player.setPlaybackRate(rate)  # pitch is kept by the FFmpeg backend
+        self.player.setPlaybackRate(rate)
 
     def seek(self, seconds: float) -> None:
         position = int(max(0.0, seconds) * 1000)
