@@ -4,6 +4,7 @@ from __future__ import annotations
 import bisect
 import html
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -24,8 +25,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-import time
 
 from app import file_dialogs, fmt, stale_exports
 from app.confidence_delegate import ConfidenceDelegate
