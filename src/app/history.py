@@ -170,8 +170,22 @@ class History:
         try:
             job.segments = list(self.store.segments(job.id))
             job.edited = bool(self.store.edited_positions(job.id))
+            record = self.store.get_job(job.id) if job.edited else None
+            if record is not None:
+                job.edited_at = record.updated_at  # exports written before it are stale
         except Exception:  # noqa: BLE001
             log.warning("could not read a stored transcript", exc_info=True)
+
+    def speech(self, job_id: str) -> list[tuple[float, float]]:
+        """The job's speech regions (TXT paragraphs and subtitle cues are cut at pauses in
+        them, so rewritten exports match the engine's)."""
+        if self.store is None:
+            return []
+        try:
+            return [span for window in self.store.windows(job_id) for span in window.speech]
+        except Exception:  # noqa: BLE001
+            log.warning("could not read a job's speech regions", exc_info=True)
+            return []
 
     def update_text(self, job_id: str, position: int, text: str) -> None:
         if self.store is None:

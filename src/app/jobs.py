@@ -96,6 +96,9 @@ class Job:
     options: Any = None  # the TranscribeOptions the job ran with
     activity: str | None = None  # work before the first stage, e.g. "Downloading model 40 %"
     from_history: bool = False  # loaded from the job store at start-up (transcript read lazily)
+    edited_at: float | None = None  # time.time() of the last edit: exports older are stale
+    edited_while_running: bool = False  # the engine's own exports cannot hold these edits
+    output_stamps: dict[str, Any] = field(default_factory=dict)  # path -> app.stale_exports.OutputStamp
 
     @property
     def name(self) -> str:
@@ -111,7 +114,10 @@ class Job:
         self.started_at = self.finished_at = None
         self.segments = []
         self.edited = False
+        self.edited_at = None
+        self.edited_while_running = False
         self.outputs = {}
+        self.output_stamps = {}
         self.report = None
 
     def current_stage(self) -> Stage | None:

@@ -1,15 +1,19 @@
 """Transcript of the selected job: live segments, search, click-to-play, edit, export."""
 from __future__ import annotations
 
+import bisect
+import html
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QKeySequence, QShortcut
+from PySide6.QtGui import QColor, QDesktopServices, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -22,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import file_dialogs, fmt
+from app import file_dialogs, fmt, stale_exports
+from app.confidence_delegate import ConfidenceDelegate
 from app.jobs import Job, JobStatus
 from engine.options import EXPORT_FORMATS
 from engine.segments import Segment
@@ -32,6 +37,17 @@ log = logging.getLogger(__name__)
 Index = QModelIndex | QPersistentModelIndex
 MATCH_COLOR = QColor("#fff59d")
 CURRENT_MATCH_COLOR = QColor("#ffca28")
+PLAYING_COLOR = QColor("#cde6fb")
+LOW_CONFIDENCE = 0.5  # words the model gave less than this probability are marked
+LOW_CONFIDENCE_STYLE = "color:#b3261e; text-decoration:underline;"
+SKIP_S = 5.0
+SPEEDS = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+# Keys that work while the text editor has focus: a line editor takes Ctrl+Left/Right (words)
+# and Shift+arrows (selection) for itself, so seeking is on Alt+Left/Right.
+PLAY_PAUSE_KEY = "Ctrl+Space"
+BACK_KEY = "Alt+Left"
+FORWARD_KEY = "Alt+Right"
+REPLAY_KEY = "Ctrl+R"
 
 
 class SegmentModel(QAbstractTableModel):
@@ -47,12 +63,14 @@ class SegmentModel(QAbstractTableModel):
         self._matches: list[int] = []
         self._match_set: set[int] = set()
         self.current_match = -1
+        self.playing_row = -1  # the segment under the playback position, highlighted
 
     def set_job(self, job: Job | None) -> None:
         self.beginResetModel()
         self.job = job
         self._count = len(job.segments) if job is not None else 0
         self._matches, self._match_set, self.current_match = [], set(), -1
+        self.playing_row = -1
         self.endResetModel()
 
     def sync(self) -> None:
@@ -71,6 +89,50 @@ class SegmentModel(QAbstractTableModel):
         if self.job is None or not 0 <= row < self._count:
             return None
         return self.job.segments[row]
+
+    def row_at(self, seconds: float) -> int:
+        """The segment playing at `seconds`: the last one started by then. It stays lit through
+        the pause after it (the line just heard, no flicker between lines); -1 before the first
+        segment and after the last one has ended."""
+        if self.job is None or self._count == 0:
+            return -1
+        starts = [segment.start for segment in self.job.segments[: self._count]]
+        row = bisect.bisect_right(starts, seconds) - 1
+        if row < 0 or (row == self._count - 1 and seconds > self.job.segments[row].end):
+            return -1
+        return row
+
+    def set_playing_row(self, row: int) -> bool:
+        """Move the highlight; True when it moved. No dataChanged: a view reloads an open
+        editor from the model on dataChanged, which would wipe a correction being typed in
+        the playing line. The view repaints instead (only colour and weight change)."""
+        if row == self.playing_row:
+            return False
+        self.playing_row = row
+        return True
+
+    def low_confidence_words(self, row: int) -> list[tuple[str, float]]:
+        segment = self.segment(row)
+        if segment is None or not segment.words:
+            return []
+        return [(w.text.strip(), w.probability) for w in segment.words if w.probability < LOW_CONFIDENCE]
+
+    def marked_html(self, row: int) -> str | None:
+        """The row's text as HTML with low-confidence words marked; None when nothing is
+        marked (or the words no longer spell the text, so marks could land on wrong words)."""
+        segment = self.segment(row)
+        if segment is None or not segment.words or not self.low_confidence_words(row):
+            return None
+        if "".join(w.text for w in segment.words).strip() != segment.text.strip():
+            return None
+        parts = []
+        for word in segment.words:
+            text = html.escape(word.text)
+            if word.probability < LOW_CONFIDENCE:
+                lead = text[: len(text) - len(text.lstrip())]
+                text = f'{lead}<span style="{LOW_CONFIDENCE_STYLE}">{text.lstrip()}</span>'
+            parts.append(text)
+        return "".join(parts).strip()
 
     # search
     def search(self, query: str) -> list[int]:
@@ -114,10 +176,28 @@ class SegmentModel(QAbstractTableModel):
             return segment.text.strip() if role == Qt.ItemDataRole.DisplayRole else segment.text
         if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:
             return f"{fmt.timestamp(segment.start)} – {fmt.timestamp(segment.end)}: click to play from here"
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 1:
+            return self._text_tooltip(index.row())
         if role == Qt.ItemDataRole.BackgroundRole and index.row() in self._match_set:
             current = self._matches[self.current_match] if self.current_match >= 0 else -1
             return CURRENT_MATCH_COLOR if index.row() == current else MATCH_COLOR
+        if role == Qt.ItemDataRole.BackgroundRole and index.row() == self.playing_row:
+            return PLAYING_COLOR
+        if role == Qt.ItemDataRole.FontRole and index.row() == self.playing_row:
+            font = QFont()
+            font.setBold(True)  # still visible where a search match colours the row
+            return font
         return None
+
+    def _text_tooltip(self, row: int) -> str | None:
+        low = self.low_confidence_words(row)
+        if not low or self.marked_html(row) is None:
+            return None
+        listed = ", ".join(f"{word} ({round(probability * 100)} %)" for word, probability in low)
+        return (
+            f"Underlined in red: words heard with low confidence (under {round(LOW_CONFIDENCE * 100)} %): "
+            f"{listed}. Listen before trusting them (double-click to hear the line and correct it)."
+        )
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
@@ -182,8 +262,30 @@ class _Player:
         self.player.play()
         return True
 
+    def pause(self) -> None:
+        self.player.pause()
+
     def stop(self) -> None:
         self.player.stop()
+
+    def position(self) -> float | None:
+        if self._pending_ms is not None:
+            return self._pending_ms / 1000  # still loading: where it is about to play from
+        return self.player.position() / 1000
+
+    def playing(self) -> bool:
+        from PySide6.QtMultimedia import QMediaPlayer
+
+        return self.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState
+
+    def set_rate(self, rate: float) -> None:
+        self.player.setPlaybackRate(rate)
+
+    def seek(self, seconds: float) -> None:
+        position = int(max(0.0, seconds) * 1000)
+        if self._pending_ms is not None:
+            self._pending_ms = position
+        self.player.setPosition(position)
 
 
 class TranscriptView(QWidget):
@@ -195,9 +297,18 @@ class TranscriptView(QWidget):
         self.model = SegmentModel(self)
         self.model.edited.connect(self.segment_edited)
         self.model.edited.connect(lambda *_: self._refresh_title())
+        self.model.edited.connect(self._on_edited)
+        # The job's speech regions (the window sets this from the job store): rewritten TXT and
+        # subtitles are cut at the same pauses as the engine's.
+        self.speech_for: Callable[[str], list[tuple[float, float]]] = lambda _job_id: []
         self._player_factory = player_factory
         self._player = None
+        self._rate = 1.0
+        self._stop_at: float | None = None  # "listen before correcting": pause at the line's end
         self.last_export: Path | None = None
+        # Follows the playback position: highlights the playing segment and keeps it in view.
+        self._follow = QTimer(self, interval=200)
+        self._follow.timeout.connect(self.poll_playback)
 
         self.title = QLabel("Select a recording in the queue to see its transcript.")
         self.title.setWordWrap(True)  # a failure shows its whole reason here
@@ -237,13 +348,45 @@ class TranscriptView(QWidget):
         header.sectionResized.connect(lambda index, _old, _new: index == 1 and self._refit_rows.start())
         self.model.rowsInserted.connect(self._fit_new_rows)
         self.model.modelReset.connect(self._refit_rows.start)
-        self.table.setToolTip("Click a line to play the recording from there; double-click the text to edit it.")
+        self.table.setItemDelegateForColumn(1, ConfidenceDelegate(self.table))
+        self.table.setToolTip(
+            "Click a line to play the recording from there; double-click the text to hear that line "
+            f"and correct it. While typing: {PLAY_PAUSE_KEY} play/pause, {BACK_KEY} back "
+            f"{SKIP_S:.0f} s, {FORWARD_KEY} forward {SKIP_S:.0f} s, {REPLAY_KEY} hear the line again. "
+            "Words underlined in red were heard with low confidence."
+        )
 
         self.play_button = QPushButton("Play / pause")
+        self.play_button.setToolTip(f"Play or pause the recording ({PLAY_PAUSE_KEY}, also while editing)")
         self.play_button.setEnabled(False)
+        self.back_button = QToolButton(text=f"« {SKIP_S:.0f} s")
+        self.back_button.setToolTip(f"Back {SKIP_S:.0f} seconds ({BACK_KEY}, also while editing)")
+        self.forward_button = QToolButton(text=f"{SKIP_S:.0f} s »")
+        self.forward_button.setToolTip(f"Forward {SKIP_S:.0f} seconds ({FORWARD_KEY}, also while editing)")
+        self.speed_box = QComboBox()
+        for speed in SPEEDS:
+            self.speed_box.addItem(f"{speed:g}×", speed)
+        self.speed_box.setCurrentIndex(SPEEDS.index(1.0))
+        self.speed_box.setToolTip("Playback speed")
         self.export_buttons: dict[str, QPushButton] = {}
         self.open_folder_button = QPushButton("Open folder")
         self.open_folder_button.setToolTip("Open the folder the transcripts were written to")
+        self.stale_label = QLabel()
+        self.stale_label.setWordWrap(True)
+        self.stale_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.update_exports_button = QPushButton("Update exports")
+        self.update_exports_button.setToolTip(
+            "Rewrite these files with your corrections (only files SessionScribe wrote for this "
+            "recording and that nobody changed since)"
+        )
+        self.stale_bar = QWidget()
+        self.stale_bar.setStyleSheet("QWidget#staleBar { background: #fff4e5; border-radius: 4px; }")
+        self.stale_bar.setObjectName("staleBar")
+        stale_row = QHBoxLayout(self.stale_bar)
+        stale_row.setContentsMargins(6, 3, 6, 3)
+        stale_row.addWidget(self.stale_label, 1)
+        stale_row.addWidget(self.update_exports_button)
+        self.stale_bar.hide()
 
         search_row = QHBoxLayout()
         search_row.addWidget(self.search_box, 1)
@@ -251,7 +394,11 @@ class TranscriptView(QWidget):
         search_row.addWidget(self.prev_button)
         search_row.addWidget(self.next_button)
         bottom = QHBoxLayout()
+        bottom.addWidget(self.back_button)
         bottom.addWidget(self.play_button)
+        bottom.addWidget(self.forward_button)
+        bottom.addWidget(QLabel("Speed:"))
+        bottom.addWidget(self.speed_box)
         bottom.addStretch(1)
         bottom.addWidget(QLabel("Export:"))
         for name in EXPORT_FORMATS:
@@ -269,6 +416,7 @@ class TranscriptView(QWidget):
         layout.addWidget(self.title)
         layout.addLayout(search_row)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.stale_bar)
         layout.addLayout(bottom)
 
         self.search_box.textChanged.connect(self._on_search)
@@ -277,8 +425,24 @@ class TranscriptView(QWidget):
         self.next_button.clicked.connect(lambda: self.step_match(1))
         self.prev_button.clicked.connect(lambda: self.step_match(-1))
         self.table.clicked.connect(self._on_clicked)
+        self.table.doubleClicked.connect(self._on_double_clicked)
         self.play_button.clicked.connect(self._toggle_play)
+        self.back_button.clicked.connect(lambda: self.skip(-SKIP_S))
+        self.forward_button.clicked.connect(lambda: self.skip(SKIP_S))
+        self.speed_box.currentIndexChanged.connect(lambda _i: self.set_rate(self.speed_box.currentData()))
+        # WidgetWithChildrenShortcut: these work while the cell editor (a child of the table)
+        # has focus, so a correction never has to be left to replay the audio.
+        for key, action in (
+            (PLAY_PAUSE_KEY, self._toggle_play),
+            (BACK_KEY, lambda: self.skip(-SKIP_S)),
+            (FORWARD_KEY, lambda: self.skip(SKIP_S)),
+            (REPLAY_KEY, self.replay_current),
+        ):
+            QShortcut(
+                QKeySequence(key), self, activated=action, context=Qt.ShortcutContext.WidgetWithChildrenShortcut
+            )
         self.open_folder_button.clicked.connect(self.open_output_folder)
+        self.update_exports_button.clicked.connect(self.update_exports)
         self._update_buttons()
 
     # ----------------------------------------------------------------- job binding
@@ -289,10 +453,13 @@ class TranscriptView(QWidget):
     def set_job(self, job: Job | None) -> None:
         if job is not self.model.job and self._player is not None:
             self._player.stop()
+            self._follow.stop()
+            self._stop_at = None
         self.model.set_job(job)
         self._refresh_title()
         self._on_search(self.search_box.text())
         self._update_buttons()
+        self._refresh_stale()
 
     def _fit_new_rows(self, _parent: QModelIndex, first: int, last: int) -> None:
         for row in range(first, last + 1):
@@ -310,6 +477,7 @@ class TranscriptView(QWidget):
             self.table.scrollToBottom()
         self._refresh_title()
         self._update_buttons()
+        self._refresh_stale()
 
     def _scrolled_to_bottom(self) -> bool:
         bar = self.table.verticalScrollBar()
@@ -337,7 +505,10 @@ class TranscriptView(QWidget):
         for button in self.export_buttons.values():
             button.setEnabled(has_text)
         self.open_folder_button.setEnabled(self.job is not None)
-        self.play_button.setEnabled(self._player is not None and self.job is not None)
+        can_play = self._player is not None and self.job is not None
+        self.play_button.setEnabled(can_play)
+        self.back_button.setEnabled(can_play)
+        self.forward_button.setEnabled(can_play)
 
     # ----------------------------------------------------------------- search
     def _on_search(self, text: str) -> None:
@@ -383,23 +554,128 @@ class TranscriptView(QWidget):
         if segment is not None:
             self.play_from(segment.start)
 
-    def play_from(self, seconds: float) -> None:
+    def _on_double_clicked(self, index: QModelIndex) -> None:
+        """Double-click edits the text (the table's edit trigger); the line is also played,
+        once, so it is heard before it is corrected."""
+        self.play_segment(index.row())
+
+    def play_segment(self, row: int) -> None:
+        segment = self.model.segment(row)
+        if segment is not None and self.play_from(segment.start):
+            self._stop_at = segment.end
+
+    def replay_current(self) -> None:
+        row = self.table.currentIndex().row()
+        self.play_segment(row if row >= 0 else self.model.playing_row)
+
+    def play_from(self, seconds: float) -> bool:
         if self.job is None:
-            return
+            return False
+        self._stop_at = None
         try:
             if self._player is None:
                 self._player = self._player_factory()
+                self._player.set_rate(self._rate)
             self._player.play_from(self.job.path, seconds)
         except Exception as error:  # noqa: BLE001 - playback is a convenience, never fatal
             log.debug("playback failed", exc_info=True)
             self.message.emit(fmt.one_line(f"Cannot play {self.job.name}: {error}"))
-            return
+            return False
         self.message.emit(f"Playing {self.job.name} from {fmt.timestamp(seconds)}")
+        self._follow.start()
+        self.poll_playback()
         self._update_buttons()
+        return True
 
     def _toggle_play(self) -> None:
+        if self._player is None:
+            # Nothing played yet: start at the selected line (or the top).
+            row = max(self.table.currentIndex().row(), 0)
+            segment = self.model.segment(row)
+            if segment is not None:
+                self.play_from(segment.start)
+            return
+        self._stop_at = None  # a deliberate play goes on past the line's end
+        if self._player.toggle():
+            self._follow.start()
+
+    def skip(self, seconds: float) -> None:
+        if self._player is None:
+            return
+        position = self._player.position()
+        if position is None:
+            return
+        self._player.seek(max(0.0, position + seconds))
+        self.poll_playback()
+
+    def set_rate(self, rate: float) -> None:
+        self._rate = float(rate)
         if self._player is not None:
-            self._player.toggle()
+            self._player.set_rate(self._rate)
+
+    def poll_playback(self) -> None:
+        """Highlight the segment being played and keep it in view (unless a correction is
+        being typed elsewhere: the editor must not be scrolled away)."""
+        if self._player is None or self.job is None:
+            self._follow.stop()
+            return
+        position = self._player.position()
+        if position is None:
+            return
+        if self._stop_at is not None and position >= self._stop_at:
+            self._stop_at = None
+            self._player.pause()
+        row = self.model.row_at(position)
+        if not self.model.set_playing_row(row):
+            return
+        self.table.viewport().update()
+        if row >= 0:
+            if self.table.state() != QAbstractItemView.State.EditingState:
+                self.table.scrollTo(self.model.index(row, 1), QAbstractItemView.ScrollHint.EnsureVisible)
+
+    # ----------------------------------------------------------------- stale exports
+    def _on_edited(self, job_id: str, _row: int, _text: str) -> None:
+        if self.job is not None and self.job.id == job_id:
+            self.job.edited_at = time.time()
+            if not self.job.status.finished:
+                self.job.edited_while_running = True
+            self._refresh_stale()
+
+    def _refresh_stale(self) -> None:
+        """Show which of the job's exports an edit has made stale (none: the bar hides)."""
+        job = self.job
+        if job is None or not job.status.finished:
+            self.stale_bar.hide()
+            return
+        # Before any edit can make them stale: what SessionScribe wrote (or finds) there now.
+        stale_exports.stamp_outputs(job)
+        stale = stale_exports.stale_outputs(job)
+        if not stale:
+            self.stale_bar.hide()
+            return
+        names = ", ".join(path.name for path in stale)
+        self.stale_label.setText(f"Written before your corrections: {names}")
+        self.stale_label.setToolTip("\n".join(str(path) for path in stale))
+        self.stale_bar.show()
+
+    def update_exports(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        result = stale_exports.update_outputs(job, self.speech_for(job.id))
+        parts = []
+        if result.written:
+            parts.append(f"Updated {', '.join(path.name for path in result.written)}")
+        if result.changed_outside:
+            names = ", ".join(path.name for path in result.changed_outside)
+            parts.append(
+                f"{names} changed outside SessionScribe since it was written: not replaced "
+                "(use Export to save a copy)"
+            )
+        parts.extend(f"Could not update {line}" for line in result.failed)
+        if parts:
+            self.message.emit(fmt.one_line("; ".join(parts)))
+        self._refresh_stale()
 
     # ----------------------------------------------------------------- export
     def output_folder(self) -> Path | None:
@@ -440,6 +716,8 @@ class TranscriptView(QWidget):
             self.message.emit(fmt.one_line(f"Export failed: {error}"))
             return None
         self.last_export = Path(written)
+        stale_exports.note_written(job, self.last_export)
+        self._refresh_stale()
         self.message.emit(f"Saved {Path(written).name}")
         return self.last_export
 

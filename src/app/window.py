@@ -34,6 +34,7 @@ from app.gauges import GaugePanel, Sampler, SystemMonitor
 from app.health_view import HealthView, _check_device
 from app.history import History, SearchHit
 from app.jobs import Job, JobStatus
+from app.keep_awake import KeepAwake
 from app.progress_delegate import StageProgressDelegate
 from app.queue_controller import QueueController
 from app.qtcompat import protect_singletons
@@ -186,6 +187,12 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self._build_actions()
         self.statusBar().showMessage("Ready. Everything stays on this computer.")
+        self.keep_awake = KeepAwake()
+        self.keep_awake_label = QLabel()
+        self.keep_awake_label.hide()
+        self.statusBar().addPermanentWidget(self.keep_awake_label)
+        self._keep_awake_hide = QTimer(self, singleShot=True, interval=15000)
+        self._keep_awake_hide.timeout.connect(self.keep_awake_label.hide)
 
         # --- wiring
         self.drop_zone.files_dropped.connect(self.add_paths)
@@ -201,6 +208,7 @@ class MainWindow(QMainWindow):
         self.controller.device_notice.connect(self._on_device_notice)
         self.controller.reopened.connect(self._reopen)
         self.adapter.busy_changed.connect(lambda _busy: self._update_actions())
+        self.adapter.busy_changed.connect(self._keep_awake_while_busy)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_selection())
         self.queue_model.rowsInserted.connect(lambda *_: self._update_actions())
         self.queue_model.rowsRemoved.connect(lambda *_: self._on_selection())
@@ -210,6 +218,7 @@ class MainWindow(QMainWindow):
         self.session_search.hit_opened.connect(self.open_search_hit)
         self.transcript.message.connect(self.show_message)
         self.transcript.segment_edited.connect(self.history.update_text)
+        self.transcript.speech_for = self.history.speech
         self.settings_panel.message.connect(self.show_message)
         self.health.message.connect(self.show_message)
         self.report.rates_changed.connect(self.settings_panel.save_rates)
@@ -611,6 +620,29 @@ class MainWindow(QMainWindow):
             "running it again later continues where it stopped.",
         )
 
+    def _keep_awake_while_busy(self, busy: bool) -> None:
+        """busy_changed goes False only when no next job started (the queue is done or
+        paused), so one hold covers a whole queue. Said in a permanent status-bar label, not
+        a message: it must not replace a job's own notes (failed, ready, queued again)."""
+        if busy:
+            note = self.keep_awake.hold()
+            if note is not None:
+                self._keep_awake_hide.stop()
+                held = self.keep_awake.held
+                self.keep_awake_label.setText(
+                    "☕ Kept awake while transcribing" if held else "May sleep: could not keep this computer awake"
+                )
+                self.keep_awake_label.setToolTip(note)
+                self.keep_awake_label.show()
+            return
+        note = self.keep_awake.release()
+        if note is None:
+            self.keep_awake_label.hide()
+            return
+        self.keep_awake_label.setText(note)
+        self.keep_awake_label.setToolTip(note)
+        self._keep_awake_hide.start()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.adapter.is_busy():
             if not self.confirm_quit():
@@ -630,6 +662,7 @@ class MainWindow(QMainWindow):
         self.settings_panel.cancel_download()
         self.monitor.stop()
         self.adapter.shutdown()
+        self.keep_awake.release()
         # Let short look-ups (device check, model list) finish so none outlives the app.
         pool().waitForDone(3000)
         self.history.close()

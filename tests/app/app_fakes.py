@@ -208,14 +208,40 @@ class FakeHealth:
 
 
 class FakePlayer:
+    """Records what the view asks of the audio player; `position` is set by tests to stand
+    for where playback has got to."""
+
     def __init__(self) -> None:
         self.played: list[tuple[Path, float]] = []
+        self.position_s: float | None = None
+        self.is_playing = False
+        self.rate = 1.0
+        self.toggles = 0
 
     def play_from(self, path: Path, seconds: float) -> None:
         self.played.append((Path(path), seconds))
+        self.position_s = seconds
+        self.is_playing = True
 
     def toggle(self) -> bool:
-        return True
+        self.toggles += 1
+        self.is_playing = not self.is_playing
+        return self.is_playing
+
+    def pause(self) -> None:
+        self.is_playing = False
 
     def stop(self) -> None:
-        pass
+        self.is_playing = False
+
+    def position(self) -> float | None:
+        return self.position_s
+
+    def playing(self) -> bool:
+        return self.is_playing
+
+    def set_rate(self, rate: float) -> None:
+        self.rate = rate
+
+    def seek(self, seconds: float) -> None:
+        self.position_s = max(0.0, seconds)

@@ -26,6 +26,15 @@ def private_config(tmp_path, monkeypatch):
     return tmp_path / "config"
 
 
+@pytest.fixture(autouse=True)
+def no_real_sleep_inhibitor(monkeypatch):
+    """App tests never ask the desktop to keep the machine awake (test_keep_awake checks the
+    real wakepy on its own): an inhibitor that is not there."""
+    from app import keep_awake
+
+    monkeypatch.setattr(keep_awake, "enter_mode", lambda: SimpleNamespace(active=False, __exit__=lambda *_exc: False))
+
+
 @pytest.fixture
 def settings_path(tmp_path) -> Path:
     return tmp_path / "config" / "settings.json"
