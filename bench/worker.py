@@ -154,9 +154,6 @@ def _engine_windows(blocks):
 
 
 def task_prep_ours(args) -> dict:
-    import importlib
-    import threading
-
     from engine.condition import condition
     from engine.decode import SAMPLE_RATE, DecodeReport, stream_audio
     from engine.hardware import plan_runtime

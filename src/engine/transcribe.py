@@ -78,7 +78,6 @@ class SpeechCheck:
     doubtful_loops: int = 0  # ...and still looped after every retry (repeats collapsed)
     untranscribed_regions: int = 0  # voiced stretches still without words
     untranscribed_s: float = 0.0
-    untranscribed: list[Span] = field(default_factory=list)
 
     @property
     def clip_fill(self) -> float:
@@ -91,7 +90,6 @@ class SpeechCheck:
             "loops", "doubtful_loops", "untranscribed_regions", "untranscribed_s",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.untranscribed.extend(other.untranscribed)
 
 
 @dataclass(frozen=True)
@@ -145,20 +143,6 @@ class Transcriber:
         features = np.zeros((1, self.model.model.n_mels, 3000), dtype=np.float32)
         encoded = self.model.encode(features)
         self.model.model.generate(encoded, [[self.model.hf_tokenizer.token_to_id("<|startoftranscript|>")]], max_length=2)
-
-    def transcribe_window(
-        self,
-        audio: np.ndarray,
-        offset_samples: int,
-        clips: Sequence[Clip],
-        options: TranscribeOptions,
-        language: str | None,
-        progress: Callable[[float], None] | None = None,
-    ) -> WindowTranscript:
-        """Transcribe the clips of one window; times come back in recording seconds."""
-        return self.transcribe_windows(
-            [WindowAudio(audio, offset_samples, list(clips))], options, language, progress
-        )[0]
 
     def transcribe_windows(
         self,
@@ -242,7 +226,6 @@ class Transcriber:
             all_words.sort(key=lambda w: w.start)
         all_words = _drop_squeezed_repeats(all_words)
         still = _uncovered(tuple(v for clip in clips for v in clip.voiced), all_words)
-        check.untranscribed = list(still)
         check.untranscribed_regions = len(still)
         check.untranscribed_s = round(_length(still), 3)
         check.recovered_s = round(max(0.0, missed_first - check.untranscribed_s), 3)
