@@ -647,7 +647,7 @@ def test_no_model_offline_fails_with_the_fix_of_the_front_end_showing_it(offline
     with pytest.raises(ModelError) as app_failure:
         Engine(advice=app_model_advice())._choose(TranscribeOptions(device="cpu"))
     app_text = str(app_failure.value)
-    assert "Use a model folder" in app_text
+    assert "Import folder…" in app_text and "Models…" in app_text
     assert "sessionscribe" not in app_text and "--model" not in app_text  # no CLI advice in the window
 
 

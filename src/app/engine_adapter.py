@@ -48,17 +48,18 @@ def default_engine_factory(sink: Callable[[object], None], store: Any = None) ->
 
 
 def app_model_advice():
-    """How a window user gets a missing model: the Settings tab's buttons, never a command."""
-    from engine.models import MODEL_FOLDER, ModelAdvice
+    """How a window user gets a missing model: the model manager's buttons (Models…, in
+    Settings and the menu bar) or Settings' folder button, never a command."""
+    from engine import MODEL_FOLDER, ModelAdvice
 
     return ModelAdvice(
         missing=(
-            "in Settings choose {name} and press Download while online, or press "
-            "\"Use a model folder…\" and pick " + MODEL_FOLDER
+            "open Models… (Settings, or the Models menu) and download {name} while online, or press "
+            "\"Import folder…\" there and pick " + MODEL_FOLDER
         ),
         offline=(
-            "copy " + MODEL_FOLDER + " from a computer that has one, then in Settings press "
-            "\"Use a model folder…\" and pick it"
+            "copy " + MODEL_FOLDER + " from a computer that has one, then open Models… (Settings, "
+            "or the Models menu) and press \"Import folder…\""
         ),
     )
 

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 # Statuses the retention setting deletes: every session that has ended. Queued jobs (no
 # text yet, waiting in the queue for Start) and running ones are never expired.
 RETENTION_STATUSES = ("done", "failed", "cancelled", "interrupted")
-HISTORY_LIMIT = 100  # finished jobs shown after a restart (unfinished ones always are)
+# Store statuses that come back into the queue at start-up: work left to do.
+UNFINISHED_STATUSES = ("queued", "running", "interrupted")
 SEARCH_LIMIT = 200  # hits listed by "Search all sessions"
 
 _STATUS = {
@@ -42,6 +43,22 @@ class SearchHit:
     start_s: float
     text: str
     name: str  # the recording's file name
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """One stored session, as the History view lists it."""
+
+    job_id: str
+    name: str  # the recording's file name
+    path: Path
+    status: str  # "Done", "Failed", "Cancelled", "Queued", "Interrupted"
+    duration_s: float | None
+    created_at: float  # seconds since the epoch: when it was queued
+    updated_at: float  # the last change (finished, edited)
+
+
+_SESSION_STATUS = {"running": "Interrupted", "interrupted": "Interrupted"}
 
 
 class History:
@@ -75,7 +92,8 @@ class History:
         job.id = record.id
 
     def load(self) -> list[Job]:
-        """Jobs from earlier sessions, oldest first: every unfinished one, recent finished ones."""
+        """Today's queue at start-up, oldest first: the jobs left unfinished last time (still
+        queued, or interrupted by a crash). Ended sessions are in the history (sessions())."""
         if self.store is None:
             return []
         try:
@@ -83,17 +101,30 @@ class History:
         except Exception:  # noqa: BLE001
             log.warning("could not read the job history", exc_info=True)
             return []
-        jobs: list[Job] = []
-        finished = 0
-        for record in records:
-            status = _STATUS.get(record.status, JobStatus.FAILED)
-            if status.finished:
-                finished += 1
-                if finished > HISTORY_LIMIT:
-                    continue
-            jobs.append(self._job(record, status))
+        jobs = [
+            self._job(record, _STATUS.get(record.status, JobStatus.FAILED))
+            for record in records
+            if record.status in UNFINISHED_STATUSES
+        ]
         jobs.reverse()
         return jobs
+
+    def sessions(self) -> list[SessionRow]:
+        """Every stored session, newest first (the History view). Raises on a store error."""
+        if self.store is None:
+            return []
+        return [
+            SessionRow(
+                record.id,
+                record.input_name,
+                Path(record.input_path),
+                _SESSION_STATUS.get(record.status, record.status.capitalize()),
+                record.duration_s,
+                record.created_at,
+                record.updated_at,
+            )
+            for record in self.store.list_jobs()
+        ]
 
     def _job(self, record: Any, status: JobStatus) -> Job:
         job = Job(path=Path(record.input_path), id=record.id, status=status, duration_s=record.duration_s)

@@ -99,6 +99,9 @@ class Job:
     edited_at: float | None = None  # time.time() of the last edit: exports older are stale
     edited_while_running: bool = False  # the engine's own exports cannot hold these edits
     output_stamps: dict[str, Any] = field(default_factory=dict)  # path -> app.stale_exports.OutputStamp
+    # The named model this job needs and that is not on this computer: it was not started,
+    # and its row and the transcript pane offer to download it (or choose another).
+    missing_model: str | None = None
 
     @property
     def name(self) -> str:
@@ -119,6 +122,7 @@ class Job:
         self.outputs = {}
         self.output_stamps = {}
         self.report = None
+        self.missing_model = None
 
     def current_stage(self) -> Stage | None:
         """The furthest-downstream stage that is running: that is where the job really is."""

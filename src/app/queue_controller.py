@@ -25,6 +25,8 @@ from engine.options import TranscribeOptions
 log = logging.getLogger(__name__)
 
 ExpandFn = Callable[[list[Path]], tuple[list[Path], list[str]]]
+# Before a job starts: the named model it needs that is not on this computer, or None.
+ModelCheck = Callable[[TranscribeOptions], "str | None"]
 
 
 def _engine_expand(paths: list[Path]) -> tuple[list[Path], list[str]]:
@@ -55,6 +57,7 @@ class QueueController(QObject):
     download_progress = Signal(str, int, object)  # model, done bytes, total bytes | None
     device_notice = Signal(str, str)  # message, fix
     reopened = Signal(str)  # job_id: a finished recording was added again; show its row
+    model_missing = Signal(str, str)  # job_id, model: a job did not start for want of a model
 
     def __init__(
         self,
@@ -65,6 +68,7 @@ class QueueController(QObject):
         probe: Callable[[Path], float | None] | None = _probe_duration,
         history: History | None = None,
         fingerprint: Callable[[Path], str] = _fingerprint,
+        model_check: ModelCheck | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -77,6 +81,8 @@ class QueueController(QObject):
         self._fingerprint = fingerprint
         self._started = False
         self._remove_when_stopped: set[str] = set()
+        self._model_check = model_check
+        self._checking: str | None = None  # the job whose model is being looked for
         adapter.event.connect(self._on_event)
         adapter.job_finished.connect(self._on_finished)
         model.files_dropped.connect(self.add_paths)
@@ -229,6 +235,28 @@ class QueueController(QObject):
                 self.model.remove_job(job_id)
                 self.history.delete(job_id)
 
+    def clear_finished(self) -> int:
+        """Take finished rows (done, failed, cancelled) off today's queue. Their sessions
+        stay in the history (the History tab) with their transcripts."""
+        finished = [job.id for job in self.model.jobs if job.status.finished]
+        for job_id in finished:
+            self.model.remove_job(job_id)
+        return len(finished)
+
+    def waiting_for_model(self) -> list[Job]:
+        return [job for job in self.model.jobs if job.status == JobStatus.FAILED and job.missing_model]
+
+    def model_arrived(self) -> int:
+        """A model was downloaded or imported: jobs that did not start for want of one are
+        queued again and the queue goes on (they only stopped because Start was pressed)."""
+        waiting = self.waiting_for_model()
+        for job in waiting:
+            self._requeue(job)
+        if waiting:
+            self.note.emit(f"Model ready: {len(waiting)} recording{'s' if len(waiting) != 1 else ''} queued again")
+            self.start()
+        return len(waiting)
+
     def retry(self, job_ids: Iterable[str]) -> None:
         for job_id in job_ids:
             job = self.model.job(job_id)
@@ -266,7 +294,7 @@ class QueueController(QObject):
         run_in_background(lambda: probe(path), done, lambda _reason: None)
 
     def _maybe_start_next(self) -> None:
-        if not self._started or self.adapter.is_busy():
+        if not self._started or self.adapter.is_busy() or self._checking is not None:
             return
         job = self.model.next_queued()
         if job is None:
@@ -279,6 +307,46 @@ class QueueController(QObject):
             self.model.job_changed(job.id)
             self.note.emit(f"{job.name}: {job.reason}")
             return
+        if self._model_check is not None:
+            self._check_model_then_start(job, options, self._model_check)
+            return
+        self._launch(job, options)
+
+    def _check_model_then_start(self, job: Job, options: TranscribeOptions, check: ModelCheck) -> None:
+        """A job never starts with a model that is not there: look first (cache lookups and
+        the device check, on a pool thread). A check that fails lets the job start: the
+        engine reports a real problem in its own words."""
+        self._checking = job.id
+        job_id = job.id
+
+        def checked(missing: str | None) -> None:
+            self._checking = None
+            current = self.model.job(job_id)
+            if current is None or current.status != JobStatus.QUEUED or not self._started or self.adapter.is_busy():
+                self._maybe_start_next()
+            elif missing:
+                self._hold_for_model(current, missing)
+            else:
+                self._launch(current, options)
+
+        run_in_background(lambda: check(options), checked, lambda _reason: checked(None))
+
+    def _hold_for_model(self, job: Job, model: str) -> None:
+        """The row says why the job did not start, and the queue waits: every other job would
+        need the same model. Its fix (download, choose) is offered by the window."""
+        job.status = JobStatus.FAILED
+        job.missing_model = model
+        job.reason = (
+            f"{job.name}: not started: the {model} model is not on this computer. Download it, "
+            "or import a model folder (Models…); the queue goes on once it is there"
+        )
+        self.model.job_changed(job.id)
+        self.job_updated.emit(job.id)
+        self.pause()
+        self.note.emit(one_line(job.reason, REASON_LIMIT))
+        self.model_missing.emit(job.id, model)
+
+    def _launch(self, job: Job, options: TranscribeOptions) -> None:
         job.reset()
         job.options = options
         job.status = JobStatus.RUNNING

@@ -132,7 +132,7 @@ class QueueModel(QAbstractTableModel):
         if column == COL_DURATION:
             return fmt.clock(job.duration_s)
         if column == COL_STATUS:
-            return job.status.value
+            return "Needs a model" if job.missing_model and job.status == JobStatus.FAILED else job.status.value
         if column == COL_PROGRESS:
             return self.progress_text(job)
         if column == COL_ELAPSED:

@@ -39,22 +39,36 @@ LANGUAGES = (
 
 
 def _list_models() -> list[tuple[str, bool]]:
-    from engine.models import list_models
+    from engine import catalog
 
-    return [(info.name, info.downloaded) for info in list_models()]
+    return [(entry.name, entry.present) for entry in catalog() if not entry.imported]
 
 
 def _download(name: str, cancel: threading.Event, report: Callable[[Any], None]) -> Path:
-    from engine.models import download
+    from engine import download
 
     from app.engine_adapter import app_model_advice
 
     return download(name, lambda done, total: report((done, total)), cancel, advice=app_model_advice())
 
 
+def _model_overview(plan: Callable[[TranscribeOptions], Any] | None, options: TranscribeOptions) -> tuple[list[tuple[str, bool]], Any]:
+    """Which models are downloaded, and what "auto" will run on this computer's device."""
+    from engine import auto_choice
+
+    device = "cpu"
+    if plan is not None:
+        try:
+            device = str(getattr(plan(options.with_changes(model="auto")), "device", "cpu"))
+        except Exception:  # noqa: BLE001 - the CPU's choice is the safe guess
+            device = "cpu"
+    return _list_models(), auto_choice(device, options.language)
+
+
 class SettingsPanel(QWidget):
     changed = Signal()  # options changed and were saved
     message = Signal(str)
+    manage_models = Signal()  # "Models…": open the model manager
 
     def __init__(
         self,
@@ -71,11 +85,14 @@ class SettingsPanel(QWidget):
         self._download_cancel: threading.Event | None = None
         self._downloaded: dict[str, bool] = {}
         self._plan_generation = 0
+        self.auto: Any = None  # engine.AutoChoice: what "auto" runs here, once known
 
         # --- widgets
         self.model = QComboBox()
         self.model.setMinimumWidth(220)
         self.model_folder_button = QPushButton("Use a model folder…")
+        self.models_button = QPushButton("Models…")
+        self.models_button.setToolTip("See, download, import and delete models")
         self.download_button = QPushButton("Download")
         self.cancel_download_button = QPushButton("Cancel download")
         self.download_bar = QProgressBar()
@@ -116,6 +133,7 @@ class SettingsPanel(QWidget):
         model_row.addWidget(self.model, 1)
         model_row.addWidget(self.download_button)
         model_row.addWidget(self.model_folder_button)
+        model_row.addWidget(self.models_button)
         download_row = QHBoxLayout()
         download_row.addWidget(self.download_bar, 1)
         download_row.addWidget(self.download_label)
@@ -193,6 +211,7 @@ class SettingsPanel(QWidget):
         self.retention.toggled.connect(self._save_retention)
         self.retention_days.valueChanged.connect(self._save_retention)
         self.model_folder_button.clicked.connect(self._choose_model_folder)
+        self.models_button.clicked.connect(self.manage_models)
         self.output_browse.clicked.connect(self._choose_output)
         self.output_clear.clicked.connect(lambda: (self.output_dir.clear(), self._save()))
         self.download_button.clicked.connect(self.start_download)
@@ -292,7 +311,7 @@ class SettingsPanel(QWidget):
         self._downloaded.update(dict(models))
         self._loading, was_loading = True, self._loading
         self.model.clear()
-        self.model.addItem("auto (best for this computer)", "auto")
+        self.model.addItem(self._auto_text(), "auto")
         for name, downloaded in models:
             self.model.addItem(f"{name}{'  ✓ downloaded' if downloaded else ''}", name)
         self._select_model(current)
@@ -311,19 +330,45 @@ class SettingsPanel(QWidget):
         return str(data) if data else self.model.currentText().strip() or "auto"
 
     def refresh_models(self) -> None:
-        """Ask engine.models which models are downloaded (cache lookup, off the UI thread)."""
-        run_in_background(_list_models, self._fill_models_and_state, lambda reason: None)
+        """Ask the engine which models are downloaded and what "auto" runs (cache lookups,
+        off the UI thread)."""
+        plan, options = self._plan, self.settings.effective_options()
+        run_in_background(lambda: _model_overview(plan, options), self._fill_models_and_state, lambda reason: None)
 
-    def _fill_models_and_state(self, models: list[tuple[str, bool]]) -> None:
+    def _fill_models_and_state(self, overview: tuple[list[tuple[str, bool]], Any]) -> None:
+        models, self.auto = overview
         self._fill_models(models)
         self._update_model_state()
+
+    def _auto_text(self) -> str:
+        """The "auto" entry says what it will actually run, e.g. "auto (best for this
+        computer) → small", or the model it falls back to when that one is missing."""
+        auto = self.auto
+        if auto is None:
+            return "auto (best for this computer)"
+        if not auto.present:
+            return f"auto (best for this computer) → {auto.preferred}, not downloaded"
+        return f"auto (best for this computer) → {auto.model}"
 
     def _update_model_state(self) -> None:
         value = self._model_value()
         folder = Path(value).expanduser()
         downloadable = value not in ("auto",) and not folder.is_dir()
-        if value == "auto":
+        auto = self.auto
+        if value == "auto" and auto is None:
             self.model_state.setText("The engine picks the model that suits this computer.")
+        elif value == "auto" and not auto.present:
+            self.model_state.setText(
+                f"No model is on this computer yet: jobs wait for {auto.preferred}, the best for this "
+                "computer. Press Models… to download it or import a model folder."
+            )
+        elif value == "auto" and auto.model != auto.preferred:
+            self.model_state.setText(
+                f"{auto.preferred} (the best for this computer) is not downloaded; auto runs {auto.model}, "
+                "the best model that is. Models… downloads it."
+            )
+        elif value == "auto":
+            self.model_state.setText(f"auto runs {auto.model}, the best model for this computer (downloaded).")
         elif folder.is_dir():
             self.model_state.setText(f"Local model folder: {folder}")
         elif self._downloaded.get(value):
@@ -340,7 +385,7 @@ class SettingsPanel(QWidget):
 
     def use_model_folder(self, folder: Path) -> bool:
         try:
-            from engine.models import is_model_dir
+            from engine import is_model_dir
 
             valid = is_model_dir(folder)
         except Exception:  # noqa: BLE001
@@ -351,6 +396,12 @@ class SettingsPanel(QWidget):
         self._select_model(str(folder))
         self._save()
         return True
+
+    def use_model(self, value: str) -> None:
+        """Make `value` (a model name or a model folder, from the model manager) the model
+        new jobs use, saved at once."""
+        self._select_model(value)
+        self._save()
 
     def start_download(self) -> None:
         name = self._model_value()

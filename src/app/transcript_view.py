@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app import file_dialogs, fmt, stale_exports
 from app.confidence_delegate import ConfidenceDelegate
 from app.jobs import Job, JobStatus
+from app.model_manager import download_label
 from engine.options import EXPORT_FORMATS
 from engine.segments import Segment
 
@@ -291,6 +292,7 @@ class _Player:
 class TranscriptView(QWidget):
     message = Signal(str)  # one line for the status bar
     segment_edited = Signal(str, int, str)
+    fix_model = Signal(str, bool)  # model name, True: download it now (False: choose another)
 
     def __init__(self, parent: QWidget | None = None, player_factory: Callable[[], object] = _Player) -> None:
         super().__init__(parent)
@@ -388,6 +390,20 @@ class TranscriptView(QWidget):
         stale_row.addWidget(self.update_exports_button)
         self.stale_bar.hide()
 
+        # A job that did not start for want of a model: its fix, as buttons, under the reason.
+        self.fix_download_button = QPushButton("Download")
+        self.fix_choose_button = QPushButton("Choose model…")
+        self.fix_choose_button.setToolTip("Open the model manager: models on this computer, import a model folder or archive")
+        self.fix_download_button.clicked.connect(lambda: self._ask_fix(True))
+        self.fix_choose_button.clicked.connect(lambda: self._ask_fix(False))
+        self.fix_bar = QWidget()
+        fix_row = QHBoxLayout(self.fix_bar)
+        fix_row.setContentsMargins(0, 0, 0, 0)
+        fix_row.addWidget(self.fix_download_button)
+        fix_row.addWidget(self.fix_choose_button)
+        fix_row.addStretch(1)
+        self.fix_bar.hide()
+
         search_row = QHBoxLayout()
         search_row.addWidget(self.search_box, 1)
         search_row.addWidget(self.match_label)
@@ -414,6 +430,7 @@ class TranscriptView(QWidget):
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
+        layout.addWidget(self.fix_bar)
         layout.addLayout(search_row)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.stale_bar)
@@ -483,7 +500,19 @@ class TranscriptView(QWidget):
         bar = self.table.verticalScrollBar()
         return bar.value() >= bar.maximum() - 4
 
+    def _ask_fix(self, download: bool) -> None:
+        if self.job is not None and self.job.missing_model:
+            self.fix_model.emit(self.job.missing_model, download)
+
+    def _refresh_fix(self) -> None:
+        model = self.job.missing_model if self.job is not None and self.job.status == JobStatus.FAILED else None
+        if model:
+            self.fix_download_button.setText(download_label(model))
+            self.fix_download_button.setToolTip(f"Download {model} now (progress and Cancel in the model manager)")
+        self.fix_bar.setVisible(bool(model))
+
     def _refresh_title(self) -> None:
+        self._refresh_fix()
         job = self.job
         if job is None:
             self.title.setText("Select a recording in the queue to see its transcript.")

@@ -13,10 +13,13 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
+    QPushButton,
     QSplitter,
     QStyle,
     QTableView,
@@ -33,8 +36,10 @@ from app.engine_adapter import EngineAdapter, EngineFactory
 from app.gauges import GaugePanel, Sampler, SystemMonitor
 from app.health_view import HealthView, _check_device
 from app.history import History, SearchHit
+from app.history_view import HistoryView
 from app.jobs import Job, JobStatus
 from app.keep_awake import KeepAwake
+from app.model_manager import ModelManager, download_label
 from app.progress_delegate import StageProgressDelegate
 from app.queue_controller import QueueController
 from app.qtcompat import protect_singletons
@@ -56,6 +61,20 @@ PREFERRED_SIZE = QSize(1440, 900)
 MEDIA_FILTER = (
     "Recordings (*.wav *.mp3 *.m4a *.aac *.flac *.ogg *.opus *.wma *.aiff *.mp4 *.mov *.mkv *.webm *.avi);;All files (*)"
 )
+
+
+def model_check_for(adapter: EngineAdapter) -> Callable[[Any], str | None]:
+    """Before a job starts: the named model it needs that is not on this computer (the
+    device decides what "auto" means, so the engine's plan is asked first). Runs on a pool
+    thread."""
+
+    def check(options: Any) -> str | None:
+        from engine import missing_model
+
+        device = str(getattr(adapter.plan(options), "device", "cpu"))
+        return missing_model(options.model, device, options.language)
+
+    return check
 
 
 class QueueTable(QTableView):
@@ -111,6 +130,7 @@ class MainWindow(QMainWindow):
         probe: Callable[[Path], float | None] | None | bool = True,
         start_monitor: bool = True,
         history: History | None = None,
+        model_check: Callable[[Any], str | None] | None | bool = True,
     ) -> None:
         protect_singletons()  # idempotent; see app.qtcompat (needed on PySide6 6.12 + Python 3.11)
         super().__init__()
@@ -130,7 +150,8 @@ class MainWindow(QMainWindow):
         self.history = history or History.open()
         self.adapter = EngineAdapter(engine_factory, store=self.history.store, parent=self)
         self.queue_model = QueueModel(self)
-        controller_kwargs = {} if probe is True else {"probe": probe or None}
+        controller_kwargs: dict[str, Any] = {} if probe is True else {"probe": probe or None}
+        controller_kwargs["model_check"] = model_check_for(self.adapter) if model_check is True else (model_check or None)
         self.controller = QueueController(
             self.queue_model,
             self.adapter,
@@ -159,8 +180,26 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.session_search)
         self.queue_summary = QLabel("")
         self.queue_summary.setStyleSheet("color: #546e7a;")
-        left_layout.addWidget(self.queue_summary)
-        left_layout.addWidget(self.table, 1)
+        self.clear_finished_button = QPushButton("Clear finished")
+        self.clear_finished_button.setToolTip(
+            "Take done, failed and cancelled recordings off today's queue (they stay in History)"
+        )
+        summary_row = QHBoxLayout()
+        summary_row.setContentsMargins(0, 4, 0, 0)
+        summary_row.addWidget(self.queue_summary, 1)
+        summary_row.addWidget(self.clear_finished_button)
+        queue_page = QWidget()
+        queue_layout = QVBoxLayout(queue_page)
+        queue_layout.setContentsMargins(0, 0, 0, 0)
+        queue_layout.addLayout(summary_row)
+        queue_layout.addWidget(self.table, 1)
+        self.history_view = HistoryView(self.history.sessions if self.history.store is not None else None)
+        # Today's queue (this run's work) beside the history of every stored session.
+        self.left_tabs = QTabWidget()
+        self.left_tabs.addTab(queue_page, "Today's queue")
+        self.left_tabs.addTab(self.history_view, "History")
+        left_layout.addWidget(self.left_tabs, 1)
+        self.model_manager: ModelManager | None = None
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self.transcript, "Transcript")
@@ -215,7 +254,19 @@ class MainWindow(QMainWindow):
         # A deleted session must not linger in the search results (the store row goes just
         # after the queue row, hence "soon").
         self.queue_model.rowsRemoved.connect(lambda *_: self.session_search.refresh_soon())
+        # The History tab follows the store while it is shown (a removed row's session goes
+        # from the store just after the row: hence the next turn of the event loop).
+        for signal in (self.queue_model.rowsInserted, self.queue_model.rowsRemoved):
+            signal.connect(lambda *_: QTimer.singleShot(0, self._refresh_history_if_shown))
         self.session_search.hit_opened.connect(self.open_search_hit)
+        self.history_view.session_opened.connect(self.open_session)
+        self.left_tabs.currentChanged.connect(lambda _i: self._refresh_history_if_shown())
+        self.clear_finished_button.clicked.connect(self.clear_finished)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._queue_menu)
+        self.controller.model_missing.connect(self._on_model_missing)
+        self.transcript.fix_model.connect(lambda model, download: self.open_model_manager(model, download))
+        self.settings_panel.manage_models.connect(lambda: self.open_model_manager())
         self.transcript.message.connect(self.show_message)
         self.transcript.segment_edited.connect(self.history.update_text)
         self.transcript.speech_for = self.history.speech
@@ -338,11 +389,27 @@ class MainWindow(QMainWindow):
         queue_menu.addSeparator()
         for act in (self.cancel_action, self.retry_action, self.remove_action):
             queue_menu.addAction(act)
+        queue_menu.addSeparator()
+        self.clear_finished_action = plain(
+            "Clear finished", self.clear_finished, None, "Take finished recordings off today's queue (they stay in History)"
+        )
+        queue_menu.addAction(self.clear_finished_action)
+        self.history_action = plain("History", self.show_history, "Ctrl+H", "Every stored session: filter, sort, reopen")
+        queue_menu.addAction(self.history_action)
+
+        models_menu = menus.addMenu("&Models")
+        self.models_action = plain(
+            "Model manager…", lambda: self.open_model_manager(), "Ctrl+M", "Models on this computer: download, import, delete"
+        )
+        models_menu.addAction(self.models_action)
 
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(plain("Command line…", self.show_command_line_help))
         help_menu.addAction(plain("About SessionScribe", self.show_about))
-        for act in (self.export_action, self.quit_action, self.queue_start_action, self.queue_pause_action):
+        for act in (
+            self.export_action, self.quit_action, self.queue_start_action, self.queue_pause_action,
+            self.history_action, self.models_action,
+        ):
             self.addAction(act)  # shortcuts work while the menu is closed, and in tests
 
     def show_command_line_help(self) -> None:
@@ -381,6 +448,9 @@ class MainWindow(QMainWindow):
         self.cancel_action.setEnabled(running is not None and running.status == JobStatus.RUNNING)
         self.retry_action.setEnabled(any(j.status.finished for j in selected))
         self.remove_action.setEnabled(bool(selected))
+        any_finished = any(job.status.finished for job in self.queue_model.jobs)
+        self.clear_finished_action.setEnabled(any_finished)
+        self.clear_finished_button.setEnabled(any_finished)
         self._update_summary()
 
     def _update_summary(self) -> None:
@@ -404,6 +474,98 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------- commands
     def add_paths(self, paths: list[Path]) -> list[Job]:
         return self.controller.add_paths(paths)
+
+    def clear_finished(self) -> None:
+        count = self.controller.clear_finished()
+        if count:
+            self.show_message(f"Cleared {count} finished recording{'s' if count != 1 else ''} from the queue; History keeps them")
+        self._update_actions()
+
+    def _history_shown(self) -> bool:
+        return self.left_tabs.currentWidget() is self.history_view
+
+    def _refresh_history_if_shown(self) -> None:
+        if self._history_shown():
+            self.history_view.refresh()
+
+    def show_history(self) -> None:
+        self.left_tabs.setCurrentWidget(self.history_view)
+        self.history_view.refresh()
+        self.history_view.filter_box.setFocus()
+
+    def open_session(self, job_id: str) -> bool:
+        """Show a stored session's transcript: its queue row when today's queue has it, else
+        straight from the store (it is not queued again)."""
+        if self.queue_model.job(job_id) is not None:
+            self.select_job(job_id)
+            self.table.scrollTo(self.queue_model.index(self.queue_model.row_of(job_id), 0))
+            job = self.queue_model.job(job_id)
+        else:
+            job = self.history.job(job_id)
+            if job is None:
+                self.show_message("That session is no longer in the history")
+                self.history_view.refresh()
+                return False
+            self.table.clearSelection()  # the transcript pane shows a session, not a queue row
+            self.history.load_segments(job)
+            self.transcript.set_job(job)
+            self.report.set_job(job)
+            self._update_actions()
+        if self.transcript.job is not job and job is not None:  # several queue rows were selected
+            self.history.load_segments(job)
+            self.transcript.set_job(job)
+            self.report.set_job(job)
+        self.tabs.setCurrentWidget(self.transcript)
+        return True
+
+    # ----------------------------------------------------------------- models
+    def open_model_manager(self, model: str | None = None, download: bool = False) -> ModelManager:
+        """The model manager (one, modeless); `model` selected, and downloaded if asked."""
+        if self.model_manager is None:
+            manager = ModelManager(self)
+            manager.models_changed.connect(self._on_models_changed)
+            manager.use_model.connect(self.settings_panel.use_model)
+            manager.message.connect(self.show_message)
+            self.model_manager = manager
+        manager = self.model_manager
+        manager.refresh(select=model)
+        manager.show()
+        manager.raise_()
+        manager.activateWindow()
+        if model and download:
+            manager.start_download(model)
+        return manager
+
+    def _on_models_changed(self) -> None:
+        self.settings_panel.refresh_models()
+        self.controller.model_arrived()
+
+    def _on_model_missing(self, job_id: str, model: str) -> None:
+        """Show the job that could not start, with its fix under the reason."""
+        self.select_job(job_id)
+        self.tabs.setCurrentWidget(self.transcript)
+
+    def _queue_menu(self, position) -> None:
+        menu = self.queue_menu_for(self.table.indexAt(position).row())
+        if menu is not None:
+            menu.exec(self.table.viewport().mapToGlobal(position))
+
+    def queue_menu_for(self, row: int) -> QMenu | None:
+        """The queue row's context menu: the fix for a job waiting for a model first."""
+        job = self.queue_model.job_at(row)
+        if job is None:
+            return None
+        if job.id not in {j.id for j in self.selected_jobs()}:
+            self.select_job(job.id)
+        menu = QMenu(self)
+        if job.missing_model and job.status == JobStatus.FAILED:
+            model = job.missing_model
+            menu.addAction(download_label(model), lambda: self.open_model_manager(model, download=True))
+            menu.addAction("Choose model…", lambda: self.open_model_manager(model))
+            menu.addSeparator()
+        for act in (self.retry_action, self.cancel_action, self.remove_action):
+            menu.addAction(act)
+        return menu
 
     def choose_files(self) -> None:
         files = file_dialogs.open_files(self, "Add recordings", MEDIA_FILTER)
@@ -454,22 +616,12 @@ class MainWindow(QMainWindow):
 
     def open_search_hit(self, hit: SearchHit, query: str = "") -> bool:
         """Show the hit's session in the transcript view, scrolled to the segment."""
-        job = self.queue_model.job(hit.job_id)
+        if not self.open_session(hit.job_id):
+            self.session_search.refresh()
+            return False
+        job = self.transcript.job
         if job is None:
-            # Older than the sessions listed at start-up: list it now.
-            job = self.history.job(hit.job_id)
-            if job is None:
-                self.show_message(f"{hit.name} is no longer in the history")
-                self.session_search.refresh()
-                return False
-            self.queue_model.add_jobs([job])
-        self.select_job(job.id)
-        self.table.scrollTo(self.queue_model.index(self.queue_model.row_of(job.id), 0))
-        if self.transcript.job is not job:  # e.g. several rows were selected
-            self.history.load_segments(job)
-            self.transcript.set_job(job)
-            self.report.set_job(job)
-        self.tabs.setCurrentWidget(self.transcript)
+            return False
         if not self.transcript.reveal(hit.position, query or None):
             self.show_message(f"{job.name}: that line is not in the transcript any more")
             return False
@@ -561,6 +713,7 @@ class MainWindow(QMainWindow):
         if job is not None and self.transcript.job is job:
             self.transcript.refresh(job_id)
             self.report.set_job(job)
+        self.history_view.refresh()
         if job is not None and job.status == JobStatus.DONE:
             self.show_message(f"{job.name}: transcript ready ({', '.join(sorted(job.outputs)) or 'no files'})")
             self.session_search.refresh()  # the new transcript is searchable now

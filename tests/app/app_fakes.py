@@ -40,7 +40,7 @@ WORDS = ("I have been sleeping better mostly", "How did your body feel in that m
 LONG_MODEL_REASON = (
     "model 'small' is not on this computer and there is no connection to the model hub (ConnectError): "
     "copy a folder holding a CTranslate2 Whisper model (model.bin, config.json, tokenizer.json) from a "
-    "computer that has one, then in Settings press \"Use a model folder…\" and pick it"
+    "computer that has one, then open Models… (Settings, or the Models menu) and press \"Import folder…\""
 )
 
 

@@ -48,7 +48,9 @@ def make_window(qtbot, settings_path, tmp_path):
 
     windows = []
 
-    def build(engine_factory=None, sampler=None, settings_store=None, real_engine=False, **engine_kwargs):
+    def build(engine_factory=None, sampler=None, settings_store=None, real_engine=False, model_check=None, **engine_kwargs):
+        """`model_check` None: jobs start without looking for their model (the fake engine
+        needs none); True: the app's real check; or a function options -> missing name."""
         if real_engine:
             factory = None  # the adapter builds engine.pipeline.Engine with the app's job store
         else:
@@ -62,6 +64,7 @@ def make_window(qtbot, settings_path, tmp_path):
             health_check=FakeHealth,
             player_factory=lambda: player,
             probe=None,
+            model_check=model_check,
         )
         if isinstance(factory, FakeEngineFactory):
             factory.store = window.history.store  # the fake records its runs like the engine

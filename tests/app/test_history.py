@@ -114,7 +114,8 @@ def test_retention_is_off_by_default(make_window, tmp_path):
     assert AppSettings().retention_days is None
     old = _stored(tmp_path, "old.wav", "done", 4000)
     window = make_window()
-    assert window.queue_model.job(old) is not None
+    window.show_history()
+    assert [row.job_id for row in window.history_view.shown_rows()] == [old]
     assert window.history.store.get_job(old) is not None
 
 
@@ -134,7 +135,9 @@ def test_retention_deletes_ended_sessions_at_start_up_and_after_jobs(make_window
     store = window.history.store
     assert store.get_job(old_done) is None and store.get_job(old_failed) is None
     assert store.get_job(old_queued) is not None and store.get_job(recent) is not None
-    assert {job.id for job in window.queue_model.jobs} == {old_queued, recent}
+    assert {job.id for job in window.queue_model.jobs} == {old_queued}  # today's queue: work left
+    window.show_history()
+    assert {row.job_id for row in window.history_view.shown_rows()} == {old_queued, recent}
     assert store.search("old done") == [] and store.search("old failed") == []
 
     # ...and after each job: a session that ages meanwhile goes when the next job ends.
@@ -145,6 +148,7 @@ def test_retention_deletes_ended_sessions_at_start_up_and_after_jobs(make_window
     window.controller.start()
     qtbot.waitUntil(lambda: job.status.finished, timeout=5000)
     assert store.get_job(recent) is None and window.queue_model.job(recent) is None
+    assert recent not in {row.job_id for row in window.history_view.shown_rows()}
     assert store.get_job(job.id).status == "done"
 
 

@@ -113,7 +113,7 @@ def test_gui_starts_with_files_queued_and_running(qtbot, monkeypatch, tmp_path):
     original = app.window.MainWindow
 
     def window_factory(*args, **kwargs):
-        kwargs.update(engine_factory=factory, sampler_factory=FakeSampler, health_check=FakeHealth, probe=None)
+        kwargs.update(engine_factory=factory, sampler_factory=FakeSampler, health_check=FakeHealth, probe=None, model_check=None)
         window = original(*args, **kwargs)
         window.confirm_quit = lambda: True
         created.append(window)
@@ -178,7 +178,7 @@ def test_bench_hook_reports_and_quits(qtbot, monkeypatch, tmp_path, capsys):
 
     def window_factory(*args, **kwargs):
         kwargs.update(engine_factory=FakeEngineFactory(segments=3, step_s=0.01), sampler_factory=FakeSampler,
-                      health_check=FakeHealth, probe=None)
+                      health_check=FakeHealth, probe=None, model_check=None)
         created.append(original(*args, **kwargs))
         return created[-1]
 

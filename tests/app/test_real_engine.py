@@ -56,13 +56,17 @@ def test_real_engine_run_fills_the_transcript(make_window, qtbot, tmp_path, sett
     assert window.history.store.segments(job.id)[0].text == "Hello, edited."
     assert threading.get_ident() == ui_thread
 
-    # After a restart the finished job is listed with its report; its transcript loads on view.
+    # After a restart the finished job is in the History with its report; its transcript
+    # loads when it is opened from there.
     window.close()
     again = make_window(real_engine=True, settings_store=store)
-    restored = again.queue_model.job(job.id)
-    assert restored is not None and restored.status == JobStatus.DONE
+    assert again.queue_model.job(job.id) is None  # today's queue starts empty
+    again.show_history()
+    assert [row.job_id for row in again.history_view.shown_rows()] == [job.id]
+    again.history_view.open_row(0)
+    restored = again.transcript.job
+    assert restored is not None and restored.id == job.id and restored.status == JobStatus.DONE
     assert restored.report is not None and restored.report.audio_s == job.report.audio_s
-    again.select_job(job.id)
     assert again.transcript.model.rowCount() == len(job.segments)
     assert again.transcript.model.index(0, 1).data() == "Hello, edited."
     assert "(edited)" in again.transcript.title.text()

@@ -112,11 +112,11 @@ def test_hit_from_a_session_not_listed_is_opened_from_the_store(make_window, qtb
     window.close()
 
     again = make_window()
-    again.queue_model.remove_job(job.id)  # as if it were older than the sessions listed
+    assert again.queue_model.job(job.id) is None  # an ended session: in History, not the queue
     hits = _search(again, qtbot, "seven maybe")
     assert [(hit.job_id, hit.position) for hit in hits] == [(job.id, 2)]
     assert again.open_search_hit(hits[0], "seven maybe")
-    assert again.queue_model.job(job.id) is not None
+    assert again.queue_model.job(job.id) is None  # opened, not queued again
     assert again.transcript.job.id == job.id and again.transcript.table.currentIndex().row() == 2
 
 
@@ -147,7 +147,9 @@ def test_delete_removes_the_job_and_its_segments(make_window, qtbot, tmp_path):
     assert {hit.job_id for hit in window.session_search.hits()} == {keep.id}
     assert len(store.segments(keep.id)) == 8
     window.close()
-    assert [job.id for job in make_window().queue_model.jobs] == [keep.id]
+    again = make_window()
+    again.show_history()
+    assert [row.job_id for row in again.history_view.shown_rows()] == [keep.id]
 
 
 _SRT_CUE = re.compile(r"(\d+)\n(\d\d:\d\d:\d\d,\d{3}) --> (\d\d:\d\d:\d\d,\d{3})\n(.+)")
@@ -165,12 +167,13 @@ def test_reexport_from_history_writes_valid_srt(make_window, qtbot, tmp_path):
     window.close()
 
     again = make_window()
-    restored = again.queue_model.job(job.id)
+    restored = again.history.job(job.id)
     assert restored is not None and restored.from_history and restored.status == JobStatus.DONE
     assert restored.segments == []  # read from the store only when viewed
-    again.select_job(job.id)
+    assert again.open_session(job.id)
     view = again.transcript
-    assert view.job is restored and view.model.rowCount() == 6
+    restored = view.job
+    assert restored.id == job.id and view.model.rowCount() == 6
     assert view.export_buttons["srt"].isEnabled()
 
     written = view.export_format("srt", tmp_path / "again" / "client session.srt")

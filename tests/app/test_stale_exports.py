@@ -85,8 +85,8 @@ def test_exports_older_than_stored_edits_are_stale_after_a_restart(make_window, 
         os.utime(path, (1_000_000_000, 1_000_000_000))  # written long before the edit
     _edit(window.transcript, 3, "Corrected before the restart.")
     again = make_window()
-    stored = next(j for j in again.queue_model.jobs if j.id == job.id)
-    again.select_job(stored.id)
+    assert again.open_session(job.id)  # from History: ended sessions are not in today's queue
+    stored = again.transcript.job
     view = again.transcript
     assert view.job is stored and stored.edited
     assert not view.stale_bar.isHidden() and job.outputs["txt"].name in view.stale_label.text()

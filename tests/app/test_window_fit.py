@@ -101,12 +101,14 @@ def test_the_window_fits_a_1280x720_screen(tmp_path):
 def test_menu_bar_has_file_queue_and_help(make_window):
     window = make_window()
     menus = {action.text().replace("&", ""): action.menu() for action in window.menuBar().actions()}
-    assert list(menus) == ["File", "Queue", "Help"]
+    assert list(menus) == ["File", "Queue", "Models", "Help"]
     file_items = [a.text() for a in menus["File"].actions() if not a.isSeparator()]
     assert file_items == ["Add files…", "Add folder…", "Export…", "Quit"]
     assert window.quit_action.shortcut().toString() == "Ctrl+Q"
     queue_items = [a.text() for a in menus["Queue"].actions() if not a.isSeparator()]
     assert queue_items[:2] == ["Start", "Pause"]
+    assert {"Clear finished", "History"} <= set(queue_items)
+    assert [a.text() for a in menus["Models"].actions()] == ["Model manager…"]
 
 
 def test_window_title_does_not_repeat_the_app_name(make_window, qtbot, tmp_path):
