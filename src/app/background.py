@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from app.fmt import one_line
+from app.fmt import REASON_LIMIT, one_line
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ class _Task(QRunnable):
             result = self._fn(self._progress) if self._with_progress else self._fn()
         except BaseException as error:  # noqa: BLE001 - every failure becomes one line
             log.debug("background task failed", exc_info=True)
-            self._send(self._relay.failed, one_line(str(error) or type(error).__name__))
+            # The engine's lines carry their fix at the end: not cut at 200 characters.
+            self._send(self._relay.failed, one_line(str(error) or type(error).__name__, REASON_LIMIT))
         else:
             self._send(self._relay.done, result)
 

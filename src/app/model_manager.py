@@ -31,10 +31,12 @@ from PySide6.QtWidgets import (
 from app import file_dialogs, fmt
 from app.background import run_in_background
 from engine import (
+    DOWNLOAD_MB,
     MODEL_FOLDER,
     Cancelled,
     ModelAdvice,
     ModelEntry,
+    ModelError,
     catalog,
     delete_model,
     discard_partial_download,
@@ -55,18 +57,25 @@ MANAGER_ADVICE = ModelAdvice(
 )
 
 
+def model_size(num_bytes: int) -> str:
+    """Decimal units, as `sessionscribe models list` and the model hub say them: "484 MB"."""
+    return f"{num_bytes / 1e9:.1f} GB" if num_bytes >= 1e9 else f"{num_bytes / 1e6:.0f} MB"
+
+
 def size_text(entry: ModelEntry) -> str:
     if entry.present:
-        return fmt.size(entry.size_bytes)
-    return f"~{fmt.size(entry.size_bytes)} download" if entry.size_bytes else "—"
+        return model_size(entry.size_bytes)
+    return f"~{model_size(entry.size_bytes)} download" if entry.size_bytes else "—"
 
 
 def download_label(name: str) -> str:
-    """"Download small (~461.6 MB)": what a fix button offers, with its cost."""
-    from engine import DOWNLOAD_MB
-
+    """"Download small (~484 MB)": what a fix button offers, with its cost."""
     megabytes = DOWNLOAD_MB.get(name)
-    return f"Download {name} (~{fmt.size(megabytes * 1_000_000)})" if megabytes else f"Download {name}"
+    return f"Download {name} (~{model_size(megabytes * 1_000_000)})" if megabytes else f"Download {name}"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _download_task(name: str, cancel: threading.Event, report: Callable[[Any], None]) -> Path:
@@ -75,11 +84,20 @@ def _download_task(name: str, cancel: threading.Event, report: Callable[[Any], N
     except Cancelled:
         discard_partial_download(name)  # no half model is left on disk
         raise
+    except ModelError as error:
+        if error.kind == "hub-unreachable":  # the usual offline case, said short, with its way out
+            raise ModelError(
+                f"no connection to the model hub, so {name} cannot be downloaded now. "
+                + _sentence(MANAGER_ADVICE.for_offline(name)),
+                kind=error.kind,
+            ) from None
+        raise
 
 
 class ModelManager(QDialog):
     models_changed = Signal()  # a model was downloaded, imported or deleted
     use_model = Signal(str)  # "Use in Settings": a model name or an imported model's folder
+    imported = Signal(str)  # an imported model's folder (before models_changed)
     message = Signal(str)  # one line for the main window's status bar
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -183,7 +201,7 @@ class ModelManager(QDialog):
             state = QTableWidgetItem("✓ on disk" if entry.present else "not downloaded")
             state.setForeground(QColor("#2e7d32" if entry.present else "#78909c"))
             size = QTableWidgetItem(size_text(entry))
-            size.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+            size.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             folder = QTableWidgetItem(str(entry.folder) if entry.folder else "")
             folder.setToolTip(str(entry.folder) if entry.folder else "")
             for column, item in enumerate((name, state, size, folder)):
@@ -195,7 +213,7 @@ class ModelManager(QDialog):
         cache = next((entry.folder for entry in present if not entry.imported), None)
         where = f"the model cache shared with other tools ({cache.parents[2]})" if cache else "the model cache shared with other tools"
         self.summary.setText(
-            f"{len(present)} model{'s' if len(present) != 1 else ''} on this computer ({fmt.size(total)}). "
+            f"{len(present)} model{'s' if len(present) != 1 else ''} on this computer ({model_size(total)}). "
             f"Downloads go to {where}; imported models to {models_dir()}. "
             "Nothing else is sent or fetched."
         )
@@ -329,6 +347,7 @@ class ModelManager(QDialog):
             lambda: import_model(source),
             lambda entry: (
                 self._say(f"Imported {entry.name}: it is checked and ready; press \"Use in Settings\" to run jobs with it."),
+                self.imported.emit(entry.value),
                 self.models_changed.emit(),
                 self.refresh(select=entry.name),
             ),
@@ -342,7 +361,7 @@ class ModelManager(QDialog):
         self._run_busy(
             f"Deleting {entry.name}…",
             lambda: delete_model(entry),
-            lambda _none: (self._say(f"Deleted {entry.name} ({fmt.size(entry.size_bytes)} freed)."), self.models_changed.emit(), self.refresh()),
+            lambda _none: (self._say(f"Deleted {entry.name} ({model_size(entry.size_bytes)} freed)."), self.models_changed.emit(), self.refresh()),
             f"{entry.name} was not deleted",
         )
 
@@ -374,7 +393,7 @@ class ModelManager(QDialog):
         answer = QMessageBox.question(
             self,
             "Delete this model?",
-            f"Delete {entry.name} ({fmt.size(entry.size_bytes)}) from {where}?\n\n{entry.folder}",
+            f"Delete {entry.name} ({model_size(entry.size_bytes)}) from {where}?\n\n{entry.folder}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )

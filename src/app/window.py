@@ -525,6 +525,7 @@ class MainWindow(QMainWindow):
             manager = ModelManager(self)
             manager.models_changed.connect(self._on_models_changed)
             manager.use_model.connect(self.settings_panel.use_model)
+            manager.imported.connect(self._on_model_imported)
             manager.message.connect(self.show_message)
             self.model_manager = manager
         manager = self.model_manager
@@ -535,6 +536,13 @@ class MainWindow(QMainWindow):
         if model and download:
             manager.start_download(model)
         return manager
+
+    def _on_model_imported(self, value: str) -> None:
+        """Jobs waiting for a model run with the one just imported (an imported folder is
+        never what "auto" or a model name picks by itself)."""
+        if self.controller.waiting_for_model():
+            self.settings_panel.use_model(value)
+            self.show_message(f"New jobs use the imported model {Path(value).name} (Settings)")
 
     def _on_models_changed(self) -> None:
         self.settings_panel.refresh_models()

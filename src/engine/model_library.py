@@ -220,6 +220,8 @@ def is_archive(path: Path) -> bool:
 
 def _free_name(root: Path, wanted: str) -> Path:
     wanted = wanted.strip(". ") or "model"
+    if wanted in MODEL_REPOS:  # "small" names the downloadable model; an import is another
+        wanted = f"{wanted}-imported"
     target, number = root / wanted, 2
     while target.exists():
         target, number = root / f"{wanted} ({number})", number + 1
