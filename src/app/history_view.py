@@ -106,8 +106,13 @@ class SessionFilter(QSortFilterProxyModel):
         self.setSortRole(SortRole)
 
     def set_filter(self, text: str, status: str) -> None:
-        self.text, self.status = text.strip().lower(), status
-        self.invalidateFilter()
+        if hasattr(self, "beginFilterChange"):  # Qt 6.10+, where invalidateFilter is deprecated
+            self.beginFilterChange()
+            self.text, self.status = text.strip().lower(), status
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.text, self.status = text.strip().lower(), status
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         rows = self.sourceModel().rows  # type: ignore[attr-defined]
