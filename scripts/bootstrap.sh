@@ -25,8 +25,23 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
-  echo "bootstrap: installing Python packages into .venv" >&2
+  echo "bootstrap: installing Python packages into .venv (a few minutes the first time)" >&2
   # torch 2.13.0: the CPU wheel on these machines; elsewhere pip picks the platform's build.
-  .venv/bin/python -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[test]"
+  packages=("torch==2.13.0" -e ".[test]")
+  if [ -t 2 ]; then
+    # On a terminal: pip's own lines and download bars (minutes of silence looked like a hang).
+    .venv/bin/python -m pip install --disable-pip-version-check "${packages[@]}" >&2
+  else
+    # In a log (CI, a pipe): pip stays quiet and one line every 30 s says it is still at work,
+    # so the log shows progress without hundreds of pip lines.
+    started=$SECONDS
+    ( while sleep 30; do echo "bootstrap: still installing Python packages ($((SECONDS - started)) s)" >&2; done ) &
+    ticker=$!
+    trap 'kill "$ticker" 2>/dev/null || true' EXIT
+    .venv/bin/python -m pip install -q --disable-pip-version-check "${packages[@]}"
+    kill "$ticker" 2>/dev/null || true
+    trap - EXIT
+    echo "bootstrap: Python packages installed in $((SECONDS - started)) s" >&2
+  fi
   echo "$digest" > "$stamp"
 fi
