@@ -128,6 +128,7 @@ class ModelManager(QDialog):
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setStyleSheet("QTableWidget::item { padding: 0 8px 0 4px; }")
         header = self.table.horizontalHeader()
         for column in (COL_NAME, COL_STATE, COL_SIZE):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)

@@ -337,8 +337,8 @@ class QueueController(QObject):
         job.status = JobStatus.FAILED
         job.missing_model = model
         job.reason = (
-            f"{job.name}: not started: the {model} model is not on this computer. Download it, "
-            "or import a model folder (Models…); the queue goes on once it is there"
+            f"{job.name}: the {model} model is not on this computer. Download it, or import a "
+            "model folder (Models…); the queue goes on once it is there"
         )
         self.model.job_changed(job.id)
         self.job_updated.emit(job.id)

@@ -86,10 +86,14 @@ class SettingsPanel(QWidget):
         self._downloaded: dict[str, bool] = {}
         self._plan_generation = 0
         self.auto: Any = None  # engine.AutoChoice: what "auto" runs here, once known
+        self._runtime: Any = None  # the last plan shown
 
         # --- widgets
         self.model = QComboBox()
         self.model.setMinimumWidth(220)
+        # The "auto → model" entry is long: the combo must not push the buttons off the tab.
+        self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model.setMinimumContentsLength(24)
         self.model_folder_button = QPushButton("Use a model folder…")
         self.models_button = QPushButton("Models…")
         self.models_button.setToolTip("See, download, import and delete models")
@@ -100,6 +104,7 @@ class SettingsPanel(QWidget):
         self.download_label = QLabel("")
         self.model_state = QLabel("")
         self.model_state.setStyleSheet("color: #607d8b;")
+        self.model_state.setWordWrap(True)
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.compute_type = QComboBox()
@@ -339,6 +344,8 @@ class SettingsPanel(QWidget):
         models, self.auto = overview
         self._fill_models(models)
         self._update_model_state()
+        if self._runtime is not None:
+            self.show_plan(self._runtime)  # its model name may have changed
 
     def _auto_text(self) -> str:
         """The "auto" entry says what it will actually run, e.g. "auto (best for this
@@ -480,16 +487,24 @@ class SettingsPanel(QWidget):
         run_in_background(lambda: plan(options), done, failed)
 
     def show_plan(self, runtime: Any) -> None:
+        self._runtime = runtime
         batch = getattr(runtime, "batch_size", None)
         parts = []
         if self.batch_size.value() == 0 and batch is not None:
             parts.append(f"auto chose {batch}")
         parts.append(
             f"runs on {getattr(runtime, 'device', '?')} · {getattr(runtime, 'compute_type', '?')} · "
-            f"model {Path(str(getattr(runtime, 'model', '?'))).name} · {getattr(runtime, 'cpu_threads', '?')} CPU threads"
+            f"model {self._planned_model(runtime)} · {getattr(runtime, 'cpu_threads', '?')} CPU threads"
         )
         self.auto_label.setText("  —  ".join(parts))
         self.auto_label.setToolTip("What 'auto' settings resolve to on this computer")
+
+    def _planned_model(self, runtime: Any) -> str:
+        """The plan names auto's first choice; when that is not on disk, auto runs another."""
+        auto = self.auto
+        if self._model_value() == "auto" and auto is not None and auto.present:
+            return auto.model
+        return Path(str(getattr(runtime, "model", "?"))).name
 
     def _choose_output(self) -> None:
         folder = file_dialogs.existing_folder(self, "Folder for transcripts", self.output_dir.text() or None)

@@ -523,7 +523,8 @@ class TranscriptView(QWidget):
             prefix = f"{job.name}: "
             reason = reason[len(prefix):] if reason.startswith(prefix) else reason
             kept = f" ({count} segment{'s' if count != 1 else ''} kept)" if count else ""
-            self.title.setText(f"{job.name} failed{kept}: {reason}")
+            failed = "did not start" if job.missing_model else "failed"  # nothing was tried
+            self.title.setText(f"{job.name} {failed}{kept}: {reason}")
             return
         state = {JobStatus.RUNNING: " — transcribing…", JobStatus.QUEUED: " — waiting in the queue"}.get(job.status, "")
         edited = " (edited)" if job.edited else ""

@@ -98,11 +98,12 @@ class QueueTable(QTableView):
         self.setAlternatingRowColors(True)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Interactive)
+        # Name and progress share what is left, so a narrow queue (a 1280-pixel screen) has no
+        # horizontal scroll bar; both cells elide and their tooltips hold the whole text.
+        header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(COL_PROGRESS, QHeaderView.ResizeMode.Stretch)
         for column in (COL_DURATION, COL_STATUS, COL_ELAPSED, COL_ETA):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.setColumnWidth(COL_FILE, 240)
         self.setWordWrap(False)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
 

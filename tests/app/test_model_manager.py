@@ -243,6 +243,7 @@ def test_a_job_without_its_model_does_not_start_and_its_row_offers_the_fix(make_
     # The transcript pane shows the reason with the fix as buttons...
     view = window.transcript
     assert view.job is job and not view.fix_bar.isHidden()
+    assert view.title.text().startswith("session.wav did not start: the tiny model is not on this computer")
     assert view.fix_download_button.text() == "Download tiny (~75 MB)"
     # ...and so does the row's context menu.
     menu = window.queue_menu_for(row)
