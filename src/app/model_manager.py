@@ -297,9 +297,18 @@ class ModelManager(QDialog):
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * done / total))
             self.progress_label.setText(f"{self._downloading}: {fmt.size(done)} of {fmt.size(total)}")
+            self._show_state(self._downloading, f"downloading {100 * done / total:.0f} %")
         else:
             self.progress.setRange(0, 0)
             self.progress_label.setText(f"{self._downloading}: {fmt.size(done)}")
+
+    def _show_state(self, name: str | None, text: str) -> None:
+        """The model's row says it is on its way (the bar is below the list)."""
+        row = next((row for row, entry in enumerate(self.entries) if entry.name == name and not entry.imported), -1)
+        item = self.table.item(row, COL_STATE) if row >= 0 else None
+        if item is not None:
+            item.setText(text)
+            item.setForeground(QColor("#1565c0"))
 
     def cancel_download(self) -> None:
         if self._cancel is not None and not self._cancel.is_set():

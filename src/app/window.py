@@ -459,13 +459,16 @@ class MainWindow(QMainWindow):
         if not jobs:
             self.queue_summary.setText("The queue is empty.")
             return
-        counts: dict[JobStatus, int] = {}
+        counts: dict[str, int] = {}
         for job in jobs:
-            counts[job.status] = counts.get(job.status, 0) + 1
-        parts = [f"{n} {status.value.lower()}" for status, n in counts.items()]
+            label = "need a model" if job.missing_model and job.status == JobStatus.FAILED else job.status.value.lower()
+            counts[label] = counts.get(label, 0) + 1
+        parts = [f"{n} {'needs a model' if label == 'need a model' and n == 1 else label}" for label, n in counts.items()]
         started = self.controller.started
         if self.controller.running_job() is not None:
             state = "queue running" if started else "queue pauses after this recording"
+        elif self.controller.waiting_for_model():
+            state = "waiting for a model (Models…)"
         elif self.queue_model.next_queued() is not None:
             state = "queue running" if started else "queue paused — press Start"
         else:

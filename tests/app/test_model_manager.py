@@ -82,6 +82,7 @@ def test_download_shows_bytes_and_cancel_leaves_no_partial_model(make_window, qt
     assert manager.downloading == "tiny" and not manager.download_button.isEnabled()
     qtbot.waitUntil(lambda: manager.progress.maximum() == 1000 and manager.progress.value() > 0, timeout=10000)
     assert " of " in manager.progress_label.text() and manager.cancel_button.isEnabled()
+    assert _cell(manager, "tiny", COL_STATE).startswith("downloading ")
     manager.cancel_button.click()
     qtbot.waitUntil(lambda: manager.downloading is None, timeout=10000)
     assert "cancelled" in manager.status.text()
@@ -239,6 +240,7 @@ def test_a_job_without_its_model_does_not_start_and_its_row_offers_the_fix(make_
     assert not window.controller.started  # the queue waits for the model
     row = window.queue_model.row_of(job.id)
     assert window.queue_model.index(row, 2).data() == "Needs a model"
+    assert window.queue_summary.text() == "1 recording: 1 needs a model · waiting for a model (Models…)"
     assert "tiny model is not on this computer" in window.queue_model.index(row, 3).data()
     # The transcript pane shows the reason with the fix as buttons...
     view = window.transcript
