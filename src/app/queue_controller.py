@@ -238,7 +238,8 @@ class QueueController(QObject):
     def clear_finished(self) -> int:
         """Take finished rows (done, failed, cancelled) off today's queue. Their sessions
         stay in the history (the History tab) with their transcripts."""
-        finished = [job.id for job in self.model.jobs if job.status.finished]
+        # A job waiting for its model is not finished: it starts once the model is there.
+        finished = [job.id for job in self.model.jobs if job.status.finished and not job.missing_model]
         for job_id in finished:
             self.model.remove_job(job_id)
         return len(finished)

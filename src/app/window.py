@@ -449,7 +449,7 @@ class MainWindow(QMainWindow):
         self.cancel_action.setEnabled(running is not None and running.status == JobStatus.RUNNING)
         self.retry_action.setEnabled(any(j.status.finished for j in selected))
         self.remove_action.setEnabled(bool(selected))
-        any_finished = any(job.status.finished for job in self.queue_model.jobs)
+        any_finished = any(job.status.finished and not job.missing_model for job in self.queue_model.jobs)
         self.clear_finished_action.setEnabled(any_finished)
         self.clear_finished_button.setEnabled(any_finished)
         self._update_summary()

@@ -241,6 +241,8 @@ def test_a_job_without_its_model_does_not_start_and_its_row_offers_the_fix(make_
     row = window.queue_model.row_of(job.id)
     assert window.queue_model.index(row, 2).data() == "Needs a model"
     assert window.queue_summary.text() == "1 recording: 1 needs a model · waiting for a model (Models…)"
+    window.clear_finished()  # waiting for its model is not finished
+    assert window.queue_model.job(job.id) is job and not window.clear_finished_button.isEnabled()
     assert "tiny model is not on this computer" in window.queue_model.index(row, 3).data()
     # The transcript pane shows the reason with the fix as buttons...
     view = window.transcript
