@@ -155,7 +155,13 @@ class QueueModel(QAbstractTableModel):
         if job.status == JobStatus.DONE:
             rtf = getattr(job.report, "rtf", None)
             extra = f" · {1 / rtf:.0f}× real-time speed" if isinstance(rtf, (int, float)) and rtf > 0 else ""
-            return f"Finished in {fmt.clock(job.elapsed_s())}{extra}"
+            if getattr(job.report, "resumed_windows", 0):
+                extra += " · resumed"  # the speed is this run's part; the tooltip says more
+            # After a restart the row has no clock of its own: the report kept the run's time.
+            elapsed = job.elapsed_s()
+            if elapsed is None:
+                elapsed = getattr(job.report, "wall_s", None) or None
+            return f"Finished in {fmt.clock(elapsed)}{extra}" if elapsed is not None else f"Done{extra}"
         if job.status == JobStatus.QUEUED:
             return "Waiting"
         stage = job.current_stage()
@@ -179,6 +185,9 @@ class QueueModel(QAbstractTableModel):
                     lines.append(f"{STAGE_LABELS[stage]}: done ({fmt.short_seconds(state.seconds)})")
                 else:
                     lines.append(f"{STAGE_LABELS[stage]}: {state.fraction * 100:.0f} %")
+        resumed = job.report.resume_text() if hasattr(job.report, "resume_text") else ""
+        if resumed:
+            lines.append(resumed)
         lines.extend(job.notes[-3:])
         return "\n".join(lines)
 

@@ -109,6 +109,7 @@ class ReportView(QWidget):
             ("audio", "Recording length"),
             ("wall", "Total time"),
             ("rtf", "Real-time factor"),
+            ("resumed", "Resumed"),
             ("ram", "Peak RAM"),
             ("vram", "Peak VRAM"),
             ("device", "Device · compute type"),
@@ -192,6 +193,9 @@ class ReportView(QWidget):
         self.fields["rtf"].setText(
             f"{rtf:.3f}  ({1 / rtf:.0f}× faster than real time)" if isinstance(rtf, (int, float)) and rtf > 0 else "—"
         )
+        # A resumed run's numbers cover only what it transcribed itself: say so beside them.
+        resumed = report.resume_text() if hasattr(report, "resume_text") else ""
+        self.fields["resumed"].setText(resumed or "no: this run transcribed the whole recording")
         self.fields["ram"].setText(fmt.size(get("peak_ram_bytes")))
         vram = get("peak_vram_bytes")
         self.fields["vram"].setText(fmt.size(vram) if vram is not None else "not used (CPU run)")
@@ -223,7 +227,7 @@ class ReportView(QWidget):
         except Exception:  # noqa: BLE001 - a report from an older engine: show no cost
             self.cost_line.setText("—")
             return
-        audio_min = (getattr(report, "audio_s", 0.0) or 0.0) / 60.0
+        audio_min = (getattr(report, "run_audio_s", None) or getattr(report, "audio_s", 0.0) or 0.0) / 60.0
         saved = cost.api_dollars - cost.gpu_dollars
         # One $/hour rate, priced as what the run used: GPU time, or CPU time without a GPU.
         kind = "GPU" if getattr(report, "device", "") == "cuda" else "CPU"

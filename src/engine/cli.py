@@ -295,6 +295,8 @@ class ProgressPrinter:
                     f"{self._names.get(event.job_id, '')}: done in {report.wall_s:.1f} s "
                     f"(RTF {report.rtf:.3f}, {report.device}/{report.compute_type}, batch {report.batch_size}) -> {outputs}"
                 )
+                if report.resumed_windows:  # else "transcribe done (0.00 s)" looks like magic
+                    self._line(f"resumed: {report.resume_text()}")
                 self._line(f"speech: {report.check_text()}")
                 self._line(f"cost: {report.cost_text()}")
 

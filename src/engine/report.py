@@ -62,9 +62,26 @@ class RunReport:
         self.untranscribed_s = round(check.untranscribed_s, 2)
 
     @property
+    def run_audio_s(self) -> float:
+        """The audio this run transcribed itself. A resumed run took its first windows from
+        the job store; dividing the whole recording by the rest's time claimed "100x real
+        time". Estimated by windows (they are cut at silences, of similar lengths)."""
+        total = self.windows + self.resumed_windows
+        return self.audio_s * self.windows / total if total else self.audio_s
+
+    def resume_text(self) -> str:
+        """"" for a run that did all the work; else how much came from an earlier run."""
+        if not self.resumed_windows:
+            return ""
+        total = self.windows + self.resumed_windows
+        return f"{self.resumed_windows} of {total} part(s) came from an earlier run (not transcribed again)"
+
+    @property
     def rtf(self) -> float:
-        """Real-time factor: wall seconds per second of audio (lower is faster)."""
-        return self.wall_s / self.audio_s if self.audio_s else 0.0
+        """Real-time factor: wall seconds per second of audio this run transcribed (lower is
+        faster); 0.0 when it transcribed nothing (everything came from an earlier run)."""
+        audio = self.run_audio_s
+        return self.wall_s / audio if audio else 0.0
 
     def cost(
         self, gpu_dollars_per_hour: float | None = None, api_dollars_per_minute: float | None = None
@@ -76,7 +93,7 @@ class RunReport:
         return CostLine(
             gpu_seconds=self.wall_s,
             gpu_dollars=self.wall_s / 3600.0 * per_hour,
-            api_dollars=self.audio_s / 60.0 * per_minute,
+            api_dollars=self.run_audio_s / 60.0 * per_minute,  # the same work, not the whole file
         )
 
     def cost_text(self) -> str:
@@ -84,8 +101,9 @@ class RunReport:
         return (
             f"{cost.gpu_seconds:.1f} s of {self.device.upper()} time at "
             f"${self.gpu_dollars_per_hour:.2f}/h = ${cost.gpu_dollars:.4f}, vs "
-            f"${cost.api_dollars:.2f} for {self.audio_s / 60:.1f} min through a speech API at "
+            f"${cost.api_dollars:.2f} for {self.run_audio_s / 60:.1f} min through a speech API at "
             f"${self.api_dollars_per_minute:.3f}/min"
+            + (f" ({self.resume_text()})" if self.resumed_windows else "")
         )
 
     def check_text(self) -> str:

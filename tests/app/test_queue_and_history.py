@@ -119,3 +119,27 @@ def test_date_text_reads_today_yesterday_and_dates():
     assert date_text(now - 3600, now) == "Today 14:00"
     assert date_text(now - 86400, now) == "Yesterday 15:00"
     assert date_text(now - 10 * 86400, now) == "2026-11-16 15:00"
+
+
+# -- honest numbers (item 6): a resumed run and a session reopened after a restart --------------
+def test_a_resumed_run_says_so_and_a_reopened_one_keeps_its_time(make_window):
+    from app.queue_model import QueueModel
+    from app.jobs import Job
+    from engine.report import RunReport
+
+    resumed = Job(path=Path("s.wav"), status=JobStatus.DONE)
+    resumed.started_at, resumed.finished_at = 100.0, 160.0
+    resumed.report = RunReport(device="cpu", audio_s=2400.0, wall_s=60.0, windows=1, resumed_windows=3)
+    assert QueueModel.progress_text(resumed) == "Finished in 1:00 · 10× real-time speed · resumed"
+
+    window = make_window()
+    window.report.set_job(resumed)
+    assert window.report.fields["resumed"].text() == "3 of 4 part(s) came from an earlier run (not transcribed again)"
+    assert "10.0 min at" in window.report.cost_line.text()  # the API would have done 10 min, not 40
+
+    # After a restart a finished session has no clock of its own: its report has the time.
+    reopened = Job(path=Path("t.wav"), status=JobStatus.DONE, from_history=True)
+    reopened.report = RunReport(device="cpu", audio_s=600.0, wall_s=75.0, windows=2)
+    assert QueueModel.progress_text(reopened) == "Finished in 1:15 · 8× real-time speed"
+    reopened.report = None
+    assert QueueModel.progress_text(reopened) == "Done"
