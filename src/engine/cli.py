@@ -477,6 +477,10 @@ def models_command(args: argparse.Namespace) -> int:
                 size = (f"~{mb / 1000:.1f} GB" if mb >= 1000 else f"~{mb} MB") if mb else "-"
                 where = "not downloaded"
             print(f"{info.name:<16} {size:>10}  {where}")
+        from engine.model_library import imported_models
+
+        for entry in imported_models():  # imported in the app: used with --model DIR
+            print(f"{printable(entry.name):<16} {model_size_text(entry.folder):>10}  {printable(str(entry.folder))} (imported; --model DIR)")
         print("Sizes with ~ are what a download would fetch. Get one: sessionscribe models download NAME", file=sys.stderr)
         return EXIT_OK
     if args.name not in MODEL_NAMES and ("/" not in args.name or not args.any_repo):
