@@ -69,6 +69,7 @@ class SettingsPanel(QWidget):
     changed = Signal()  # options changed and were saved
     message = Signal(str)
     manage_models = Signal()  # "Models…": open the model manager
+    model_downloaded = Signal(str)  # Settings' own Download finished (jobs may be waiting for it)
 
     def __init__(
         self,
@@ -456,6 +457,7 @@ class SettingsPanel(QWidget):
             self._downloaded[name] = True
             self.message.emit(f"Model {name} downloaded")
             self.refresh_models()
+            self.model_downloaded.emit(name)
         else:
             self.message.emit(fmt.one_line(problem, fmt.REASON_LIMIT))
         self._update_model_state()

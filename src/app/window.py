@@ -268,6 +268,7 @@ class MainWindow(QMainWindow):
         self.controller.model_missing.connect(self._on_model_missing)
         self.transcript.fix_model.connect(lambda model, download: self.open_model_manager(model, download))
         self.settings_panel.manage_models.connect(lambda: self.open_model_manager())
+        self.settings_panel.model_downloaded.connect(lambda _name: self._on_models_changed())
         self.transcript.message.connect(self.show_message)
         self.transcript.segment_edited.connect(self.history.update_text)
         self.transcript.speech_for = self.history.speech
@@ -550,6 +551,8 @@ class MainWindow(QMainWindow):
 
     def _on_models_changed(self) -> None:
         self.settings_panel.refresh_models()
+        if self.model_manager is not None and self.model_manager.isVisible():
+            self.model_manager.refresh()
         self.controller.model_arrived()
 
     def _on_model_missing(self, job_id: str, model: str) -> None:
@@ -825,6 +828,8 @@ class MainWindow(QMainWindow):
         self._deferred.stop()
         self._title_timer.stop()
         self.settings_panel.cancel_download()
+        if self.model_manager is not None:
+            self.model_manager.cancel_download()  # a half download is discarded, not left behind
         self.monitor.stop()
         self.adapter.shutdown()
         self.keep_awake.release()
