@@ -27,6 +27,6 @@ fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
   echo "bootstrap: installing Python packages into .venv" >&2
   # torch 2.13.0: the CPU wheel on these machines; elsewhere pip picks the platform's build.
-  .venv/bin/python -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[test]"
+  .venv/bin/python -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[gui,test]"
   echo "$digest" > "$stamp"
 fi

@@ -32,7 +32,7 @@ class Sampler(Protocol):
 
 
 def default_sampler() -> Sampler:
-    from engine.monitor import SystemSampler
+    from engine import SystemSampler
 
     return SystemSampler()
 

@@ -23,14 +23,6 @@ RETENTION_STATUSES = ("done", "failed", "cancelled", "interrupted")
 HISTORY_LIMIT = 100  # finished jobs shown after a restart (unfinished ones always are)
 SEARCH_LIMIT = 200  # hits listed by "Search all sessions"
 
-_STATUS = {
-    "queued": JobStatus.QUEUED,
-    "running": JobStatus.FAILED,  # only reachable if another process is running it
-    "interrupted": JobStatus.FAILED,
-    "failed": JobStatus.FAILED,
-    "cancelled": JobStatus.CANCELLED,
-    "done": JobStatus.DONE,
-}
 
 
 @dataclass(frozen=True)
@@ -53,7 +45,7 @@ class History:
     @classmethod
     def open(cls, path: Path | None = None) -> "History":
         try:
-            from engine.store import JobStore
+            from engine import JobStore
 
             store = JobStore(path) if path is not None else JobStore()
             store.mark_interrupted_on_open()
@@ -86,7 +78,7 @@ class History:
         jobs: list[Job] = []
         finished = 0
         for record in records:
-            status = _STATUS.get(record.status, JobStatus.FAILED)
+            status = JobStatus.from_store(record.status)
             if status.finished:
                 finished += 1
                 if finished > HISTORY_LIMIT:
@@ -104,7 +96,7 @@ class History:
         job.from_history = True
         if record.report:
             try:
-                from engine.report import RunReport
+                from engine import RunReport
 
                 job.report = RunReport.from_dict(record.report)
             except Exception:  # noqa: BLE001 - an older report shape: no report view
@@ -122,7 +114,7 @@ class History:
             return None
         if record is None:
             return None
-        return self._job(record, _STATUS.get(record.status, JobStatus.FAILED))
+        return self._job(record, JobStatus.from_store(record.status))
 
     def latest_for_path(self, path: Path) -> Job | None:
         """The newest stored job of the recording at `path`, as a queue row, or None."""
@@ -135,7 +127,7 @@ class History:
             return None
         if record is None:
             return None
-        return self._job(record, _STATUS.get(record.status, JobStatus.FAILED))
+        return self._job(record, JobStatus.from_store(record.status))
 
     def fingerprint(self, job_id: str) -> str | None:
         """The content fingerprint the engine recorded for a job (None: never run)."""
@@ -168,24 +160,14 @@ class History:
         if self.store is None or job.segments or not getattr(job, "from_history", False):
             return
         try:
-            job.segments = list(self.store.segments(job.id))
-            job.edited = bool(self.store.edited_positions(job.id))
+            job.transcript = self.store.transcript(job.id)
+            job.segments = list(job.transcript.segments)
+            job.edited = job.transcript.info.edited
             record = self.store.get_job(job.id) if job.edited else None
             if record is not None:
                 job.edited_at = record.updated_at  # exports written before it are stale
         except Exception:  # noqa: BLE001
             log.warning("could not read a stored transcript", exc_info=True)
-
-    def speech(self, job_id: str) -> list[tuple[float, float]]:
-        """The job's speech regions (TXT paragraphs and subtitle cues are cut at pauses in
-        them, so rewritten exports match the engine's)."""
-        if self.store is None:
-            return []
-        try:
-            return [span for window in self.store.windows(job_id) for span in window.speech]
-        except Exception:  # noqa: BLE001
-            log.warning("could not read a job's speech regions", exc_info=True)
-            return []
 
     def update_text(self, job_id: str, position: int, text: str) -> None:
         if self.store is None:

@@ -15,15 +15,9 @@ from PySide6.QtWidgets import (
 )
 
 from app import fmt
-from app.jobs import STAGE_LABELS, STAGES, Job, JobStatus
+from app.jobs import STAGE_LABELS, STAGE_TABLE, STAGES, Job, JobStatus
 
-STAGE_COLORS = {
-    "decode": QColor("#26a69a"),
-    "condition": QColor("#7e57c2"),
-    "speech": QColor("#ffa726"),
-    "transcribe": QColor("#1e88e5"),
-    "export": QColor("#8d6e63"),
-}
+STAGE_COLORS = {stage.value: QColor(row.colour) for stage, row in STAGE_TABLE.items()}
 
 
 class StageBar(QWidget):

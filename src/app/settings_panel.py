@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from app import file_dialogs, fmt
 from app.background import run_in_background
 from app.settings import AppSettings, SettingsStore
-from engine.options import COMPUTE_TYPES, DEVICES, EXPORT_FORMATS, TranscribeOptions
+from engine import COMPUTE_TYPES, DEVICES, EXPORT_FORMATS, TranscribeOptions
 
 # Shown in the model list before engine.models has been asked (it is imported lazily).
 _FALLBACK_MODELS = ("tiny", "base", "small", "medium", "large-v3", "large-v3-turbo", "distil-large-v3")
@@ -39,13 +39,13 @@ LANGUAGES = (
 
 
 def _list_models() -> list[tuple[str, bool]]:
-    from engine.models import list_models
+    from engine import list_models
 
     return [(info.name, info.downloaded) for info in list_models()]
 
 
 def _download(name: str, cancel: threading.Event, report: Callable[[Any], None]) -> Path:
-    from engine.models import download
+    from engine import download
 
     from app.engine_adapter import app_model_advice
 
@@ -340,7 +340,7 @@ class SettingsPanel(QWidget):
 
     def use_model_folder(self, folder: Path) -> bool:
         try:
-            from engine.models import is_model_dir
+            from engine import is_model_dir
 
             valid = is_model_dir(folder)
         except Exception:  # noqa: BLE001

@@ -37,7 +37,6 @@ from app.jobs import Job, JobStatus
 from app.keep_awake import KeepAwake
 from app.progress_delegate import StageProgressDelegate
 from app.queue_controller import QueueController
-from app.qtcompat import protect_singletons
 from app.queue_model import COL_DURATION, COL_ELAPSED, COL_ETA, COL_FILE, COL_PROGRESS, COL_STATUS, QueueModel
 from app.report_view import ReportView
 from app.resources import app_icon
@@ -112,7 +111,6 @@ class MainWindow(QMainWindow):
         start_monitor: bool = True,
         history: History | None = None,
     ) -> None:
-        protect_singletons()  # idempotent; see app.qtcompat (needed on PySide6 6.12 + Python 3.11)
         super().__init__()
         self.settings_store = settings_store or SettingsStore()
         self.settings = settings or self.settings_store.load()
@@ -218,7 +216,6 @@ class MainWindow(QMainWindow):
         self.session_search.hit_opened.connect(self.open_search_hit)
         self.transcript.message.connect(self.show_message)
         self.transcript.segment_edited.connect(self.history.update_text)
-        self.transcript.speech_for = self.history.speech
         self.settings_panel.message.connect(self.show_message)
         self.health.message.connect(self.show_message)
         self.report.rates_changed.connect(self.settings_panel.save_rates)

@@ -249,8 +249,10 @@ def _concat(left: str, right: str) -> str:
     return left + right.strip()
 
 
-def _concat_across(left: str, right: str) -> str:
-    """Join texts from two segments: a space, except between two unspaced-script letters."""
+def join_text(left: str, right: str) -> str:
+    """Join texts from two segments: a space, except between two unspaced-script letters
+    (or before the closing punctuation that follows one: `谈谈。好的`, not `谈谈 。好的`).
+    Cues and TXT paragraphs join by this one rule."""
     right = right.strip()
     if not left:
         return right
@@ -286,7 +288,7 @@ def _word_drafts(words: Sequence[tuple[Word, bool]]) -> list[_Draft]:
             w_end = max(w_end, w_start)
         if text:
             candidate = (
-                _concat_across(text, word.text) if first_of_segment else _concat(text, word.text)
+                join_text(text, word.text) if first_of_segment else _concat(text, word.text)
             )
             assert last is not None
             full = not _fits(_units(candidate))

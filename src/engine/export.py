@@ -20,11 +20,12 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from engine.cues import MAX_PAUSE_S, _is_unspaced, build_cues
+from engine.cues import MAX_PAUSE_S, build_cues, join_text
 from engine.errors import ExportError
 from engine.folders import make_dirs
 from engine.options import EXPORT_FORMATS
 from engine.segments import Cue, Segment
+from engine.transcript import Transcript
 
 PARAGRAPH_CHARS = 600  # a paragraph ends at the first segment end past this length
 
@@ -89,14 +90,6 @@ def _spoken_span(segment: Segment, speech: Sequence[tuple[float, float]]) -> tup
     return segment.start, segment.end
 
 
-def _join_text(left: str, right: str) -> str:
-    if not left:
-        return right
-    if _is_unspaced(left[-1]) and _is_unspaced(right[0]):
-        return left + right
-    return left + " " + right
-
-
 def format_txt(segments: Sequence[Segment], speech: Sequence[tuple[float, float]] = ()) -> str:
     """Plain paragraphs, no timestamps.
 
@@ -118,7 +111,7 @@ def format_txt(segments: Sequence[Segment], speech: Sequence[tuple[float, float]
         ):
             paragraphs.append(current)
             current = ""
-        current = _join_text(current, text)
+        current = join_text(current, text)
         last_end = end if last_end is None else max(last_end, end)
     if current:
         paragraphs.append(current)
@@ -312,17 +305,16 @@ def _sync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def _render(
-    fmt: str,
-    segments: Sequence[Segment],
-    speech: Sequence[tuple[float, float]],
-    metadata: dict | None,
-    cues: list[Cue] | None,
-) -> str:
+def render(transcript: Transcript, fmt: str, cues: list[Cue] | None = None) -> str:
+    """The text of one export (txt, srt, vtt or json) of `transcript`: the one renderer the
+    CLI, the app's Export and "Update exports" all use, so the same transcript gives the same
+    bytes from every door. `cues`: built once when writing several formats."""
+    _check_format(fmt)
+    segments, speech = transcript.segments, transcript.speech
     if fmt == "txt":
         return format_txt(segments, speech)
     if fmt == "json":
-        return format_json(segments, metadata or {})
+        return format_json(segments, transcript.info.to_dict())
     if cues is None:
         cues = build_cues(segments, speech)
     return format_srt(cues) if fmt == "srt" else format_vtt(cues)
@@ -333,18 +325,9 @@ def _check_format(fmt: str) -> None:
         raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(EXPORT_FORMATS)})")
 
 
-def export(
-    segments: Sequence[Segment],
-    path: Path,
-    fmt: str,
-    *,
-    speech: Sequence[tuple[float, float]] = (),
-    metadata: dict | None = None,
-    max_mode: int | None = None,
-) -> Path:
+def export(transcript: Transcript, path: Path, fmt: str, *, max_mode: int | None = None) -> Path:
     """Write one format (txt, srt, vtt or json) to `path`; returns `path`."""
-    _check_format(fmt)
-    return write_atomic(Path(path), _render(fmt, segments, speech, metadata, None), max_mode=max_mode)
+    return write_atomic(Path(path), render(transcript, fmt), max_mode=max_mode)
 
 
 def output_path(stem: Path, fmt: str) -> Path:
@@ -369,11 +352,9 @@ def check_output_names(stem: Path, formats: Sequence[str], source_name: str) -> 
 
 
 def write_outputs(
-    segments: Sequence[Segment],
-    speech: Sequence[tuple[float, float]],
+    transcript: Transcript,
     stem: Path,
     formats: Sequence[str],
-    metadata: dict,
     max_mode: int | None = None,
 ) -> dict[str, Path]:
     """Write `<stem>.<fmt>` for each format; returns {fmt: path}. Stale temporary files of
@@ -386,9 +367,9 @@ def write_outputs(
         _check_format(fmt)
     for fmt in wanted:
         remove_stale_temps(output_path(stem, fmt))
-    cues = build_cues(segments, speech) if {"srt", "vtt"} & set(wanted) else None
+    cues = build_cues(transcript.segments, transcript.speech) if {"srt", "vtt"} & set(wanted) else None
     written: dict[str, Path] = {}
     for fmt in wanted:
         path = output_path(stem, fmt)
-        written[fmt] = write_atomic(path, _render(fmt, segments, speech, metadata, cues), max_mode=max_mode)
+        written[fmt] = write_atomic(path, render(transcript, fmt, cues), max_mode=max_mode)
     return written
