@@ -30,9 +30,11 @@ def test_every_event_of_a_job_carries_the_stores_id_from_the_first_decode_on(rec
         ids = {event.job_id for event in events if hasattr(event, "job_id")}
         assert ids == {outcome.job_id}
         assert store.get_job(outcome.job_id).status == "done"
-        # Decoding starts before the model loads: its first event already has the final id.
-        first_decode = next(e for e in events if isinstance(e, ev.StageStarted) and e.stage == ev.Stage.DECODE)
-        assert first_decode.job_id == outcome.job_id
+        # Decoding starts before the model loads: its first event already has the final id,
+        # and comes after JobStarted, so a front end can name the recording in every line.
+        first_decode = next(i for i, e in enumerate(events) if isinstance(e, ev.StageStarted) and e.stage == ev.Stage.DECODE)
+        started = next(i for i, e in enumerate(events) if isinstance(e, ev.JobStarted))
+        assert started < first_decode and events[first_decode].job_id == outcome.job_id
         # A rerun of the same command continues the stored job under its own id.
         again, events = _run(store, recording, options)
         assert again.job_id == outcome.job_id

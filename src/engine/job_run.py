@@ -151,6 +151,11 @@ class JobRun:
         # the store needs to name the job: so the id is final before any thread starts.
         runtime, options = engine.pick(self.options)
         self._open(runtime)
+        if self.store is not None and info.duration_s:
+            self.store.set_duration(self.job_id, info.duration_s)
+        # Started, under its final id, before the first stage's event: front ends name the
+        # recording in every progress line (the CLI used to print ": decode 100%").
+        self.emit(JobStarted(self.job_id, path, info.duration_s))
         decode_report = DecodeReport()
         plan: Future = Future()  # the producer decodes while the model loads; then it needs this
         edges = EdgeSilence()
@@ -170,9 +175,6 @@ class JobRun:
             self._rekey(runtime)  # a GPU that failed its warm-up changes the settings
             self._output_stem()  # a name the disk refuses fails now, not after the transcribing
             plan.set_result((runtime.device, engine.detector(runtime.vad_workers)))
-            if self.store is not None and info.duration_s:
-                self.store.set_duration(self.job_id, info.duration_s)
-            self.emit(JobStarted(self.job_id, path, info.duration_s))
             if note := english_only_note(runtime.model, model_dir, self.options.language):
                 self.emit(JobNote(self.job_id, f"{path.name}: {note}", "warning"))
             report = self.report = RunReport.for_runtime(runtime, self.options)

@@ -1,8 +1,7 @@
 """A stand-in for engine.pipeline.Engine: same interface, the real event sequence, no model.
 
-Events come in the real engine's order under the one id the app gave the job: decoding
-starts (on its own thread, in the engine) before the model is loaded and JobStarted is
-sent; stages overlap (decode/condition/speech finish while transcription runs), progress is
+Events come in the real engine's order under the one id the app gave the job: JobStarted,
+then decoding (on its own thread, in the engine) while the model loads; stages overlap (decode/condition/speech finish while transcription runs), progress is
 reported in seconds of audio, and cancel() stops it within one step. It returns the real
 `JobOutcome` with a `Transcript`, and writes its exports with the engine's own renderer.
 Recordings whose name contains "broken" fail with a one-line reason, like a damaged file.
@@ -98,12 +97,13 @@ class FakeEngine:
         self._record("set_status", job_id, "running")
         segments: list[Segment] = []
         try:
-            # As in the engine: decoding starts while the model loads, before JobStarted.
+            # As in the engine: started under its final id, then decoding runs while the
+            # model loads, ahead of the other stages.
+            self._record("set_duration", job_id, total)
+            emit(JobStarted(job_id, path, total))
             emit(StageStarted(job_id, Stage.DECODE))
             emit(StageProgress(job_id, Stage.DECODE, min(total, 30.0), total))
             self._step()
-            self._record("set_duration", job_id, total)
-            emit(JobStarted(job_id, path, total))
             emit(StageStarted(job_id, Stage.CONDITION))
             emit(StageStarted(job_id, Stage.SPEECH))
             emit(StageStarted(job_id, Stage.TRANSCRIBE))
