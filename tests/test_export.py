@@ -17,6 +17,7 @@ from engine.cues import build_cues
 from engine.errors import ExportError
 from engine.export import (
     export,
+    render,
     format_json,
     format_srt,
     format_txt,
@@ -243,3 +244,54 @@ def test_txt_joins_chinese_segments_without_a_space_before_their_punctuation():
     """One joining rule for cues and TXT: `谈谈。好的`, never `谈谈 。好的`."""
     segments = [Segment(0.0, 2.0, "我们谈谈"), Segment(2.1, 3.0, "。好的")]
     assert format_txt(segments, [(0.0, 3.0)]) == "我们谈谈。好的\n"
+
+
+# -- speakers ----------------------------------------------------------------------------------
+TURNS = Transcript.of(
+    [
+        Segment(0.0, 2.0, " How was your week?", (Word(0.1, 0.4, " How", 0.9, 0), Word(0.4, 0.6, " was", 0.9, 0),
+                                                   Word(0.6, 0.9, " your", 0.9, 0), Word(0.9, 1.6, " week?", 0.9, 0)), speaker=0),
+        Segment(2.0, 4.0, " Better, thanks.", (Word(2.1, 2.8, " Better,", 0.9, 1), Word(2.8, 3.5, " thanks.", 0.9, 1)), speaker=1),
+        Segment(4.5, 6.0, " I slept more.", (Word(4.6, 4.8, " I", 0.9, 1), Word(4.8, 5.3, " slept", 0.9, 1),
+                                              Word(5.3, 5.9, " more.", 0.9, 1)), speaker=1),
+        Segment(723.0, 725.0, " Good.", (Word(723.1, 723.6, " Good.", 0.9, 0),), speaker=0),
+    ],
+    [(0.1, 1.6), (2.1, 3.5), (4.6, 5.9), (723.1, 723.6)],
+    source="s.wav",
+    speakers=("Therapist", "Client"),
+)
+
+
+def test_txt_with_speakers_is_one_timestamped_paragraph_per_turn():
+    assert render(TURNS, "txt") == (
+        "[00:00:00] Therapist: How was your week?\n\n"
+        "[00:00:02] Client: Better, thanks. I slept more.\n\n"
+        "[00:12:03] Therapist: Good.\n"
+    )
+
+
+def test_subtitles_name_the_speaker_where_the_speaker_changes_and_no_cue_mixes_two():
+    cues = build_cues(TURNS.segments, TURNS.speech)
+    assert [cue.speaker for cue in cues] == [0, 1, 1, 0]
+    srt = render(TURNS, "srt")
+    assert "Therapist: How was your week?" in srt and "Client: Better, thanks." in srt
+    assert "\nI slept more." in srt  # the same speaker's next cue: no name again
+    vtt = render(TURNS, "vtt")
+    assert "<v Therapist>How was your week?" in vtt and "<v Client>Better, thanks." in vtt
+
+
+def test_json_carries_each_segments_and_words_speaker_and_the_names():
+    document = json.loads(render(TURNS, "json"))
+    assert document["metadata"]["speakers"] == ["Therapist", "Client"]
+    assert [s["speaker"] for s in document["segments"]] == [0, 1, 1, 0]
+    assert {w["speaker"] for w in document["segments"][1]["words"]} == {1}
+    # A renamed speaker is renamed in every format.
+    renamed = TURNS.with_speaker_names(["Dr. Ames", "Client"])
+    assert "[00:00:00] Dr. Ames: How was your week?" in render(renamed, "txt")
+    assert "<v Dr. Ames>" in render(renamed, "vtt")
+
+
+def test_unnamed_speakers_are_numbered_and_a_transcript_without_speakers_is_unchanged():
+    unnamed = TURNS.with_speaker_names([])
+    assert render(unnamed, "txt").startswith("[00:00:00] Speaker 1: How was your week?")
+    assert "speaker" not in render(TRANSCRIPT, "json") and "<v " not in render(TRANSCRIPT, "vtt")

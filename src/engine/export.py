@@ -18,7 +18,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from engine.cues import MAX_PAUSE_S, build_cues, join_text
 from engine.errors import ExportError
@@ -46,13 +46,18 @@ def _cue_lines(cue: Cue) -> list[str]:
     return [line.replace("-->", "->") for line in cue.lines if line.strip()]
 
 
-def format_srt(cues: Sequence[Cue]) -> str:
-    """SubRip: numbered blocks `HH:MM:SS,mmm --> HH:MM:SS,mmm`, blank line between."""
+def format_srt(cues: Sequence[Cue], names: Callable[[int], str] | None = None) -> str:
+    """SubRip: numbered blocks `HH:MM:SS,mmm --> HH:MM:SS,mmm`, blank line between. With
+    `names`, the speaker's name opens a cue where the speaker changes (`Client: ...`)."""
     blocks = []
+    previous: int | None = None
     for cue in cues:
         lines = _cue_lines(cue)
         if not lines:
             continue
+        if names is not None and cue.speaker is not None and cue.speaker != previous:
+            lines[0] = f"{names(cue.speaker)}: {lines[0]}"
+        previous = cue.speaker if cue.speaker is not None else previous
         timing = f"{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}"
         blocks.append("\n".join([str(len(blocks) + 1), timing, *lines]))
     return "\n\n".join(blocks) + "\n" if blocks else ""
@@ -62,15 +67,18 @@ def _vtt_escape(line: str) -> str:
     return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def format_vtt(cues: Sequence[Cue]) -> str:
-    """WebVTT: `WEBVTT` header, then `HH:MM:SS.mmm --> HH:MM:SS.mmm` blocks."""
+def format_vtt(cues: Sequence[Cue], names: Callable[[int], str] | None = None) -> str:
+    """WebVTT: `WEBVTT` header, then `HH:MM:SS.mmm --> HH:MM:SS.mmm` blocks. With `names`,
+    each cue with a speaker carries a voice tag (`<v Client>`), which players show or style."""
     blocks = ["WEBVTT"]
     for cue in cues:
-        lines = _cue_lines(cue)
+        lines = [_vtt_escape(line) for line in _cue_lines(cue)]
         if not lines:
             continue
+        if names is not None and cue.speaker is not None:
+            lines[0] = f"<v {_vtt_escape(names(cue.speaker))}>{lines[0]}"
         timing = f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}"
-        blocks.append("\n".join([timing, *(_vtt_escape(line) for line in lines)]))
+        blocks.append("\n".join([timing, *lines]))
     return "\n\n".join(blocks) + "\n"
 
 
@@ -116,6 +124,32 @@ def format_txt(segments: Sequence[Segment], speech: Sequence[tuple[float, float]
     if current:
         paragraphs.append(current)
     return "\n\n".join(paragraphs) + "\n" if paragraphs else ""
+
+
+def format_turns(segments: Sequence[Segment], names: Callable[[int], str]) -> str:
+    """TXT of a transcript with speakers: one paragraph per turn, `[00:12:03] Client: ...`."""
+    paragraphs: list[str] = []
+    speaker: int | None = None
+    start = 0.0
+    current = ""
+    for segment in sorted(segments, key=lambda s: (s.start, s.end)):
+        text = " ".join(segment.text.split())
+        if not text:
+            continue
+        if current and segment.speaker != speaker:
+            paragraphs.append(_turn(start, speaker, current, names))
+            current = ""
+        if not current:
+            speaker, start = segment.speaker, segment.start
+        current = join_text(current, text)
+    if current:
+        paragraphs.append(_turn(start, speaker, current, names))
+    return "\n\n".join(paragraphs) + "\n" if paragraphs else ""
+
+
+def _turn(start: float, speaker: int | None, text: str, names: Callable[[int], str]) -> str:
+    clock = _timestamp(start, ",")[:8]
+    return f"[{clock}] {names(speaker)}: {text}" if speaker is not None else f"[{clock}] {text}"
 
 
 def _sorted_keys(value):
@@ -311,13 +345,14 @@ def render(transcript: Transcript, fmt: str, cues: list[Cue] | None = None) -> s
     bytes from every door. `cues`: built once when writing several formats."""
     _check_format(fmt)
     segments, speech = transcript.segments, transcript.speech
+    names = transcript.info.speaker_name if transcript.speaker_numbers else None
     if fmt == "txt":
-        return format_txt(segments, speech)
+        return format_turns(segments, names) if names is not None else format_txt(segments, speech)
     if fmt == "json":
         return format_json(segments, transcript.info.to_dict())
     if cues is None:
         cues = build_cues(segments, speech)
-    return format_srt(cues) if fmt == "srt" else format_vtt(cues)
+    return format_srt(cues, names) if fmt == "srt" else format_vtt(cues, names)
 
 
 def _check_format(fmt: str) -> None:

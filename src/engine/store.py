@@ -48,7 +48,7 @@ log = get_logger("store")
 
 DATA_DIR_ENV = "SESSIONSCRIBE_DATA_DIR"
 DB_NAME = "jobs.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -240,6 +240,8 @@ def _create_schema(conn: sqlite3.Connection) -> None:
 # Version 2: the transcript's own metadata (engine.transcript.TranscriptInfo), so a stored job
 # renders the same exports as the run that finished it.
 _SCHEMA_V2 = "ALTER TABLE jobs ADD COLUMN transcript_json TEXT"
+# Version 3: who said each segment (engine.speakers); NULL where nobody was told apart.
+_SCHEMA_V3 = "ALTER TABLE segments ADD COLUMN speaker INTEGER"
 
 
 def _create_store(path: Path) -> None:
@@ -471,7 +473,10 @@ class JobStore:
             if version < 2:
                 conn.execute(_SCHEMA_V2)
                 conn.execute("PRAGMA user_version = 2")
-            # Future migrations: `if version < 3: ...; PRAGMA user_version = 3`.
+            if version < 3:
+                conn.execute(_SCHEMA_V3)
+                conn.execute("PRAGMA user_version = 3")
+            # Future migrations: `if version < 4: ...; PRAGMA user_version = 4`.
 
     # -- jobs
 
@@ -778,6 +783,7 @@ class JobStore:
                 segment.text,
                 segment.text.casefold(),
                 None if segment.words is None else _words_json(segment.words),
+                segment.speaker,
             )
             for seq, segment in enumerate(segments)
         ]
@@ -790,7 +796,7 @@ class JobStore:
             )
             conn.executemany(
                 "INSERT INTO segments (job_id, window_idx, seq, start_s, end_s, text, "
-                "text_fold, words_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "text_fold, words_json, speaker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time(), job_id))
@@ -811,6 +817,7 @@ class JobStore:
             end=row["end_s"],
             text=row["text"],
             words=None if words_json is None else _words_from_json(words_json),
+            speaker=row["speaker"],
         )
 
     def windows(self, job_id: str) -> list[WindowRecord]:
@@ -822,7 +829,7 @@ class JobStore:
                 (job_id,),
             ).fetchall()
             segment_rows = conn.execute(
-                "SELECT window_idx, start_s, end_s, text, words_json FROM segments "
+                "SELECT window_idx, start_s, end_s, text, words_json, speaker FROM segments "
                 "WHERE job_id = ? ORDER BY window_idx, seq",
                 (job_id,),
             ).fetchall()
@@ -844,7 +851,7 @@ class JobStore:
         """All segments of a job, ordered by window then position in the window."""
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT start_s, end_s, text, words_json FROM segments WHERE job_id = ? "
+                "SELECT start_s, end_s, text, words_json, speaker FROM segments WHERE job_id = ? "
                 "ORDER BY window_idx, seq",
                 (job_id,),
             ).fetchall()
@@ -934,7 +941,7 @@ class JobStore:
             params = (needle, job_id)
         sql = (
             f"WITH hits AS ({hits}) "
-            "SELECT s.job_id, s.start_s, s.end_s, s.text, s.words_json, s.seq + "
+            "SELECT s.job_id, s.start_s, s.end_s, s.text, s.words_json, s.speaker, s.seq + "
             "  (SELECT COALESCE(SUM(w.segment_count), 0) FROM windows w "
             "   WHERE w.job_id = s.job_id AND w.idx < s.window_idx) AS pos "
             "FROM hits h "
@@ -964,7 +971,13 @@ def _check_status(status: str) -> None:
 
 
 def _words_json(words: Sequence[Word]) -> str:
-    return _dumps([[float(w.start), float(w.end), w.text, float(w.probability)] for w in words])
+    return _dumps(
+        [
+            [float(w.start), float(w.end), w.text, float(w.probability)]
+            + ([] if w.speaker is None else [int(w.speaker)])
+            for w in words
+        ]
+    )
 
 
 def _words_from_json(words_json: str) -> tuple[Word, ...]:

@@ -23,6 +23,12 @@ class TranscriptInfo:
     language: str | None
     model: str  # a model's name, or a model folder's name
     edited: bool = False  # corrected by hand since the engine wrote it
+    speakers: tuple[str, ...] = ()  # names by speaker number; "Speaker N" where none is given
+
+    def speaker_name(self, speaker: int) -> str:
+        if 0 <= speaker < len(self.speakers) and self.speakers[speaker].strip():
+            return self.speakers[speaker].strip()
+        return f"Speaker {speaker + 1}"
 
     def to_dict(self) -> dict:
         data = {
@@ -35,6 +41,8 @@ class TranscriptInfo:
         }
         if self.edited:
             data["edited"] = True
+        if self.speakers:
+            data["speakers"] = list(self.speakers)
         return data
 
     @classmethod
@@ -45,6 +53,7 @@ class TranscriptInfo:
             language=data.get("language"),
             model=str(data.get("model", "")),
             edited=bool(data.get("edited", False)),
+            speakers=tuple(str(name) for name in data.get("speakers") or ()),
         )
 
 
@@ -65,6 +74,18 @@ class Transcript:
             tuple((float(a), float(b)) for a, b in speech),
             TranscriptInfo(**{**defaults, **info}),
         )
+
+    @property
+    def speaker_numbers(self) -> list[int]:
+        """The speakers heard, in order of number."""
+        return sorted({s.speaker for s in self.segments if s.speaker is not None})
+
+    def speaker_name(self, speaker: int | None) -> str | None:
+        return None if speaker is None else self.info.speaker_name(speaker)
+
+    def with_speaker_names(self, names: Sequence[str]) -> "Transcript":
+        """Names for speakers 0, 1, ... (a rename applies to every export)."""
+        return replace(self, info=replace(self.info, speakers=tuple(names)))
 
     @property
     def text(self) -> str:
