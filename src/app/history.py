@@ -10,10 +10,13 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.fmt import one_line
 from app.jobs import Job, JobStatus
+
+if TYPE_CHECKING:
+    from engine import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ class SearchHit:
 
 
 class History:
-    def __init__(self, store: Any = None, problem: str | None = None, notice: str | None = None) -> None:
+    def __init__(self, store: "JobStore | None" = None, problem: str | None = None, notice: str | None = None) -> None:
         self.store = store
         self.problem = problem  # one line when the store could not be opened
         self.notice = notice  # one line when a damaged store was moved aside at open
@@ -49,7 +52,7 @@ class History:
 
             store = JobStore(path) if path is not None else JobStore()
             store.mark_interrupted_on_open()
-            recovered = getattr(store, "recovered", None)
+            recovered = store.recovered
             return cls(store, notice=recovered.notice() if recovered is not None else None)
         except Exception as error:  # noqa: BLE001 - history is a convenience
             log.warning("job store unavailable", exc_info=True)
@@ -157,7 +160,7 @@ class History:
 
     def load_segments(self, job: Job) -> None:
         """Fill a history job's transcript on first view (kept out of start-up)."""
-        if self.store is None or job.segments or not getattr(job, "from_history", False):
+        if self.store is None or job.segments or not job.from_history:
             return
         try:
             job.transcript = self.store.transcript(job.id)

@@ -153,8 +153,8 @@ class QueueModel(QAbstractTableModel):
         if job.status == JobStatus.CANCELLED:
             return "Cancelled"
         if job.status == JobStatus.DONE:
-            rtf = getattr(job.report, "rtf", None)
-            extra = f" · {1 / rtf:.0f}× real-time speed" if isinstance(rtf, (int, float)) and rtf > 0 else ""
+            rtf = job.report.rtf if job.report is not None else 0.0
+            extra = f" · {1 / rtf:.0f}× real-time speed" if rtf > 0 else ""
             return f"Finished in {fmt.clock(job.elapsed_s())}{extra}"
         if job.status == JobStatus.QUEUED:
             return "Waiting"
