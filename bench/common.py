@@ -437,15 +437,12 @@ class IsolatedDirs:
 
 # -- inputs -------------------------------------------------------------------------------------
 def load_support(name: str):
-    """tests/support/<name>.py as a module (the test tree is not a package on sys.path)."""
-    key = f"_sessionscribe_support_{name}"
-    if key in sys.modules:
-        return sys.modules[key]
-    spec = importlib.util.spec_from_file_location(key, ROOT / "tests" / "support" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[key] = module
-    spec.loader.exec_module(module)
-    return module
+    """The shared test kit's `support.<name>` (tests/support is a package: the tests and the
+    benchmarks generate sessions and score words with the same code)."""
+    tests = str(ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    return importlib.import_module(f"support.{name}")
 
 
 def audio_path(minutes: float, seed: int = 0) -> Path:

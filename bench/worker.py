@@ -115,49 +115,23 @@ def task_condition(args) -> dict:
 
 
 # -- table 2: preprocessing -----------------------------------------------------------------------
-def _read_ahead(iterator, depth: int = 4):
-    """Run `iterator` in its own thread, `depth` items ahead (the engine decodes ahead too)."""
-    import queue
-    import threading
-
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
-    end = object()
-
-    def pump() -> None:
-        try:
-            for item in iterator:
-                handoff.put(item)
-            handoff.put(end)
-        except BaseException as error:  # handed over, raised in the consumer
-            handoff.put(error)
-
-    threading.Thread(target=pump, name="decode-ahead", daemon=True).start()
-    while True:
-        item = handoff.get()
-        if item is end:
-            return
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-
-
 def _engine_windows(blocks):
-    """cut_windows as the engine calls it (a short first window where the engine has one)."""
-    import inspect
+    """cut_windows as the engine's producer calls it on the CPU (engine.producer)."""
+    from engine.producer import window_length
+    from engine.windowing import FIRST_WINDOW_S, cut_windows
 
-    from engine import windows
-
-    if "first_window_s" in inspect.signature(windows.cut_windows).parameters:
-        first = getattr(windows, "FIRST_WINDOW_S", None)
-        return windows.cut_windows(blocks, windows.WINDOW_S, first_window_s=first)
-    return windows.cut_windows(blocks, windows.WINDOW_S)
+    window_s = window_length("cpu")
+    return cut_windows(blocks, window_s, first_window_s=min(FIRST_WINDOW_S, window_s))
 
 
 def task_prep_ours(args) -> dict:
-    from engine.condition import condition
-    from engine.decode import SAMPLE_RATE, DecodeReport, stream_audio
+    """The engine's own producer (engine.producer.produce: decode ahead on a thread, windows,
+    condition, speech), decoding in this process like faster-whisper's decode_audio."""
+    from engine.decode import SAMPLE_RATE, DecodeReport
     from engine.hardware import plan_runtime
     from engine.options import TranscribeOptions
+    from engine.producer import produce
+    from engine.report import StageClock
     from engine.speech import SpeechDetector
 
     workers = args.workers or plan_runtime(TranscribeOptions(device="cpu"), False).vad_workers
@@ -165,30 +139,13 @@ def task_prep_ours(args) -> dict:
     detector = SpeechDetector(workers)
     setup_s = time.perf_counter() - started
 
-    stage = {"decode": 0.0, "condition": 0.0, "speech": 0.0}
+    clock = StageClock()
     report = DecodeReport()
-
-    def timed_blocks():
-        blocks = stream_audio(Path(args.audio), report)
-        while True:
-            t = time.perf_counter()
-            block = next(blocks, None)
-            stage["decode"] += time.perf_counter() - t
-            if block is None:
-                return
-            yield block
-
-    clips = []
     started = time.perf_counter()
-    for offset, audio in _engine_windows(_read_ahead(timed_blocks())):
-        t = time.perf_counter()
-        conditioned = condition(audio)
-        stage["condition"] += time.perf_counter() - t
-        t = time.perf_counter()
-        clips.extend(detector.clips(conditioned, offset))
-        stage["speech"] += time.perf_counter() - t
+    clips = [clip for window in produce(Path(args.audio), detector, clock=clock, report=report, in_child=False) for clip in window.clips]
     total_s = time.perf_counter() - started
     detector.close()
+    stage = {name: clock.seconds.get(name, 0.0) for name in ("decode", "condition", "speech")}
     return {
         "setup_s": setup_s,
         "process_s": total_s,

@@ -27,7 +27,7 @@ fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
   echo "bootstrap: installing Python packages into .venv (a few minutes the first time)" >&2
   # torch 2.13.0: the CPU wheel on these machines; elsewhere pip picks the platform's build.
-  packages=("torch==2.13.0" -e ".[test]")
+  packages=("torch==2.13.0" -e ".[gui,test]")
   if [ -t 2 ]; then
     # On a terminal: pip's own lines and download bars (minutes of silence looked like a hang).
     .venv/bin/python -m pip install --disable-pip-version-check "${packages[@]}" >&2

@@ -94,6 +94,9 @@ def test_exit_codes_outputs_beside_input_and_report(good_recording, tiny_model, 
                      "--report", str(report))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in source.parent.iterdir()) == ["good.json", "good.ogg", "good.srt"]
+    # Every progress line names the recording (decode's came before the job had its name).
+    progress = [line for line in result.stderr.splitlines() if " done (" in line or line.endswith("%")]
+    assert progress and all(line.startswith("good.ogg: ") for line in progress), result.stderr
     data = json.loads(report.read_text())["jobs"][0]
     from engine.hardware import CPU_BATCH_SIZE
 

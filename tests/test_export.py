@@ -17,6 +17,7 @@ from engine.cues import build_cues
 from engine.errors import ExportError
 from engine.export import (
     export,
+    render,
     format_json,
     format_srt,
     format_txt,
@@ -25,6 +26,7 @@ from engine.export import (
     write_outputs,
 )
 from engine.segments import Cue, Segment, Word
+from engine.transcript import Transcript
 
 FFPROBE = shutil.which("ffprobe")
 FFMPEG = shutil.which("ffmpeg")
@@ -39,6 +41,7 @@ SEGMENTS = [
     Segment(3700.0, 3702.5, " Okay.", (Word(3700.2, 3700.9, " Okay.", 0.93),)),
 ]
 SPEECH = [(0.5, 8.0), (9.0, 29.5), (30.5, 44.0), (50.0, 58.0), (95.2, 97.8), (3700.1, 3701.0)]
+TRANSCRIPT = Transcript.of(SEGMENTS, SPEECH)
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -58,7 +61,7 @@ def count_packets(path: Path) -> int:
 def test_subtitles_parse_in_ffmpeg_with_every_cue(tmp_path, fmt):
     cues = build_cues(SEGMENTS, SPEECH)
     assert len(cues) >= 6
-    path = export(SEGMENTS, tmp_path / f"session.{fmt}", fmt, speech=SPEECH)
+    path = export(TRANSCRIPT, tmp_path / f"session.{fmt}", fmt)
     decoded = subprocess.run(
         [FFMPEG, "-v", "error", "-i", str(path), "-map", "0", "-c:s", "ass", "-f", "null", "-"],
         capture_output=True, text=True,
@@ -87,14 +90,16 @@ def test_srt_and_vtt_layout():
 
 
 def test_json_round_trips_and_reruns_are_byte_identical(tmp_path):
-    metadata = {"source": "Séance 3.m4a", "model": "large-v3", "language": "fr", "duration": 3702.5}
-    first = export(SEGMENTS, tmp_path / "a.json", "json", metadata=metadata).read_bytes()
-    second = export(
-        SEGMENTS, tmp_path / "b.json", "json", metadata=dict(reversed(list(metadata.items())))
-    ).read_bytes()
+    transcript = Transcript.of(SEGMENTS, SPEECH, source="Séance 3.m4a", model="large-v3", language="fr", duration_s=3702.5)
+    first = export(transcript, tmp_path / "a.json", "json").read_bytes()
+    second = export(transcript, tmp_path / "b.json", "json").read_bytes()
     assert first == second
     document = json.loads(first.decode("utf-8"))
-    assert document["metadata"] == metadata
+    assert document["metadata"] == {
+        "source": "Séance 3.m4a", "model": "large-v3", "language": "fr", "duration_s": 3702.5,
+        "word_timestamps": True, "generator": "SessionScribe",
+    }
+    assert list(document["metadata"]) == sorted(document["metadata"])  # reruns match byte for byte
     assert [Segment.from_dict(item) for item in document["segments"]] == SEGMENTS
     assert "words" not in document["segments"][0] and "words" in document["segments"][3]
     assert "Zoë" in first.decode("utf-8")  # not \u-escaped
@@ -122,7 +127,7 @@ def test_txt_breaks_long_talk_into_readable_paragraphs():
 
 
 def test_write_outputs_writes_every_format_next_to_a_dotted_stem(tmp_path):
-    written = write_outputs(SEGMENTS, SPEECH, tmp_path / "a.ogg", ["txt", "srt", "vtt", "json"], {})
+    written = write_outputs(TRANSCRIPT, tmp_path / "a.ogg", ["txt", "srt", "vtt", "json"])
     assert {fmt: path.name for fmt, path in written.items()} == {
         "txt": "a.ogg.txt", "srt": "a.ogg.srt", "vtt": "a.ogg.vtt", "json": "a.ogg.json"
     }
@@ -167,7 +172,7 @@ def test_read_only_folder_raises_export_error_naming_the_file(tmp_path, monkeypa
 
             monkeypatch.setattr(export_module.tempfile, "NamedTemporaryFile", refuse)
         with pytest.raises(ExportError) as caught:
-            export(SEGMENTS, folder / "session.srt", "srt", speech=SPEECH)
+            export(TRANSCRIPT, folder / "session.srt", "srt")
         message = str(caught.value)
         assert message.startswith("session.srt: could not write (")
         assert "permission denied" in message
@@ -199,7 +204,7 @@ def test_disk_full_is_explained_and_cleaned_up(tmp_path, monkeypatch):
 
     monkeypatch.setattr(export_module.os, "fsync", full)
     with pytest.raises(ExportError, match=r"session\.json: could not write \(the disk is full\)"):
-        export(SEGMENTS, tmp_path / "session.json", "json", metadata={})
+        export(TRANSCRIPT, tmp_path / "session.json", "json")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -207,12 +212,12 @@ def test_output_folder_that_is_a_file_is_an_export_error(tmp_path):
     blocker = tmp_path / "out"
     blocker.write_text("not a folder", encoding="utf-8")
     with pytest.raises(ExportError, match=r"^session\.vtt: could not write"):
-        export(SEGMENTS, blocker / "session.vtt", "vtt")
+        export(TRANSCRIPT, blocker / "session.vtt", "vtt")
     assert blocker.read_text(encoding="utf-8") == "not a folder"
 
 
 def test_missing_output_folder_is_created(tmp_path):
-    path = export(SEGMENTS, tmp_path / "new" / "deeper" / "s.txt", "txt")
+    path = export(TRANSCRIPT, tmp_path / "new" / "deeper" / "s.txt", "txt")
     assert path.read_text(encoding="utf-8").startswith("So how have things been")
 
 
@@ -226,10 +231,67 @@ def test_write_outputs_stops_at_the_first_failure_keeping_earlier_files(tmp_path
 
     monkeypatch.setattr(export_module, "write_atomic", fail_on_vtt)
     with pytest.raises(ExportError, match="s.vtt"):
-        write_outputs(SEGMENTS, SPEECH, tmp_path / "s", ["txt", "srt", "vtt", "json"], {})
+        write_outputs(TRANSCRIPT, tmp_path / "s", ["txt", "srt", "vtt", "json"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.srt", "s.txt"]
 
 
 def test_unknown_format_is_refused(tmp_path):
     with pytest.raises(ValueError):
-        export(SEGMENTS, tmp_path / "x.docx", "docx")
+        export(TRANSCRIPT, tmp_path / "x.docx", "docx")
+
+
+def test_txt_joins_chinese_segments_without_a_space_before_their_punctuation():
+    """One joining rule for cues and TXT: `谈谈。好的`, never `谈谈 。好的`."""
+    segments = [Segment(0.0, 2.0, "我们谈谈"), Segment(2.1, 3.0, "。好的")]
+    assert format_txt(segments, [(0.0, 3.0)]) == "我们谈谈。好的\n"
+
+
+# -- speakers ----------------------------------------------------------------------------------
+TURNS = Transcript.of(
+    [
+        Segment(0.0, 2.0, " How was your week?", (Word(0.1, 0.4, " How", 0.9, 0), Word(0.4, 0.6, " was", 0.9, 0),
+                                                   Word(0.6, 0.9, " your", 0.9, 0), Word(0.9, 1.6, " week?", 0.9, 0)), speaker=0),
+        Segment(2.0, 4.0, " Better, thanks.", (Word(2.1, 2.8, " Better,", 0.9, 1), Word(2.8, 3.5, " thanks.", 0.9, 1)), speaker=1),
+        Segment(4.5, 6.0, " I slept more.", (Word(4.6, 4.8, " I", 0.9, 1), Word(4.8, 5.3, " slept", 0.9, 1),
+                                              Word(5.3, 5.9, " more.", 0.9, 1)), speaker=1),
+        Segment(723.0, 725.0, " Good.", (Word(723.1, 723.6, " Good.", 0.9, 0),), speaker=0),
+    ],
+    [(0.1, 1.6), (2.1, 3.5), (4.6, 5.9), (723.1, 723.6)],
+    source="s.wav",
+    speakers=("Therapist", "Client"),
+)
+
+
+def test_txt_with_speakers_is_one_timestamped_paragraph_per_turn():
+    assert render(TURNS, "txt") == (
+        "[00:00:00] Therapist: How was your week?\n\n"
+        "[00:00:02] Client: Better, thanks. I slept more.\n\n"
+        "[00:12:03] Therapist: Good.\n"
+    )
+
+
+def test_subtitles_name_the_speaker_where_the_speaker_changes_and_no_cue_mixes_two():
+    cues = build_cues(TURNS.segments, TURNS.speech)
+    assert [cue.speaker for cue in cues] == [0, 1, 1, 0]
+    srt = render(TURNS, "srt")
+    assert "Therapist: How was your week?" in srt and "Client: Better, thanks." in srt
+    assert "\nI slept more." in srt  # the same speaker's next cue: no name again
+    vtt = render(TURNS, "vtt")
+    assert "<v Therapist>How was your week?" in vtt and "<v Client>Better, thanks." in vtt
+
+
+def test_json_carries_each_segments_and_words_speaker_and_the_names():
+    document = json.loads(render(TURNS, "json"))
+    assert document["metadata"]["speakers"] == ["Therapist", "Client"]
+    assert [s["speaker"] for s in document["segments"]] == [0, 1, 1, 0]
+    assert {w["speaker"] for w in document["segments"][1]["words"]} == {1}
+    # A renamed speaker is renamed in every format.
+    renamed = TURNS.with_speaker_names(["Dr. Ames", "Client"])
+    assert "[00:00:00] Dr. Ames: How was your week?" in render(renamed, "txt")
+    assert "<v Dr. Ames>" in render(renamed, "vtt")
+
+
+def test_unnamed_speakers_are_numbered_and_a_transcript_without_speakers_is_unchanged():
+    unnamed = TURNS.with_speaker_names([])
+    assert render(unnamed, "txt").startswith("[00:00:00] Speaker 1: How was your week?")
+    assert "speaker" not in render(TRANSCRIPT, "json") and "<v " not in render(TRANSCRIPT, "vtt")

@@ -104,6 +104,7 @@ def test_cli_keeps_a_file_it_did_not_write_and_says_so(tmp_path, tiny_model):
 # -- item 5: temp files a killed export left behind ------------------------------------------------
 def test_stale_temp_files_of_our_own_are_removed_on_the_next_write(tmp_path):
     from engine.export import write_outputs
+    from engine.transcript import Transcript
 
     old = time.time() - 3600
     stale = tmp_path / ".s.txt.k3j_9zq1.tmp"
@@ -114,7 +115,7 @@ def test_stale_temp_files_of_our_own_are_removed_on_the_next_write(tmp_path):
         path.write_text("full transcript text")
     for path in (stale, other_name, not_ours):
         os.utime(path, (old, old))
-    write_outputs([], [], tmp_path / "s", ["txt"], {})
+    write_outputs(Transcript.of([]), tmp_path / "s", ["txt"])
     assert not stale.exists()
     assert fresh.exists() and other_name.exists() and not_ours.exists()
 

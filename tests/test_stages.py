@@ -10,7 +10,7 @@ from engine.errors import InputError
 from engine.hardware import GIB, batch_size_for_vram, plan_runtime
 from engine.options import TranscribeOptions
 from engine.speech import SpeechDetector, SpeechSettings, make_clips, speech_regions
-from engine.windows import cut_windows
+from engine.windowing import cut_windows
 from support.audio import session, write_audio
 from support.recordings import real_recording
 

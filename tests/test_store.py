@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]  # tests/conftest.py puts src/ on sys
 from engine.segments import Segment, Word
 from engine.store import (
     DB_NAME,
+    SCHEMA_VERSION,
     JobStore,
     StoreError,
     default_data_dir,
@@ -121,7 +122,7 @@ def test_explicit_path_wins(tmp_path, data_dir):
 def test_wal_and_schema_version(store):
     with raw(store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_store_from_a_newer_app_is_refused(data_dir):

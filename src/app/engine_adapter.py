@@ -1,4 +1,4 @@
-"""The only place the app touches the transcription engine.
+"""Where the app runs the transcription engine: one worker thread, jobs in, events out.
 
 `EngineAdapter` lives on the UI thread and owns one worker `QThread`. Commands (run a job,
 cancel) go in as method calls; everything the engine reports comes back as Qt signals over
@@ -9,16 +9,18 @@ thread the first time a job runs, which keeps the window's start-up fast.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app.fmt import REASON_LIMIT, one_line
+
+if TYPE_CHECKING:
+    from engine import JobOutcome, RunReport, TranscribeOptions, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +28,11 @@ log = logging.getLogger(__name__)
 class EngineLike(Protocol):
     """What the app needs from `engine.pipeline.Engine` (the tests' fake has the same shape)."""
 
-    def transcribe(self, path: Path, options: Any, job_id: str | None = None) -> Any: ...
+    def transcribe(self, path: Path, options: "TranscribeOptions", job_id: str | None = None) -> "JobOutcome": ...
 
     def cancel(self) -> None: ...
 
-    def plan(self, options: Any) -> Any: ...
+    def plan(self, options: "TranscribeOptions") -> Any: ...
 
 
 EngineFactory = Callable[[Callable[[object], None]], EngineLike]
@@ -42,7 +44,7 @@ def default_engine_factory(sink: Callable[[object], None], store: Any = None) ->
     `store` is the app's JobStore (shared, thread-safe): the engine commits each finished
     window to it, so a cancelled or crashed job resumes where it stopped.
     """
-    from engine.pipeline import Engine  # heavy: torch, ctranslate2, faster-whisper
+    from engine import Engine  # heavy: torch, ctranslate2, faster-whisper
 
     return Engine(sink, store=store, advice=app_model_advice())
 
@@ -66,29 +68,26 @@ def app_model_advice():
 
 @dataclass
 class JobResult:
-    """App-side copy of `engine.pipeline.JobOutcome`, so failures before the engine even
-    loads (import error, bad install) can be reported the same way."""
+    """A job's ending as the queue sees it: the engine's `JobOutcome`, or a failure before
+    the engine even loaded (import error, bad install), reported the same way."""
 
     job_id: str
-    status: str  # "done" | "failed" | "cancelled"
-    engine_job_id: str | None = None  # the engine's own id when it differs (store-named job)
+    status: str  # engine.JobStatus value: "done" | "failed" | "cancelled"
     outputs: dict[str, Path] = field(default_factory=dict)
     reason: str | None = None
-    report: Any = None
-    segments: list = field(default_factory=list)
+    report: "RunReport | None" = None
+    transcript: "Transcript | None" = None
 
     @classmethod
-    def from_outcome(cls, job_id: str, outcome: Any) -> "JobResult":
-        status = str(getattr(outcome, "status", "failed"))
-        reason = getattr(outcome, "reason", None)
+    def from_outcome(cls, outcome: "JobOutcome") -> "JobResult":
+        reason = outcome.reason
         return cls(
-            job_id=job_id,
-            status=status if status in ("done", "failed", "cancelled") else "failed",
-            engine_job_id=getattr(outcome, "job_id", None),
-            outputs=dict(getattr(outcome, "outputs", None) or {}),
+            job_id=outcome.job_id,
+            status=str(outcome.status),
+            outputs=dict(outcome.outputs),
             reason=None if reason is None else one_line(reason, REASON_LIMIT),
-            report=getattr(outcome, "report", None),
-            segments=list(getattr(outcome, "segments", None) or []),
+            report=outcome.report,
+            transcript=outcome.transcript,
         )
 
 
@@ -118,15 +117,7 @@ class _Worker(QObject):
             return self._engine
 
     def _sink(self, event: object) -> None:
-        """Called from engine threads. Events are re-keyed to the app's job id: if the
-        engine had to name the job itself (no store record), the queue still finds its row."""
-        current = self._current
-        engine_id = getattr(event, "job_id", None)
-        if current is not None and engine_id is not None and engine_id != current:
-            try:
-                event = dataclasses.replace(event, job_id=current)
-            except TypeError:
-                pass
+        """Called from engine threads. A job's events carry the id the app gave it."""
         self.event.emit(event)  # Signal.emit is thread-safe; delivery is queued
 
     @Slot(str, object, object, object)
@@ -144,7 +135,7 @@ class _Worker(QObject):
                     # output_stem only when set, so engines without that parameter still work
                     extra = {"output_stem": output_stem} if output_stem is not None else {}
                     outcome = engine.transcribe(Path(path), options, job_id=job_id, **extra)
-                    result = JobResult.from_outcome(job_id, outcome)
+                    result = JobResult.from_outcome(outcome)
         except BaseException as error:  # noqa: BLE001 - never let a traceback reach the user
             log.exception("job %s crashed", job_id)
             name = Path(path).name

@@ -32,7 +32,7 @@ class Sampler(Protocol):
 
 
 def default_sampler() -> Sampler:
-    from engine.monitor import SystemSampler
+    from engine import SystemSampler
 
     return SystemSampler()
 
@@ -258,7 +258,7 @@ class GaugePanel(QFrame):
     def show_sample(self, sample) -> None:
         """Render one engine.monitor.SystemSample."""
         self.samples_seen += 1
-        own = getattr(sample, "own_cpu_percent", None)
+        own = sample.own_cpu_percent
         self.cpu.show_value(
             f"{sample.cpu_percent:.0f} %" + (f" (ours {own:.0f} %)" if own is not None else ""),
             sample.cpu_percent / 100.0,

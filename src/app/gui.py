@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 def _setup_logging() -> None:
     # The engine's private log file (0600, no transcript text); the app never prints tracebacks.
     try:
-        from engine.logs import setup_logging
+        from engine import setup_logging
 
         setup_logging()
         engine_logger = logging.getLogger("sessionscribe")
@@ -23,7 +23,7 @@ def _setup_logging() -> None:
                 app_logger.addHandler(handler)
         app_logger.setLevel(logging.INFO)
     except Exception as error:  # noqa: BLE001 - logging is a help, not a requirement
-        from engine.errors import SessionScribeError
+        from engine import SessionScribeError
 
         if isinstance(error, SessionScribeError):  # e.g. a log folder others can write: say why
             print(f"sessionscribe: {error}; running without a log file", file=sys.stderr)
@@ -32,13 +32,11 @@ def _setup_logging() -> None:
 def run_gui(paths: list[Path], overrides: dict[str, Any] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
-    from app.qtcompat import protect_singletons
-
-    protect_singletons()  # before the first widget: see app.qtcompat
-
     from app.resources import app_icon
-    from app.settings import APP_NAME
     from app.window import MainWindow
+    from engine import APP_NAME, prepare_process
+
+    prepare_process()
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)

@@ -10,7 +10,7 @@ from app.background import run_in_background
 
 
 def _check_device() -> Any:
-    from engine.health import check_device  # imports torch/ctranslate2: never on the UI thread
+    from engine import check_device  # imports torch/ctranslate2: never on the UI thread
 
     return check_device()
 

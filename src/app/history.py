@@ -10,10 +10,13 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.fmt import one_line
 from app.jobs import Job, JobStatus
+
+if TYPE_CHECKING:
+    from engine import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +27,6 @@ RETENTION_STATUSES = ("done", "failed", "cancelled", "interrupted")
 UNFINISHED_STATUSES = ("queued", "running", "interrupted")
 SEARCH_LIMIT = 200  # hits listed by "Search all sessions"
 
-_STATUS = {
-    "queued": JobStatus.QUEUED,
-    "running": JobStatus.FAILED,  # only reachable if another process is running it
-    "interrupted": JobStatus.FAILED,
-    "failed": JobStatus.FAILED,
-    "cancelled": JobStatus.CANCELLED,
-    "done": JobStatus.DONE,
-}
 
 
 @dataclass(frozen=True)
@@ -62,7 +57,7 @@ _SESSION_STATUS = {"running": "Interrupted", "interrupted": "Interrupted"}
 
 
 class History:
-    def __init__(self, store: Any = None, problem: str | None = None, notice: str | None = None) -> None:
+    def __init__(self, store: "JobStore | None" = None, problem: str | None = None, notice: str | None = None) -> None:
         self.store = store
         self.problem = problem  # one line when the store could not be opened
         self.notice = notice  # one line when a damaged store was moved aside at open
@@ -70,11 +65,11 @@ class History:
     @classmethod
     def open(cls, path: Path | None = None) -> "History":
         try:
-            from engine.store import JobStore
+            from engine import JobStore
 
             store = JobStore(path) if path is not None else JobStore()
             store.mark_interrupted_on_open()
-            recovered = getattr(store, "recovered", None)
+            recovered = store.recovered
             return cls(store, notice=recovered.notice() if recovered is not None else None)
         except Exception as error:  # noqa: BLE001 - history is a convenience
             log.warning("job store unavailable", exc_info=True)
@@ -102,7 +97,7 @@ class History:
             log.warning("could not read the job history", exc_info=True)
             return []
         jobs = [
-            self._job(record, _STATUS.get(record.status, JobStatus.FAILED))
+            self._job(record, JobStatus.from_store(record.status))
             for record in records
             if record.status in UNFINISHED_STATUSES
         ]
@@ -135,7 +130,7 @@ class History:
         job.from_history = True
         if record.report:
             try:
-                from engine.report import RunReport
+                from engine import RunReport
 
                 job.report = RunReport.from_dict(record.report)
             except Exception:  # noqa: BLE001 - an older report shape: no report view
@@ -153,7 +148,7 @@ class History:
             return None
         if record is None:
             return None
-        return self._job(record, _STATUS.get(record.status, JobStatus.FAILED))
+        return self._job(record, JobStatus.from_store(record.status))
 
     def latest_for_path(self, path: Path) -> Job | None:
         """The newest stored job of the recording at `path`, as a queue row, or None."""
@@ -166,7 +161,7 @@ class History:
             return None
         if record is None:
             return None
-        return self._job(record, _STATUS.get(record.status, JobStatus.FAILED))
+        return self._job(record, JobStatus.from_store(record.status))
 
     def fingerprint(self, job_id: str) -> str | None:
         """The content fingerprint the engine recorded for a job (None: never run)."""
@@ -196,27 +191,17 @@ class History:
 
     def load_segments(self, job: Job) -> None:
         """Fill a history job's transcript on first view (kept out of start-up)."""
-        if self.store is None or job.segments or not getattr(job, "from_history", False):
+        if self.store is None or job.segments or not job.from_history:
             return
         try:
-            job.segments = list(self.store.segments(job.id))
-            job.edited = bool(self.store.edited_positions(job.id))
+            job.transcript = self.store.transcript(job.id)
+            job.segments = list(job.transcript.segments)
+            job.edited = job.transcript.info.edited
             record = self.store.get_job(job.id) if job.edited else None
             if record is not None:
                 job.edited_at = record.updated_at  # exports written before it are stale
         except Exception:  # noqa: BLE001
             log.warning("could not read a stored transcript", exc_info=True)
-
-    def speech(self, job_id: str) -> list[tuple[float, float]]:
-        """The job's speech regions (TXT paragraphs and subtitle cues are cut at pauses in
-        them, so rewritten exports match the engine's)."""
-        if self.store is None:
-            return []
-        try:
-            return [span for window in self.store.windows(job_id) for span in window.speech]
-        except Exception:  # noqa: BLE001
-            log.warning("could not read a job's speech regions", exc_info=True)
-            return []
 
     def update_text(self, job_id: str, position: int, text: str) -> None:
         if self.store is None:

@@ -13,17 +13,31 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from engine.events import Stage
-from engine.segments import Segment
+from engine import JobStatus as StoreStatus
+from engine import RunReport, Segment, Stage, TranscribeOptions, Transcript
 
-STAGES: tuple[Stage, ...] = tuple(Stage)
-STAGE_LABELS = {
-    Stage.DECODE: "Decode",
-    Stage.CONDITION: "Condition",
-    Stage.SPEECH: "Speech",
-    Stage.TRANSCRIBE: "Transcribe",
-    Stage.EXPORT: "Export",
+
+@dataclass(frozen=True)
+class StageRow:
+    """How the app shows one engine stage: its name, its share of a job's progress (for the
+    window title and taskbar: transcription dominates), and its colour in the run report."""
+
+    label: str
+    weight: float
+    colour: str
+
+
+# The one table of stages in the app; tests/app/test_stage_table.py checks every engine
+# `Stage` has its row (a stage without one used to raise KeyError every second of a job).
+STAGE_TABLE: dict[Stage, StageRow] = {
+    Stage.DECODE: StageRow("Decode", 0.05, "#26a69a"),
+    Stage.CONDITION: StageRow("Condition", 0.05, "#7e57c2"),
+    Stage.SPEECH: StageRow("Speech", 0.10, "#ffa726"),
+    Stage.TRANSCRIBE: StageRow("Transcribe", 0.75, "#1e88e5"),
+    Stage.EXPORT: StageRow("Export", 0.05, "#8d6e63"),
 }
+STAGES: tuple[Stage, ...] = tuple(Stage)
+STAGE_LABELS = {stage: row.label for stage, row in STAGE_TABLE.items()}
 
 
 class JobStatus(str, Enum):
@@ -37,6 +51,16 @@ class JobStatus(str, Enum):
     @property
     def finished(self) -> bool:
         return self in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+
+    @classmethod
+    def from_store(cls, status: str) -> "JobStatus":
+        """A row as the queue shows it: a job another process still runs, or one whose
+        process died, cannot be continued from here until it is retried: Failed, with why."""
+        return {
+            StoreStatus.QUEUED: cls.QUEUED,
+            StoreStatus.DONE: cls.DONE,
+            StoreStatus.CANCELLED: cls.CANCELLED,
+        }.get(status, cls.FAILED)
 
 
 @dataclass
@@ -89,11 +113,12 @@ class Job:
     stages: dict[Stage, StageState] = field(default_factory=lambda: {s: StageState() for s in STAGES})
     started_at: float | None = None
     finished_at: float | None = None
-    segments: list[Segment] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)  # as shown: live, then with corrections
+    transcript: Transcript | None = None  # as the engine finished it (voiced regions, metadata)
     edited: bool = False
     outputs: dict[str, Path] = field(default_factory=dict)
-    report: Any = None
-    options: Any = None  # the TranscribeOptions the job ran with
+    report: RunReport | None = None
+    options: TranscribeOptions | None = None  # what the job ran with
     activity: str | None = None  # work before the first stage, e.g. "Downloading model 40 %"
     from_history: bool = False  # loaded from the job store at start-up (transcript read lazily)
     edited_at: float | None = None  # time.time() of the last edit: exports older are stale
@@ -116,6 +141,7 @@ class Job:
         self.stages = {s: StageState() for s in STAGES}
         self.started_at = self.finished_at = None
         self.segments = []
+        self.transcript = None
         self.edited = False
         self.edited_at = None
         self.edited_while_running = False
@@ -123,6 +149,12 @@ class Job:
         self.output_stamps = {}
         self.report = None
         self.missing_model = None
+
+    def current_transcript(self) -> Transcript:
+        """The transcript as it stands, corrections included: what every export of this job
+        renders (engine.render), so an unedited one is byte-identical to the engine's."""
+        base = self.transcript or Transcript.of([], source=self.path.name)
+        return base.with_segments(self.segments, edited=self.edited)
 
     def current_stage(self) -> Stage | None:
         """The furthest-downstream stage that is running: that is where the job really is."""
@@ -160,5 +192,4 @@ class Job:
         """Rough whole-job progress for the window title/taskbar: transcription dominates."""
         if self.status == JobStatus.DONE:
             return 1.0
-        weights = {Stage.DECODE: 0.05, Stage.CONDITION: 0.05, Stage.SPEECH: 0.1, Stage.TRANSCRIBE: 0.75, Stage.EXPORT: 0.05}
-        return sum(weights[s] * self.stages[s].fraction for s in STAGES)
+        return sum(STAGE_TABLE[s].weight * self.stages[s].fraction for s in STAGES)

@@ -82,30 +82,30 @@ def console_main() -> int:
     argv = sys.argv[1:]
     code = main(argv)
     if argv and argv[0] in CLI_COMMANDS:
-        from engine.cli import exit_now
+        from engine import exit_now
 
         exit_now(code)
     return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from engine.privacy import disable_core_dumps  # light: no torch, no Qt
+    from engine import disable_core_dumps  # light: no torch, no Qt
 
     disable_core_dumps()  # the window holds transcripts in memory too
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in CLI_COMMANDS:
-        from engine.cli import main as cli_main
+        from engine import cli_main
 
         return int(cli_main(argv) or 0)
     if argv and _mistyped_command(argv[0]):
-        from engine.cli import build_parser
+        from engine import build_parser
 
         build_parser().parse_args(argv)  # exits 2: "invalid choice ... did you mean ...?"
     if argv and argv[0] == "gui":
         argv = argv[1:]
     parser = build_gui_parser()
     args = parser.parse_args(argv)
-    from engine.options import EXPORT_FORMATS
+    from engine import EXPORT_FORMATS
 
     overrides = gui_overrides(args)
     unknown = [f for f in overrides.get("formats", ()) if f not in EXPORT_FORMATS]
@@ -114,6 +114,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     reason = no_display_reason()
     if reason:  # before Qt is imported: its abort would blame the wrong thing
         print(reason, file=sys.stderr)
+        return NO_DISPLAY_EXIT
+    try:
+        import PySide6  # noqa: F401 - only to know whether the window can open
+    except ImportError:  # the engine-only install (`pip install .`, no [gui] extra)
+        print(
+            "sessionscribe: the window is not installed here (install the [gui] extra: "
+            "pip install \"sessionscribe[gui]\"); the command line works: sessionscribe transcribe FILE",
+            file=sys.stderr,
+        )
         return NO_DISPLAY_EXIT
     from app.gui import run_gui  # Qt is imported only now
 

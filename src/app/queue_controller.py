@@ -20,7 +20,7 @@ from app.history import History
 from app.jobs import Job, JobStatus
 from app.queue_model import QueueModel
 from engine import events as ev
-from engine.options import TranscribeOptions
+from engine import TranscribeOptions
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +30,19 @@ ModelCheck = Callable[[TranscribeOptions], "str | None"]
 
 
 def _engine_expand(paths: list[Path]) -> tuple[list[Path], list[str]]:
-    from engine.inputs import expand_inputs  # light: walks folders, checks extensions
+    from engine import expand_inputs  # light: walks folders, checks extensions
 
     return expand_inputs(paths)
 
 
 def _fingerprint(path: Path) -> str:
-    from engine.store import file_fingerprint  # light: hashlib; only ever on a pool thread
+    from engine import file_fingerprint  # light: hashlib; only ever on a pool thread
 
     return file_fingerprint(path)
 
 
 def _probe_duration(path: Path) -> float | None:
-    from engine.decode import probe  # PyAV; only ever called on a pool thread
+    from engine import probe  # PyAV; only ever called on a pool thread
 
     return probe(path).duration_s
 
@@ -110,7 +110,7 @@ class QueueController(QObject):
             log.debug("expand failed", exc_info=True)
             self.note.emit(one_line(f"Could not add files: {error}"))
             return []
-        from engine.inputs import resolved  # never raises on a symbolic link loop
+        from engine import resolved  # never raises on a symbolic link loop
 
         active = {resolved(job.path) for job in self.model.jobs if not job.status.finished}
         # The newest finished row of each recording (rows are oldest first).
@@ -359,7 +359,7 @@ class QueueController(QObject):
     def _output_stem(self, job: Job, options: TranscribeOptions) -> Path | None:
         """Plan names over the whole queue so a.ogg and a.m4a never overwrite each other."""
         try:
-            from engine.inputs import plan_output_stems
+            from engine import plan_output_stems
 
             return plan_output_stems([j.path for j in self.model.jobs], options.output_dir).get(job.path)
         except Exception:  # noqa: BLE001 - the engine then picks the default name
@@ -438,8 +438,10 @@ class QueueController(QObject):
             job.outputs = dict(result.outputs)
         if result.report is not None:
             job.report = result.report
-        if result.segments and not job.edited:
-            job.segments = list(result.segments)
+        if result.transcript is not None:
+            job.transcript = result.transcript
+            if not job.edited:
+                job.segments = list(result.transcript.segments)
         self._learn_rate(job)
         self.model.job_changed(job.id)
         self.job_updated.emit(job.id)

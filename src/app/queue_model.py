@@ -153,14 +153,15 @@ class QueueModel(QAbstractTableModel):
         if job.status == JobStatus.CANCELLED:
             return "Cancelled"
         if job.status == JobStatus.DONE:
-            rtf = getattr(job.report, "rtf", None)
-            extra = f" · {1 / rtf:.0f}× real-time speed" if isinstance(rtf, (int, float)) and rtf > 0 else ""
-            if getattr(job.report, "resumed_windows", 0):
+            report = job.report
+            rtf = report.rtf if report is not None else 0.0
+            extra = f" · {1 / rtf:.0f}× real-time speed" if rtf > 0 else ""
+            if report is not None and report.resumed_windows:
                 extra += " · resumed"  # the speed is this run's part; the tooltip says more
             # After a restart the row has no clock of its own: the report kept the run's time.
             elapsed = job.elapsed_s()
-            if elapsed is None:
-                elapsed = getattr(job.report, "wall_s", None) or None
+            if elapsed is None and report is not None and report.wall_s:
+                elapsed = report.wall_s
             return f"Finished in {fmt.clock(elapsed)}{extra}" if elapsed is not None else f"Done{extra}"
         if job.status == JobStatus.QUEUED:
             return "Waiting"
@@ -185,7 +186,7 @@ class QueueModel(QAbstractTableModel):
                     lines.append(f"{STAGE_LABELS[stage]}: done ({fmt.short_seconds(state.seconds)})")
                 else:
                     lines.append(f"{STAGE_LABELS[stage]}: {state.fraction * 100:.0f} %")
-        resumed = job.report.resume_text() if hasattr(job.report, "resume_text") else ""
+        resumed = job.report.resume_text() if job.report is not None else ""
         if resumed:
             lines.append(resumed)
         lines.extend(job.notes[-3:])

@@ -15,15 +15,9 @@ from PySide6.QtWidgets import (
 )
 
 from app import fmt
-from app.jobs import STAGE_LABELS, STAGES, Job, JobStatus
+from app.jobs import STAGE_LABELS, STAGE_TABLE, STAGES, Job, JobStatus
 
-STAGE_COLORS = {
-    "decode": QColor("#26a69a"),
-    "condition": QColor("#7e57c2"),
-    "speech": QColor("#ffa726"),
-    "transcribe": QColor("#1e88e5"),
-    "export": QColor("#8d6e63"),
-}
+STAGE_COLORS = {stage.value: QColor(row.colour) for stage, row in STAGE_TABLE.items()}
 
 
 class StageBar(QWidget):
@@ -185,52 +179,44 @@ class ReportView(QWidget):
             )
         if report is None:
             return
-        get = lambda name, default=None: getattr(report, name, default)  # noqa: E731 - report shape is the engine's
-        self.stage_bar.set_stages(dict(get("stages", {}) or {}))
-        self.fields["audio"].setText(fmt.clock(get("audio_s")))
-        self.fields["wall"].setText(fmt.short_seconds(get("wall_s")))
-        rtf = get("rtf")
-        self.fields["rtf"].setText(
-            f"{rtf:.3f}  ({1 / rtf:.0f}× faster than real time)" if isinstance(rtf, (int, float)) and rtf > 0 else "—"
-        )
+        self.stage_bar.set_stages(dict(report.stages))
+        self.fields["audio"].setText(fmt.clock(report.audio_s))
+        self.fields["wall"].setText(fmt.short_seconds(report.wall_s))
+        rtf = report.rtf
+        self.fields["rtf"].setText(f"{rtf:.3f}  ({1 / rtf:.0f}× faster than real time)" if rtf > 0 else "—")
         # A resumed run's numbers cover only what it transcribed itself: say so beside them.
-        resumed = report.resume_text() if hasattr(report, "resume_text") else ""
-        self.fields["resumed"].setText(resumed or "no: this run transcribed the whole recording")
-        self.fields["ram"].setText(fmt.size(get("peak_ram_bytes")))
-        vram = get("peak_vram_bytes")
+        self.fields["resumed"].setText(report.resume_text() or "no: this run transcribed the whole recording")
+        self.fields["ram"].setText(fmt.size(report.peak_ram_bytes))
+        vram = report.peak_vram_bytes
         self.fields["vram"].setText(fmt.size(vram) if vram is not None else "not used (CPU run)")
-        self.fields["device"].setText(f"{get('device', '—')} · {get('compute_type', '—')}")
-        self.fields["model"].setText(str(get("model", "—")))
-        self.fields["batch"].setText(str(get("batch_size", "—")))
+        self.fields["device"].setText(f"{report.device or '—'} · {report.compute_type or '—'}")
+        self.fields["model"].setText(report.model or "—")
+        self.fields["batch"].setText(str(report.batch_size))
         self.fields["threads"].setText(
             " · ".join(
-                _count(get(name), label)
-                for name, label in (
-                    ("cpu_threads", "CPU thread"),
-                    ("num_workers", "transcription worker"),
-                    ("vad_workers", "speech-detection worker"),
+                _count(count, label)
+                for count, label in (
+                    (report.cpu_threads, "CPU thread"),
+                    (report.num_workers, "transcription worker"),
+                    (report.vad_workers, "speech-detection worker"),
                 )
             )
         )
         self.fields["check"].setWordWrap(True)
-        self.fields["check"].setText(report.check_text() if hasattr(report, "check_text") else "—")
+        self.fields["check"].setText(report.check_text())
         self._update_cost()
 
     def _update_cost(self) -> None:
-        report = getattr(self.job, "report", None) if self.job is not None else None
-        if report is None or not hasattr(report, "cost"):
+        report = self.job.report if self.job is not None else None
+        if report is None:
             self.cost_line.setText("—")
             return
         gpu_rate, api_rate = self.gpu_rate.value(), self.api_rate.value()
-        try:
-            cost = report.cost(gpu_dollars_per_hour=gpu_rate, api_dollars_per_minute=api_rate)
-        except Exception:  # noqa: BLE001 - a report from an older engine: show no cost
-            self.cost_line.setText("—")
-            return
-        audio_min = (getattr(report, "run_audio_s", None) or getattr(report, "audio_s", 0.0) or 0.0) / 60.0
+        cost = report.cost(gpu_dollars_per_hour=gpu_rate, api_dollars_per_minute=api_rate)
+        audio_min = report.run_audio_s / 60.0  # a resumed run did only part of it
         saved = cost.api_dollars - cost.gpu_dollars
         # One $/hour rate, priced as what the run used: GPU time, or CPU time without a GPU.
-        kind = "GPU" if getattr(report, "device", "") == "cuda" else "CPU"
+        kind = "GPU" if report.device == "cuda" else "CPU"
         self.gpu_rate.setSuffix(f" / hour {kind} time")
         self.cost_line.setText(
             f"{kind} time {fmt.short_seconds(cost.gpu_seconds)} at {fmt.money(gpu_rate)}/h = {fmt.money(cost.gpu_dollars)}"

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.options import EXPORT_FORMATS, TranscribeOptions
+from engine import APP_NAME
+from engine import EXPORT_FORMATS, TranscribeOptions
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "SessionScribe"
 FILE_NAME = "settings.json"
 
 

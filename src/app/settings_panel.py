@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from app import file_dialogs, fmt
 from app.background import run_in_background
 from app.settings import AppSettings, SettingsStore
-from engine.options import COMPUTE_TYPES, DEVICES, EXPORT_FORMATS, TranscribeOptions
+from engine import COMPUTE_TYPES, DEVICES, EXPORT_FORMATS, TranscribeOptions
 
 # Shown in the model list before engine.models has been asked (it is imported lazily).
 _FALLBACK_MODELS = ("tiny", "base", "small", "medium", "large-v3", "large-v3-turbo", "distil-large-v3")

@@ -9,14 +9,12 @@ file the user changed or replaced since is left alone and named.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
-from engine.errors import SessionScribeError
+from engine import SessionScribeError
 
 
 @dataclass
@@ -83,41 +81,23 @@ def stale_outputs(job) -> list[Path]:
     return stale
 
 
-def _json_metadata(path: Path) -> dict | None:
-    """The metadata of our own JSON export at `path` (kept on rewrite: model, language...)."""
-    try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    metadata = document.get("metadata") if isinstance(document, dict) else None
-    return dict(metadata) if isinstance(metadata, dict) else None
-
-
-def update_outputs(job, speech: Sequence[tuple[float, float]] = ()) -> UpdateResult:
-    """Rewrite the job's stale outputs from its (edited) segments, atomically, keeping each
-    file's permissions (never more readable than the recording)."""
-    from engine.export import export, mode_limit
+def update_outputs(job) -> UpdateResult:
+    """Rewrite the job's stale outputs from its corrected transcript, atomically, with the
+    engine's own renderer, keeping each file's permissions (never more readable than the
+    recording)."""
+    from engine import export_transcript, mode_limit
 
     result = UpdateResult()
     formats = {str(path): fmt for fmt, path in job.outputs.items()}
+    transcript = job.current_transcript()
     for path in stale_outputs(job):
-        fmt = formats[str(path)]
         stamp = job.output_stamps[str(path)]
         if digest(path) != stamp.digest:
             stamp.ours = False
             result.changed_outside.append(path)
             continue
-        metadata = {"source": job.path.name}
-        if fmt == "json":
-            found = _json_metadata(path)
-            if found is None:  # not the JSON SessionScribe wrote: leave it
-                stamp.ours = False
-                result.changed_outside.append(path)
-                continue
-            metadata = found
-        metadata["edited"] = True
         try:
-            export(list(job.segments), path, fmt, speech=speech, metadata=metadata, max_mode=mode_limit(job.path))
+            export_transcript(transcript, path, formats[str(path)], max_mode=mode_limit(job.path))
         except (SessionScribeError, OSError, ValueError) as error:
             result.failed.append(" ".join(str(error).split()))
             continue

@@ -30,8 +30,8 @@ from app import file_dialogs, fmt, stale_exports
 from app.confidence_delegate import ConfidenceDelegate
 from app.jobs import Job, JobStatus
 from app.model_manager import download_label
-from engine.options import EXPORT_FORMATS
-from engine.segments import Segment
+from engine import EXPORT_FORMATS
+from engine import Segment
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +302,6 @@ class TranscriptView(QWidget):
         self.model.edited.connect(self._on_edited)
         # The job's speech regions (the window sets this from the job store): rewritten TXT and
         # subtitles are cut at the same pauses as the engine's.
-        self.speech_for: Callable[[str], list[tuple[float, float]]] = lambda _job_id: []
         self._player_factory = player_factory
         self._player = None
         self._rate = 1.0
@@ -692,7 +691,7 @@ class TranscriptView(QWidget):
         job = self.job
         if job is None:
             return
-        result = stale_exports.update_outputs(job, self.speech_for(job.id))
+        result = stale_exports.update_outputs(job)
         parts = []
         if result.written:
             parts.append(f"Updated {', '.join(path.name for path in result.written)}")
@@ -732,13 +731,13 @@ class TranscriptView(QWidget):
                 return None
             path = chosen
         try:
-            from engine.export import export, mode_limit
+            from engine import export_transcript, mode_limit
 
-            written = export(
-                list(job.segments),
+            # The engine's own renderer: unedited, byte-identical to the CLI's file.
+            written = export_transcript(
+                job.current_transcript(),
                 Path(path),
                 fmt_name,
-                metadata={"source": job.path.name, "edited": job.edited},
                 max_mode=mode_limit(job.path),  # never more readable than the recording
             )
         except Exception as error:  # noqa: BLE001
@@ -758,7 +757,7 @@ class TranscriptView(QWidget):
         if job is None or not job.segments:
             self.message.emit("Select a recording with a transcript to export it")
             return None
-        from engine.options import EXPORT_FORMATS
+        from engine import EXPORT_FORMATS
 
         folder = self.output_folder() or job.path.parent
         filters = ";;".join(f"{'WebVTT' if name == 'vtt' else name.upper()} (*.{name})" for name in EXPORT_FORMATS)

@@ -42,7 +42,6 @@ from app.keep_awake import KeepAwake
 from app.model_manager import ModelManager, download_label
 from app.progress_delegate import StageProgressDelegate
 from app.queue_controller import QueueController
-from app.qtcompat import protect_singletons
 from app.queue_model import COL_DURATION, COL_ELAPSED, COL_ETA, COL_FILE, COL_PROGRESS, COL_STATUS, QueueModel
 from app.report_view import ReportView
 from app.resources import app_icon
@@ -133,7 +132,6 @@ class MainWindow(QMainWindow):
         history: History | None = None,
         model_check: Callable[[Any], str | None] | None | bool = True,
     ) -> None:
-        protect_singletons()  # idempotent; see app.qtcompat (needed on PySide6 6.12 + Python 3.11)
         super().__init__()
         self.settings_store = settings_store or SettingsStore()
         self.settings = settings or self.settings_store.load()
@@ -271,7 +269,6 @@ class MainWindow(QMainWindow):
         self.settings_panel.model_downloaded.connect(lambda _name: self._on_models_changed())
         self.transcript.message.connect(self.show_message)
         self.transcript.segment_edited.connect(self.history.update_text)
-        self.transcript.speech_for = self.history.speech
         self.settings_panel.message.connect(self.show_message)
         self.health.message.connect(self.show_message)
         self.report.rates_changed.connect(self.settings_panel.save_rates)

@@ -2,8 +2,14 @@
 
 Headless by design: nothing in this package imports Qt. The CLI, the desktop app, the
 tests and the benchmarks all drive the same `Engine`, which reports progress as typed
-events (see `engine.events`).
+events (see `engine.events`) and returns a `Transcript`.
+
+This module is the front ends' only door: `src/app` imports `from engine import X` for the
+names in `__all__` and nothing else (tests/test_door.py pins both). Names load lazily, on
+first use, so `import engine` stays light: the window opens without torch, CTranslate2 or
+faster-whisper, which load on the engine's own thread when the first job runs.
 """
+import importlib as _importlib
 import os as _os
 
 # No telemetry, ever. onnxruntime (Silero VAD) ships Microsoft's 1DS telemetry, which writes a
@@ -18,38 +24,80 @@ _os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 # math in numpy (torch and CTranslate2 bring their own), so one thread is all it needs.
 _os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-# The app's door into the engine (issue 11): the app imports these names from `engine` only.
-from engine.errors import Cancelled, ModelError  # noqa: E402
-from engine.model_library import (  # noqa: E402
-    AutoChoice,
-    ModelEntry,
-    auto_choice,
-    catalog,
-    delete_model,
-    discard_partial_download,
-    import_model,
-    is_archive,
-    missing_model,
-    models_dir,
-)
-from engine.models import DOWNLOAD_MB, MODEL_FOLDER, ModelAdvice, download, is_model_dir  # noqa: E402
+# name -> the module that defines it. Grouped by room (docs/ARCHITECTURE.md).
+_DOOR: dict[str, str] = {
+    # running jobs
+    "Engine": "engine.pipeline",
+    "JobOutcome": "engine.job_run",
+    "JobStatus": "engine.status",
+    "TranscribeOptions": "engine.options",
+    "EXPORT_FORMATS": "engine.options",
+    "DEVICES": "engine.options",
+    "COMPUTE_TYPES": "engine.options",
+    "events": "engine.events",  # the module: the typed events, by name (events.JobDone)
+    "Stage": "engine.events",
+    "RunReport": "engine.report",
+    "SessionScribeError": "engine.errors",
+    # the transcript and its files
+    "Transcript": "engine.transcript",
+    "TranscriptInfo": "engine.transcript",
+    "Segment": "engine.segments",
+    "Word": "engine.segments",
+    "export_transcript": "engine.export",  # engine.export.export (the module shadows the name)
+    "render": "engine.export",
+    "mode_limit": "engine.export",
+    "JobStore": "engine.store",
+    "file_fingerprint": "engine.store",
+    # recordings
+    "expand_inputs": "engine.inputs",
+    "plan_output_stems": "engine.inputs",
+    "resolved": "engine.inputs",
+    "probe": "engine.decode",
+    # the machine: models, device, load
+    "MODEL_FOLDER": "engine.models",
+    "ModelAdvice": "engine.models",
+    "download": "engine.models",
+    "is_model_dir": "engine.models",
+    "list_models": "engine.models",
+    "DOWNLOAD_MB": "engine.models",
+    "Cancelled": "engine.errors",
+    "ModelError": "engine.errors",
+    # ...the model manager's: what is on disk, import, delete, what "auto" runs
+    "AutoChoice": "engine.model_library",
+    "ModelEntry": "engine.model_library",
+    "auto_choice": "engine.model_library",
+    "catalog": "engine.model_library",
+    "delete_model": "engine.model_library",
+    "discard_partial_download": "engine.model_library",
+    "import_model": "engine.model_library",
+    "missing_model": "engine.model_library",
+    "models_dir": "engine.model_library",
+    "check_device": "engine.health",
+    "SystemSampler": "engine.monitor",
+    # the process
+    "APP_NAME": "engine.folders",
+    "prepare_process": "engine.process",
+    "disable_core_dumps": "engine.privacy",
+    "setup_logging": "engine.logs",
+    "cli_main": "engine.cli",
+    "build_parser": "engine.cli",
+    "exit_now": "engine.cli",
+}
+_RENAMED = {"cli_main": "main", "export_transcript": "export"}
+_MODULES = {"events"}  # names that are modules, not attributes of one
 
-__all__ = [
-    "AutoChoice",
-    "Cancelled",
-    "DOWNLOAD_MB",
-    "MODEL_FOLDER",
-    "ModelAdvice",
-    "ModelEntry",
-    "ModelError",
-    "auto_choice",
-    "catalog",
-    "delete_model",
-    "discard_partial_download",
-    "download",
-    "import_model",
-    "is_archive",
-    "is_model_dir",
-    "missing_model",
-    "models_dir",
-]
+__all__ = sorted(_DOOR)
+
+
+def __getattr__(name: str):
+    module = _DOOR.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    loaded = _importlib.import_module(module)
+    value = loaded if name in _MODULES else getattr(loaded, _RENAMED.get(name, name))
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -166,8 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # -- transcribe -------------------------------------------------------------------------------
 def transcribe_command(args: argparse.Namespace) -> int:
-    from engine.condition import warm_imports
+    from engine.process import prepare_process, warm_imports
 
+    prepare_process()
     warm_imports()  # the slowest import: start it before anything else
     from engine.inputs import expand_inputs, plan_output_stems
     from engine.logs import setup_logging

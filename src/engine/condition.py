@@ -14,10 +14,6 @@ absolute level, far below any voice.
 """
 from __future__ import annotations
 
-import gc
-import importlib
-import sys
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,36 +68,6 @@ class EdgeSilence:
             self.leading += start
             self.heard = True
         self.trailing = length - end
-
-
-def warm_imports() -> None:
-    """Start importing faster-whisper (CTranslate2, tokenizers, onnxruntime) in the background:
-    a job needs it only once the first window is decoded. Idempotent; callers may start it as
-    early as they like."""
-    if "faster_whisper" not in sys.modules:
-        threading.Thread(
-            target=import_frozen, args=("faster_whisper",), daemon=True, name="import-engine"
-        ).start()
-
-
-def import_frozen(*modules: str) -> None:
-    """Import `modules` with the cyclic garbage collector paused, then freeze what exists.
-
-    torch's import creates about a million long-lived objects. With the collector running,
-    the import keeps re-walking its own growing heap (measured: 2.1 s of CPU instead of 1.7 s),
-    and every later full collection walks it again, on whichever thread allocates: in a job
-    that is the transcribing thread, in the app the UI thread. Frozen objects are skipped by
-    collections for the rest of the process; they are still freed by reference counting.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for name in modules:
-            importlib.import_module(name)
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
 
 
 def _per_chunk(samples: np.ndarray, full: int, reduce) -> np.ndarray:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from engine.segments import Cue, Segment, Word
@@ -238,6 +238,7 @@ class _Draft:
     start: float
     end: float
     text: str
+    speaker: int | None = None
 
 
 def _concat(left: str, right: str) -> str:
@@ -249,8 +250,10 @@ def _concat(left: str, right: str) -> str:
     return left + right.strip()
 
 
-def _concat_across(left: str, right: str) -> str:
-    """Join texts from two segments: a space, except between two unspaced-script letters."""
+def join_text(left: str, right: str) -> str:
+    """Join texts from two segments: a space, except between two unspaced-script letters
+    (or before the closing punctuation that follows one: `谈谈。好的`, not `谈谈 。好的`).
+    Cues and TXT paragraphs join by this one rule."""
     right = right.strip()
     if not left:
         return right
@@ -286,7 +289,7 @@ def _word_drafts(words: Sequence[tuple[Word, bool]]) -> list[_Draft]:
             w_end = max(w_end, w_start)
         if text:
             candidate = (
-                _concat_across(text, word.text) if first_of_segment else _concat(text, word.text)
+                join_text(text, word.text) if first_of_segment else _concat(text, word.text)
             )
             assert last is not None
             full = not _fits(_units(candidate))
@@ -489,16 +492,25 @@ def build_cues(
 
     drafts: list[_Draft] = []
     word_run: list[tuple[Word, bool]] = []
+    run_speaker: int | None = None
+
+    def spoken_by(new: list[_Draft], speaker: int | None) -> list[_Draft]:
+        return [replace(draft, speaker=speaker) for draft in new]
+
     for segment in ordered:
+        if segment.speaker != run_speaker:  # a turn change ends a cue: none mixes two voices
+            drafts.extend(spoken_by(_word_drafts(word_run), run_speaker))
+            word_run = []
+            run_speaker = segment.speaker
         if segment.words:
             word_run.extend(
                 (word, index == 0) for index, word in enumerate(segment.words)
             )
             continue
-        drafts.extend(_word_drafts(word_run))
+        drafts.extend(spoken_by(_word_drafts(word_run), run_speaker))
         word_run = []
-        drafts.extend(_text_drafts(segment, regions))
-    drafts.extend(_word_drafts(word_run))
+        drafts.extend(spoken_by(_text_drafts(segment, regions), segment.speaker))
+    drafts.extend(spoken_by(_word_drafts(word_run), run_speaker))
     return _finish(drafts)
 
 
@@ -511,7 +523,7 @@ def _finish(drafts: list[_Draft]) -> list[Cue]:
             continue
         start = round(draft.start * 1000)
         end = max(round(draft.end * 1000), start)
-        items.append([start, end, tuple(lines)])
+        items.append([start, end, tuple(lines), draft.speaker])
     items.sort(key=lambda item: (item[0], item[1]))
     for previous, item in zip(items, items[1:]):
         if item[0] <= previous[0]:  # two cues at one instant: keep both, 1 ms apart
@@ -525,4 +537,4 @@ def _finish(drafts: list[_Draft]) -> list[Cue]:
         if index + 1 < len(items):
             end = min(end, items[index + 1][0])
         item[1] = end
-    return [Cue(start / 1000, end / 1000, lines) for start, end, lines in items]
+    return [Cue(start / 1000, end / 1000, lines, speaker) for start, end, lines, speaker in items]

@@ -8,9 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Callable, Union
+from typing import TYPE_CHECKING, Callable, Union
 
 from engine.segments import Segment
+
+if TYPE_CHECKING:
+    from engine.report import RunReport
+    from engine.transcript import Transcript
 
 
 class Stage(str, Enum):
@@ -76,7 +80,8 @@ class JobNote:
 class JobDone:
     job_id: str
     outputs: dict[str, Path]
-    report: "object"  # engine.report.RunReport (kept loose to avoid an import cycle)
+    report: "RunReport"
+    transcript: "Transcript | None" = None  # what the exports were rendered from
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,14 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
-from engine.cues import MAX_PAUSE_S, _is_unspaced, build_cues
+from engine.cues import MAX_PAUSE_S, build_cues, join_text
 from engine.errors import ExportError
 from engine.folders import make_dirs
 from engine.options import EXPORT_FORMATS
 from engine.segments import Cue, Segment
+from engine.transcript import Transcript
 
 PARAGRAPH_CHARS = 600  # a paragraph ends at the first segment end past this length
 
@@ -45,13 +46,18 @@ def _cue_lines(cue: Cue) -> list[str]:
     return [line.replace("-->", "->") for line in cue.lines if line.strip()]
 
 
-def format_srt(cues: Sequence[Cue]) -> str:
-    """SubRip: numbered blocks `HH:MM:SS,mmm --> HH:MM:SS,mmm`, blank line between."""
+def format_srt(cues: Sequence[Cue], names: Callable[[int], str] | None = None) -> str:
+    """SubRip: numbered blocks `HH:MM:SS,mmm --> HH:MM:SS,mmm`, blank line between. With
+    `names`, the speaker's name opens a cue where the speaker changes (`Client: ...`)."""
     blocks = []
+    previous: int | None = None
     for cue in cues:
         lines = _cue_lines(cue)
         if not lines:
             continue
+        if names is not None and cue.speaker is not None and cue.speaker != previous:
+            lines[0] = f"{names(cue.speaker)}: {lines[0]}"
+        previous = cue.speaker if cue.speaker is not None else previous
         timing = f"{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}"
         blocks.append("\n".join([str(len(blocks) + 1), timing, *lines]))
     return "\n\n".join(blocks) + "\n" if blocks else ""
@@ -61,15 +67,18 @@ def _vtt_escape(line: str) -> str:
     return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def format_vtt(cues: Sequence[Cue]) -> str:
-    """WebVTT: `WEBVTT` header, then `HH:MM:SS.mmm --> HH:MM:SS.mmm` blocks."""
+def format_vtt(cues: Sequence[Cue], names: Callable[[int], str] | None = None) -> str:
+    """WebVTT: `WEBVTT` header, then `HH:MM:SS.mmm --> HH:MM:SS.mmm` blocks. With `names`,
+    each cue with a speaker carries a voice tag (`<v Client>`), which players show or style."""
     blocks = ["WEBVTT"]
     for cue in cues:
-        lines = _cue_lines(cue)
+        lines = [_vtt_escape(line) for line in _cue_lines(cue)]
         if not lines:
             continue
+        if names is not None and cue.speaker is not None:
+            lines[0] = f"<v {_vtt_escape(names(cue.speaker))}>{lines[0]}"
         timing = f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}"
-        blocks.append("\n".join([timing, *(_vtt_escape(line) for line in lines)]))
+        blocks.append("\n".join([timing, *lines]))
     return "\n\n".join(blocks) + "\n"
 
 
@@ -87,14 +96,6 @@ def _spoken_span(segment: Segment, speech: Sequence[tuple[float, float]]) -> tup
     if inside:
         return min(a for a, _ in inside), max(b for _, b in inside)
     return segment.start, segment.end
-
-
-def _join_text(left: str, right: str) -> str:
-    if not left:
-        return right
-    if _is_unspaced(left[-1]) and _is_unspaced(right[0]):
-        return left + right
-    return left + " " + right
 
 
 def format_txt(segments: Sequence[Segment], speech: Sequence[tuple[float, float]] = ()) -> str:
@@ -118,11 +119,37 @@ def format_txt(segments: Sequence[Segment], speech: Sequence[tuple[float, float]
         ):
             paragraphs.append(current)
             current = ""
-        current = _join_text(current, text)
+        current = join_text(current, text)
         last_end = end if last_end is None else max(last_end, end)
     if current:
         paragraphs.append(current)
     return "\n\n".join(paragraphs) + "\n" if paragraphs else ""
+
+
+def format_turns(segments: Sequence[Segment], names: Callable[[int], str]) -> str:
+    """TXT of a transcript with speakers: one paragraph per turn, `[00:12:03] Client: ...`."""
+    paragraphs: list[str] = []
+    speaker: int | None = None
+    start = 0.0
+    current = ""
+    for segment in sorted(segments, key=lambda s: (s.start, s.end)):
+        text = " ".join(segment.text.split())
+        if not text:
+            continue
+        if current and segment.speaker != speaker:
+            paragraphs.append(_turn(start, speaker, current, names))
+            current = ""
+        if not current:
+            speaker, start = segment.speaker, segment.start
+        current = join_text(current, text)
+    if current:
+        paragraphs.append(_turn(start, speaker, current, names))
+    return "\n\n".join(paragraphs) + "\n" if paragraphs else ""
+
+
+def _turn(start: float, speaker: int | None, text: str, names: Callable[[int], str]) -> str:
+    clock = _timestamp(start, ",")[:8]
+    return f"[{clock}] {names(speaker)}: {text}" if speaker is not None else f"[{clock}] {text}"
 
 
 def _sorted_keys(value):
@@ -312,20 +339,20 @@ def _sync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def _render(
-    fmt: str,
-    segments: Sequence[Segment],
-    speech: Sequence[tuple[float, float]],
-    metadata: dict | None,
-    cues: list[Cue] | None,
-) -> str:
+def render(transcript: Transcript, fmt: str, cues: list[Cue] | None = None) -> str:
+    """The text of one export (txt, srt, vtt or json) of `transcript`: the one renderer the
+    CLI, the app's Export and "Update exports" all use, so the same transcript gives the same
+    bytes from every door. `cues`: built once when writing several formats."""
+    _check_format(fmt)
+    segments, speech = transcript.segments, transcript.speech
+    names = transcript.info.speaker_name if transcript.speaker_numbers else None
     if fmt == "txt":
-        return format_txt(segments, speech)
+        return format_turns(segments, names) if names is not None else format_txt(segments, speech)
     if fmt == "json":
-        return format_json(segments, metadata or {})
+        return format_json(segments, transcript.info.to_dict())
     if cues is None:
         cues = build_cues(segments, speech)
-    return format_srt(cues) if fmt == "srt" else format_vtt(cues)
+    return format_srt(cues, names) if fmt == "srt" else format_vtt(cues, names)
 
 
 def _check_format(fmt: str) -> None:
@@ -333,18 +360,9 @@ def _check_format(fmt: str) -> None:
         raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(EXPORT_FORMATS)})")
 
 
-def export(
-    segments: Sequence[Segment],
-    path: Path,
-    fmt: str,
-    *,
-    speech: Sequence[tuple[float, float]] = (),
-    metadata: dict | None = None,
-    max_mode: int | None = None,
-) -> Path:
+def export(transcript: Transcript, path: Path, fmt: str, *, max_mode: int | None = None) -> Path:
     """Write one format (txt, srt, vtt or json) to `path`; returns `path`."""
-    _check_format(fmt)
-    return write_atomic(Path(path), _render(fmt, segments, speech, metadata, None), max_mode=max_mode)
+    return write_atomic(Path(path), render(transcript, fmt), max_mode=max_mode)
 
 
 def output_path(stem: Path, fmt: str) -> Path:
@@ -369,11 +387,9 @@ def check_output_names(stem: Path, formats: Sequence[str], source_name: str) -> 
 
 
 def write_outputs(
-    segments: Sequence[Segment],
-    speech: Sequence[tuple[float, float]],
+    transcript: Transcript,
     stem: Path,
     formats: Sequence[str],
-    metadata: dict,
     max_mode: int | None = None,
 ) -> dict[str, Path]:
     """Write `<stem>.<fmt>` for each format; returns {fmt: path}. Stale temporary files of
@@ -386,9 +402,9 @@ def write_outputs(
         _check_format(fmt)
     for fmt in wanted:
         remove_stale_temps(output_path(stem, fmt))
-    cues = build_cues(segments, speech) if {"srt", "vtt"} & set(wanted) else None
+    cues = build_cues(transcript.segments, transcript.speech) if {"srt", "vtt"} & set(wanted) else None
     written: dict[str, Path] = {}
     for fmt in wanted:
         path = output_path(stem, fmt)
-        written[fmt] = write_atomic(path, _render(fmt, segments, speech, metadata, cues), max_mode=max_mode)
+        written[fmt] = write_atomic(path, render(transcript, fmt, cues), max_mode=max_mode)
     return written

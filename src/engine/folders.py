@@ -13,6 +13,9 @@ from pathlib import Path
 
 from engine.errors import SessionScribeError
 
+# The name our folders (data, config, log) and documents carry; defined once.
+APP_NAME = "SessionScribe"
+
 PRIVATE_DIR_MODE = 0o700
 
 

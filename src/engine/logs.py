@@ -26,9 +26,8 @@ from pathlib import Path
 
 import platformdirs
 
-from engine.folders import private_dir
+from engine.folders import APP_NAME, private_dir
 
-APP_NAME = "SessionScribe"
 ROOT_LOGGER = "sessionscribe"
 LOG_DIR_ENV = "SESSIONSCRIBE_LOG_DIR"
 LOG_FILE = "sessionscribe.log"

@@ -50,6 +50,22 @@ class RunReport:
     gpu_dollars_per_hour: float = 0.42
     api_dollars_per_minute: float = 0.006
 
+    @classmethod
+    def for_runtime(cls, runtime, options) -> "RunReport":
+        """A report for a job about to run with `runtime` (engine.hardware.Runtime) and
+        `options` (its cost rates)."""
+        return cls(
+            model=runtime.model,
+            device=runtime.device,
+            compute_type=runtime.compute_type,
+            batch_size=runtime.batch_size,
+            cpu_threads=runtime.cpu_threads,
+            num_workers=runtime.num_workers,
+            vad_workers=runtime.vad_workers,
+            gpu_dollars_per_hour=options.gpu_dollars_per_hour,
+            api_dollars_per_minute=options.api_dollars_per_minute,
+        )
+
     def add_check(self, check) -> None:
         """Take the speech check's totals (an engine.transcribe.SpeechCheck)."""
         for name in (

@@ -1,7 +1,7 @@
 """Transcript data: words and segments, always in seconds of the original recording."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -10,6 +10,13 @@ class Word:
     end: float
     text: str
     probability: float = 1.0
+    speaker: int | None = None  # 0-based; a name from the transcript's speaker names
+
+    def to_dict(self) -> dict:
+        data = {"start": self.start, "end": self.end, "text": self.text, "probability": self.probability}
+        if self.speaker is not None:
+            data["speaker"] = self.speaker
+        return data
 
 
 @dataclass(frozen=True)
@@ -18,11 +25,14 @@ class Segment:
     end: float
     text: str
     words: tuple[Word, ...] | None = None
+    speaker: int | None = None  # one speaker per segment: a turn change splits a segment
 
     def to_dict(self) -> dict:
         data = {"start": self.start, "end": self.end, "text": self.text}
+        if self.speaker is not None:
+            data["speaker"] = self.speaker
         if self.words is not None:
-            data["words"] = [asdict(word) for word in self.words]
+            data["words"] = [word.to_dict() for word in self.words]
         return data
 
     @classmethod
@@ -33,6 +43,7 @@ class Segment:
             end=float(data["end"]),
             text=str(data["text"]),
             words=None if words is None else tuple(Word(**word) for word in words),
+            speaker=data.get("speaker"),
         )
 
 
@@ -43,6 +54,7 @@ class Cue:
     start: float
     end: float
     lines: tuple[str, ...] = field(default_factory=tuple)
+    speaker: int | None = None
 
     @property
     def text(self) -> str:

@@ -31,23 +31,26 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import platformdirs
 
+from engine.folders import APP_NAME
 from engine.errors import SessionScribeError
 from engine.logs import get_logger
 from engine.segments import Segment, Word
+from engine.status import STATUSES
+
+if TYPE_CHECKING:
+    from engine.transcript import Transcript
 
 log = get_logger("store")
 
-APP_NAME = "SessionScribe"
 DATA_DIR_ENV = "SESSIONSCRIBE_DATA_DIR"
 DB_NAME = "jobs.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000
 
-STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 
 _SCHEMA_V1 = """
 CREATE TABLE jobs (
@@ -120,6 +123,7 @@ class JobRecord:
     outputs: dict[str, str] = field(default_factory=dict)
     report: dict | None = None
     committed_windows: int = 0
+    transcript_info: dict | None = None  # engine.transcript.TranscriptInfo.to_dict() when done
 
 
 @dataclass(frozen=True)
@@ -230,7 +234,14 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     for statement in _SCHEMA_V1.split(";"):
         if statement.strip():
             conn.execute(statement)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.execute("PRAGMA user_version = 1")
+
+
+# Version 2: the transcript's own metadata (engine.transcript.TranscriptInfo), so a stored job
+# renders the same exports as the run that finished it.
+_SCHEMA_V2 = "ALTER TABLE jobs ADD COLUMN transcript_json TEXT"
+# Version 3: who said each segment (engine.speakers); NULL where nobody was told apart.
+_SCHEMA_V3 = "ALTER TABLE segments ADD COLUMN speaker INTEGER"
 
 
 def _create_store(path: Path) -> None:
@@ -459,14 +470,20 @@ class JobStore:
                 )
             if version < 1:
                 _create_schema(conn)
-            # Future migrations: `if version < 2: ...; PRAGMA user_version = 2`.
+            if version < 2:
+                conn.execute(_SCHEMA_V2)
+                conn.execute("PRAGMA user_version = 2")
+            if version < 3:
+                conn.execute(_SCHEMA_V3)
+                conn.execute("PRAGMA user_version = 3")
+            # Future migrations: `if version < 4: ...; PRAGMA user_version = 4`.
 
     # -- jobs
 
     _JOB_COLUMNS = (
         "j.id, j.input_path, j.input_name, j.fingerprint, j.options_key, j.options_json, "
         "j.status, j.reason, j.language, j.duration_s, j.created_at, j.updated_at, "
-        "j.outputs_json, j.report_json, j.runner, "
+        "j.outputs_json, j.report_json, j.runner, j.transcript_json, "
         "(SELECT COUNT(*) FROM windows w WHERE w.job_id = j.id) AS committed_windows"
     )
 
@@ -488,6 +505,7 @@ class JobStore:
             outputs=json.loads(row["outputs_json"]) if row["outputs_json"] else {},
             report=json.loads(row["report_json"]) if row["report_json"] else None,
             committed_windows=row["committed_windows"],
+            transcript_info=json.loads(row["transcript_json"]) if row["transcript_json"] else None,
         )
 
     def create_job(
@@ -497,10 +515,12 @@ class JobStore:
         options_key: str,
         fingerprint: str | None = None,
         status: str = "queued",
+        job_id: str | None = None,
     ) -> JobRecord:
+        """A new job row; `job_id`: the caller's own id for it (default: a new one)."""
         _check_status(status)
         input_path = Path(input_path).absolute()
-        job_id = uuid.uuid4().hex
+        job_id = job_id or uuid.uuid4().hex
         now = time.time()
         runner = _process_token() if status == "running" else None
         with self._write() as conn:
@@ -596,12 +616,20 @@ class JobStore:
     def set_duration(self, job_id: str, seconds: float) -> None:
         self._update_job(job_id, "duration_s = ?", (float(seconds),))
 
-    def finish(self, job_id: str, outputs: dict[str, str], report: dict) -> None:
-        """Mark a job done with the files it wrote and its run report."""
+    def finish(
+        self, job_id: str, outputs: dict[str, str], report: dict, transcript_info: dict | None = None
+    ) -> None:
+        """Mark a job done with the files it wrote, its run report and its transcript's
+        metadata (what the JSON export says: source, duration, language, model)."""
         self._update_job(
             job_id,
-            "status = 'done', reason = NULL, runner = NULL, outputs_json = ?, report_json = ?",
-            (_dumps({key: str(value) for key, value in outputs.items()}), _dumps(report)),
+            "status = 'done', reason = NULL, runner = NULL, outputs_json = ?, report_json = ?, "
+            "transcript_json = ?",
+            (
+                _dumps({key: str(value) for key, value in outputs.items()}),
+                _dumps(report),
+                None if transcript_info is None else _dumps(transcript_info),
+            ),
         )
         log.info("job %s done (%d outputs)", job_id, len(outputs))
 
@@ -755,6 +783,7 @@ class JobStore:
                 segment.text,
                 segment.text.casefold(),
                 None if segment.words is None else _words_json(segment.words),
+                segment.speaker,
             )
             for seq, segment in enumerate(segments)
         ]
@@ -767,7 +796,7 @@ class JobStore:
             )
             conn.executemany(
                 "INSERT INTO segments (job_id, window_idx, seq, start_s, end_s, text, "
-                "text_fold, words_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "text_fold, words_json, speaker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time(), job_id))
@@ -788,6 +817,7 @@ class JobStore:
             end=row["end_s"],
             text=row["text"],
             words=None if words_json is None else _words_from_json(words_json),
+            speaker=row["speaker"],
         )
 
     def windows(self, job_id: str) -> list[WindowRecord]:
@@ -799,7 +829,7 @@ class JobStore:
                 (job_id,),
             ).fetchall()
             segment_rows = conn.execute(
-                "SELECT window_idx, start_s, end_s, text, words_json FROM segments "
+                "SELECT window_idx, start_s, end_s, text, words_json, speaker FROM segments "
                 "WHERE job_id = ? ORDER BY window_idx, seq",
                 (job_id,),
             ).fetchall()
@@ -821,11 +851,35 @@ class JobStore:
         """All segments of a job, ordered by window then position in the window."""
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT start_s, end_s, text, words_json FROM segments WHERE job_id = ? "
+                "SELECT start_s, end_s, text, words_json, speaker FROM segments WHERE job_id = ? "
                 "ORDER BY window_idx, seq",
                 (job_id,),
             ).fetchall()
         return [self._segment(row) for row in rows]
+
+    def transcript(self, job_id: str) -> "Transcript":
+        """The job's transcript as it stands (edits included), with its voiced regions and
+        metadata: renders the same exports as the run that finished it, or, edited, the
+        corrected ones."""
+        from engine.transcript import Transcript, TranscriptInfo
+
+        record = self.get_job(job_id)
+        if record is None:
+            raise KeyError(job_id)
+        windows = self.windows(job_id)
+        data = dict(record.transcript_info or {})
+        data.setdefault("source", record.input_name)
+        data.setdefault("duration_s", record.duration_s or 0.0)
+        data.setdefault("language", record.language)
+        data.setdefault("model", str((record.options or {}).get("model", "")))
+        info = TranscriptInfo.from_dict(data)
+        if self.edited_positions(job_id):
+            info = TranscriptInfo(info.source, info.duration_s, info.language, info.model, edited=True)
+        return Transcript(
+            tuple(segment for window in windows for segment in window.segments),
+            tuple(span for window in windows for span in window.speech),
+            info,
+        )
 
     def update_segment_text(self, job_id: str, position: int, text: str) -> None:
         """Replace the text of segment number `position` (as in `segments(job_id)`).
@@ -887,7 +941,7 @@ class JobStore:
             params = (needle, job_id)
         sql = (
             f"WITH hits AS ({hits}) "
-            "SELECT s.job_id, s.start_s, s.end_s, s.text, s.words_json, s.seq + "
+            "SELECT s.job_id, s.start_s, s.end_s, s.text, s.words_json, s.speaker, s.seq + "
             "  (SELECT COALESCE(SUM(w.segment_count), 0) FROM windows w "
             "   WHERE w.job_id = s.job_id AND w.idx < s.window_idx) AS pos "
             "FROM hits h "
@@ -917,7 +971,13 @@ def _check_status(status: str) -> None:
 
 
 def _words_json(words: Sequence[Word]) -> str:
-    return _dumps([[float(w.start), float(w.end), w.text, float(w.probability)] for w in words])
+    return _dumps(
+        [
+            [float(w.start), float(w.end), w.text, float(w.probability)]
+            + ([] if w.speaker is None else [int(w.speaker)])
+            for w in words
+        ]
+    )
 
 
 def _words_from_json(words_json: str) -> tuple[Word, ...]:

@@ -1,7 +1,9 @@
-"""A stand-in for engine.pipeline.Engine: same interface, realistic event sequence, no model.
+"""A stand-in for engine.pipeline.Engine: same interface, the real event sequence, no model.
 
-Stages overlap like the real pipeline (decode/condition/speech finish while transcription
-runs), progress is reported in seconds of audio, and cancel() stops it within one step.
+Events come in the real engine's order under the one id the app gave the job: JobStarted,
+then decoding (on its own thread, in the engine) while the model loads; stages overlap (decode/condition/speech finish while transcription runs), progress is
+reported in seconds of audio, and cancel() stops it within one step. It returns the real
+`JobOutcome` with a `Transcript`, and writes its exports with the engine's own renderer.
 Recordings whose name contains "broken" fail with a one-line reason, like a damaged file.
 Given the app's job store, it records the run there like the real engine: status, one
 committed window per segment, and the outputs and report when done.
@@ -11,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -27,9 +28,12 @@ from engine.events import (
     StageProgress,
     StageStarted,
 )
-from engine.report import RunReport
+from engine.job_run import JobOutcome
 from engine.monitor import GpuSample, SystemSample
+from engine.report import RunReport
 from engine.segments import Segment
+from engine.status import JobStatus
+from engine.transcript import Transcript
 
 WORDS = ("I have been sleeping better mostly", "How did your body feel in that moment",
          "It was probably a seven maybe an eight", "Let's pause there for a second")
@@ -42,16 +46,6 @@ LONG_MODEL_REASON = (
     "copy a folder holding a CTranslate2 Whisper model (model.bin, config.json, tokenizer.json) from a "
     "computer that has one, then open Models… (Settings, or the Models menu) and press \"Import folder…\""
 )
-
-
-@dataclass
-class FakeOutcome:
-    job_id: str
-    status: str
-    outputs: dict = field(default_factory=dict)
-    reason: str | None = None
-    report: object = None
-    segments: list = field(default_factory=list)
 
 
 class FakeEngine:
@@ -98,14 +92,18 @@ class FakeEngine:
                 reason = LONG_MODEL_REASON
             self._record("set_status", job_id, "failed", reason)
             emit(JobFailed(job_id, reason))
-            return FakeOutcome(job_id, "failed", reason=reason)
+            return JobOutcome(job_id, JobStatus.FAILED, reason=reason)
         total = self.duration_s
         self._record("set_status", job_id, "running")
-        self._record("set_duration", job_id, total)
-        emit(JobStarted(job_id, path, total))
         segments: list[Segment] = []
         try:
+            # As in the engine: started under its final id, then decoding runs while the
+            # model loads, ahead of the other stages.
+            self._record("set_duration", job_id, total)
+            emit(JobStarted(job_id, path, total))
             emit(StageStarted(job_id, Stage.DECODE))
+            emit(StageProgress(job_id, Stage.DECODE, min(total, 30.0), total))
+            self._step()
             emit(StageStarted(job_id, Stage.CONDITION))
             emit(StageStarted(job_id, Stage.SPEECH))
             emit(StageStarted(job_id, Stage.TRANSCRIBE))
@@ -133,14 +131,16 @@ class FakeEngine:
             from engine.export import write_outputs
 
             stem = output_stem or Path(options.output_dir or path.parent) / path.stem
-            stem.parent.mkdir(parents=True, exist_ok=True)
-            outputs = write_outputs(segments, [], stem, options.formats, {"source": path.name})
+            transcript = Transcript.of(
+                segments, [(s.start, s.end) for s in segments], source=path.name, duration_s=total, model="tiny"
+            )
+            outputs = write_outputs(transcript, stem, options.formats)
             emit(StageProgress(job_id, Stage.EXPORT, 1.0, 1.0))
             emit(StageFinished(job_id, Stage.EXPORT, 0.01))
         except _Stop:
             self._record("set_status", job_id, "cancelled")
             emit(JobCancelled(job_id))
-            return FakeOutcome(job_id, "cancelled")
+            return JobOutcome(job_id, JobStatus.CANCELLED)
         wall = time.perf_counter() - started
         report = RunReport(
             model="tiny", device="cpu", compute_type="int8", batch_size=4, cpu_threads=2,
@@ -150,10 +150,10 @@ class FakeEngine:
             gpu_dollars_per_hour=options.gpu_dollars_per_hour,
             api_dollars_per_minute=options.api_dollars_per_minute,
         )
-        self._record("finish", job_id, {k: str(v) for k, v in outputs.items()}, report.to_dict())
+        self._record("finish", job_id, {k: str(v) for k, v in outputs.items()}, report.to_dict(), transcript.info.to_dict())
         emit(JobNote(job_id, f"{path.name}: fake engine finished", "info"))
-        emit(JobDone(job_id, outputs, report))
-        return FakeOutcome(job_id, "done", outputs, None, report, segments)
+        emit(JobDone(job_id, outputs, report, transcript))
+        return JobOutcome(job_id, JobStatus.DONE, outputs, None, report, transcript)
 
 
 class _Stop(Exception):

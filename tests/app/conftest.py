@@ -10,12 +10,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from app.qtcompat import protect_singletons  # noqa: E402
 from app_fakes import FakeEngineFactory, FakeHealth, FakePlayer, FakeSampler  # noqa: E402
 
-# PySide6 6.12 on Python 3.11 leaks references to None/True on every call; a long test
-# session would otherwise abort (see app.qtcompat).
-protect_singletons()
 
 
 @pytest.fixture(autouse=True)

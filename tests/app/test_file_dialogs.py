@@ -20,8 +20,6 @@ _SCRIPT = textwrap.dedent(
     from pathlib import Path
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QFileDialog
-    from app.qtcompat import protect_singletons
-    protect_singletons()
     app = QApplication([])
     from app.settings import SettingsStore
     from app.window import MainWindow

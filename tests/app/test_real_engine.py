@@ -26,6 +26,8 @@ def test_real_engine_run_fills_the_transcript(make_window, qtbot, tmp_path, sett
     window = make_window(real_engine=True, settings_store=store)
     segments_seen = []
     window.controller.segment_added.connect(lambda job_id, seg: segments_seen.append(seg))
+    event_ids = set()
+    window.controller.adapter.event.connect(lambda event: event_ids.add(getattr(event, "job_id", None)))
     job = window.add_paths([recording])[0]
     ui_thread = threading.get_ident()
     window.start_action.trigger()
@@ -48,6 +50,12 @@ def test_real_engine_run_fills_the_transcript(make_window, qtbot, tmp_path, sett
     assert job.report.stages["transcribe"] > 0 and job.report.rtf > 0
     assert "CPU threads" in window.report.fields["threads"].text()
     assert "speech API" in window.report.cost_line.text()
+    # Every event of the job came under the queue row's id (none re-keyed).
+    assert event_ids - {None} == {job.id}
+    # The window's Export of an unedited transcript is the engine's file, byte for byte.
+    for fmt_name, engine_file in job.outputs.items():
+        exported = view.export_format(fmt_name, tmp_path / f"gui.{fmt_name}")
+        assert exported.read_bytes() == Path(engine_file).read_bytes(), fmt_name
     # Re-export after an edit goes through the engine's writer.
     view.model.setData(view.model.index(0, 1), "Hello, edited.")
     written = view.export_format("txt", tmp_path / "edited.txt")

@@ -80,7 +80,7 @@ def test_exports_from_another_job_are_not_stale(make_window, qtbot, tmp_path):
 
 def test_exports_older_than_stored_edits_are_stale_after_a_restart(make_window, qtbot, tmp_path):
     window, job = _finished(make_window, qtbot, tmp_path)
-    assert window.transcript.speech_for(job.id)  # the store's speech regions, for TXT paragraphs
+    assert job.transcript.speech  # voiced regions travel with the transcript (TXT paragraphs, cues)
     for path in job.outputs.values():
         os.utime(path, (1_000_000_000, 1_000_000_000))  # written long before the edit
     _edit(window.transcript, 3, "Corrected before the restart.")
@@ -89,6 +89,7 @@ def test_exports_older_than_stored_edits_are_stale_after_a_restart(make_window, 
     stored = again.transcript.job
     view = again.transcript
     assert view.job is stored and stored.edited
+    assert stored.transcript.speech == job.transcript.speech  # read back from the store
     assert not view.stale_bar.isHidden() and job.outputs["txt"].name in view.stale_label.text()
     view.update_exports_button.click()
     assert "Corrected before the restart." in job.outputs["txt"].read_text(encoding="utf-8")
