@@ -130,3 +130,25 @@ def test_a_copy_under_another_name_is_its_own_session_a_moved_file_keeps_its_job
         assert engine.transcribe(moved, options).job_id == first.job_id
         assert len(store.list_jobs()) == 2
         engine.close()
+
+
+def test_a_resumed_job_reports_the_finished_part_as_reused_progress(recording, tiny_model, tmp_path):
+    """Issue 13 item 6: a resumed job's row sat at 0 % (ETA 0:00) while the engine read the
+    finished windows back from the store; now their progress arrives, marked as reused."""
+    from engine.events import Stage, StageProgress
+
+    copy = tmp_path / "session.mp3"
+    copy.write_bytes(recording.read_bytes())
+    events: list = []
+    with JobStore() as store:
+        engine = Engine(events.append, store=store, window_s=20.0)
+        options = TranscribeOptions(model=str(tiny_model), formats=("txt",))
+        assert engine.transcribe(copy, options).status == "done"
+        fresh = [e for e in events if isinstance(e, StageProgress) and e.stage == Stage.TRANSCRIBE]
+        assert fresh and not any(e.reused for e in fresh)
+        events.clear()
+        again = engine.transcribe(copy, options)
+    reused = [e for e in events if isinstance(e, StageProgress) and e.stage == Stage.TRANSCRIBE and e.reused]
+    assert len(reused) == again.report.resumed_windows > 1
+    assert [e.done for e in reused] == sorted(e.done for e in reused)
+    assert reused[-1].fraction > 0.95  # every window came from the store

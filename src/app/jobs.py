@@ -70,6 +70,10 @@ class StageState:
     done: float = 0.0
     total: float = 0.0
     seconds: float | None = None  # busy time reported by StageFinished
+    # Where the stage stood when it last took over an earlier run's work (a resumed job): the
+    # speed, and so the time left, is measured on what happened after it.
+    base_fraction: float = 0.0
+    base_at: float | None = None
 
     @property
     def fraction(self) -> float:
@@ -87,11 +91,13 @@ class StageState:
         """Time left at the rate measured so far; None until the rate means something."""
         if not self.active or self.started_at is None:
             return None
-        spent = now - self.started_at
+        start = self.base_at if self.base_at is not None else self.started_at
+        spent = now - start
         fraction = self.fraction
-        if fraction < 0.02 or spent < 0.5:
+        done = fraction - self.base_fraction
+        if done < 0.02 or spent < 0.5:
             return None
-        return spent * (1.0 - fraction) / fraction
+        return spent * (1.0 - fraction) / done
 
 
 _ids = itertools.count(1)

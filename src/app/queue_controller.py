@@ -394,6 +394,8 @@ class QueueController(QObject):
             if state.started_at is None:
                 state.started_at = now
             state.done, state.total = float(event.done), float(event.total)
+            if event.reused:  # an earlier run's work: no speed in it
+                state.base_fraction, state.base_at = state.fraction, now
         elif isinstance(event, ev.StageFinished):
             state = job.stages[event.stage]
             if state.started_at is None:

@@ -46,6 +46,9 @@ class StageProgress:
     stage: Stage
     done: float
     total: float
+    # True: `done` moved past work an earlier run finished (taken from the job store), not
+    # work done now; a front end must not take a speed (or an ETA) from it.
+    reused: bool = False
 
     @property
     def fraction(self) -> float:

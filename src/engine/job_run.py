@@ -359,6 +359,9 @@ class JobRun:
                 report.resumed_windows += 1
                 for segment in stored.segments:
                     self.emit(SegmentReady(job_id, segment))
+                # A resumed job's row moves past what is already done (it sat at 0 %).
+                done = (window.offset + window.length) / SAMPLE_RATE
+                self.emit(StageProgress(job_id, Stage.TRANSCRIBE, done, max(duration_s or 0.0, done), reused=True))
                 continue
             pending.append(window)
             clips = sum(len(w.clips) for w in pending)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 
 from app.history_view import COL_DATE, COL_DURATION, COL_NAME, COL_STATUS, date_text
@@ -143,3 +144,32 @@ def test_a_resumed_run_says_so_and_a_reopened_one_keeps_its_time(make_window):
     assert QueueModel.progress_text(reopened) == "Finished in 1:15 · 8× real-time speed"
     reopened.report = None
     assert QueueModel.progress_text(reopened) == "Done"
+
+
+def test_a_resumed_job_starts_past_its_finished_part_and_times_only_the_new_work():
+    from app.jobs import StageState
+
+    state = StageState(started_at=0.0, total=100.0)
+    # The engine reports the windows an earlier run finished: 75 % at once, at t = 1 s.
+    state.done, state.base_fraction, state.base_at = 75.0, 0.75, 1.0
+    assert state.fraction == 0.75
+    assert state.remaining_s(1.6) is None  # no speed in reused work (it was "0:00" before)
+    state.done = 80.0  # new work: 5 % in 10 s
+    assert state.remaining_s(11.0) == pytest.approx(10.0 * 0.20 / 0.05)
+
+
+def test_reused_progress_events_set_the_rows_base(make_window, qtbot, tmp_path):
+    from engine.events import JobStarted, Stage, StageProgress, StageStarted
+
+    window = make_window(segments=400, step_s=0.05)
+    job = window.add_paths([_touch(tmp_path / "a.wav")])[0]
+    window.controller.start()
+    qtbot.waitUntil(lambda: job.status == JobStatus.RUNNING, timeout=5000)
+    controller = window.controller
+    controller._on_event(JobStarted(job.id, job.path, 100.0))
+    controller._on_event(StageStarted(job.id, Stage.TRANSCRIBE))
+    controller._on_event(StageProgress(job.id, Stage.TRANSCRIBE, 60.0, 100.0, reused=True))
+    state = job.stages[Stage.TRANSCRIBE]
+    assert state.fraction == 0.6 and state.base_fraction == 0.6 and state.base_at is not None
+    window.controller.cancel_running()
+    qtbot.waitUntil(lambda: job.status.finished, timeout=5000)
