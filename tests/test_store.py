@@ -553,11 +553,14 @@ def test_readers_never_see_half_a_window_while_a_thread_writes(data_dir):
     done = threading.Event()
     problems: list[str] = []
     reads = {"count": 0}
+    read_once = threading.Event()
 
     def writer() -> None:
         try:
             for index in range(60):
                 shared.commit_window(job.id, index, index * 300.0, index * 300.0 + 300, make_segments(index, 20), [])
+                if index == 0:  # on a busy machine the readers may not get a turn otherwise
+                    read_once.wait(timeout=10)
         except Exception as exc:  # pragma: no cover - reported below
             problems.append(f"writer: {exc!r}")
         finally:
@@ -575,6 +578,7 @@ def test_readers_never_see_half_a_window_while_a_thread_writes(data_dir):
                 store.search("line 3")
                 store.list_jobs()
                 reads["count"] += 1
+                read_once.set()
         except Exception as exc:  # pragma: no cover - reported below
             problems.append(f"reader: {exc!r}")
 
