@@ -45,3 +45,36 @@ def test_the_cli_says_a_run_resumed():
     assert "s.wav: done in 60.0 s (RTF 0.100" in text
     assert "resumed: 3 of 4 part(s) came from an earlier run" in text
     assert "for 10.0 min through a speech API" in text
+
+
+def test_a_stage_whose_work_all_came_from_an_earlier_run_says_so_instead_of_an_impossible_time():
+    from engine.cli import ProgressPrinter
+    from engine.events import Stage, StageFinished
+
+    stream = io.StringIO()
+    printer = ProgressPrinter(stream)
+    printer.handle(JobStarted("j", Path("s.wav"), 2400.0))
+    printer.handle(StageFinished("j", Stage.TRANSCRIBE, 0.0, reused=True))
+    printer.handle(StageFinished("j", Stage.DECODE, 1.25))
+    assert stream.getvalue().splitlines()[1:] == [
+        "s.wav: transcribe done (from an earlier run)",
+        "s.wav: decode done (1.25 s)",
+    ]
+
+
+def test_a_rerun_of_a_finished_job_reports_its_transcription_as_reused(speech_available, tiny_model, tmp_path):
+    from engine.events import Stage, StageFinished
+    from engine.options import TranscribeOptions
+    from engine.pipeline import Engine
+    from engine.store import JobStore
+    from support.audio import session, write_audio
+
+    audio, _ = session([1.0, "We can start whenever you are ready.", 1.0])
+    recording = write_audio(tmp_path / "s.ogg", audio)
+    options = TranscribeOptions(model=str(tiny_model), device="cpu", output_dir=tmp_path / "out")
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        Engine(store=store).transcribe(recording, options)
+        events: list = []
+        Engine(events.append, store=store).transcribe(recording, options)
+    finished = {e.stage: e.reused for e in events if isinstance(e, StageFinished)}
+    assert finished[Stage.TRANSCRIBE] and finished[Stage.SPEECH] and not finished[Stage.DECODE]

@@ -278,7 +278,8 @@ class ProgressPrinter:
             elif isinstance(event, ev.StageProgress):
                 self._progress(event)
             elif isinstance(event, ev.StageFinished):
-                self._line(f"{self._names.get(event.job_id, '')}: {event.stage.value} done ({event.seconds:.2f} s)")
+                took = "from an earlier run" if event.reused else f"{event.seconds:.2f} s"
+                self._line(f"{self._names.get(event.job_id, '')}: {event.stage.value} done ({took})")
             elif isinstance(event, ev.JobNote):
                 self._line(f"{event.level}: {event.message}")
             elif isinstance(event, ev.JobFailed):

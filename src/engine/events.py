@@ -62,6 +62,7 @@ class StageFinished:
     job_id: str
     stage: Stage
     seconds: float  # wall time the stage was busy
+    reused: bool = False  # all of its work came from an earlier run of the job (resume)
 
 
 @dataclass(frozen=True)

@@ -282,7 +282,8 @@ class JobRun:
         the device and the detector (decoding, in its own thread, has started already and
         runs ahead meanwhile, so it overlaps loading the model)."""
         device, detector = plan.result()
-        yield from prepared_windows(
+        prepared = 0
+        for window in prepared_windows(
             blocks,
             detector,
             window_length(device, self.engine.window_s),
@@ -291,9 +292,12 @@ class JobRun:
             self.resume.windows,
             edges,
             reporter=self,
-        )
+        ):
+            prepared += window.audio is not None
+            yield window
         for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
-            self.emit(StageFinished(self.job_id, stage, self.clock.seconds.get(stage.value, 0.0)))
+            reused = stage != Stage.DECODE and not prepared and bool(self.resume.windows)
+            self.emit(StageFinished(self.job_id, stage, self.clock.seconds.get(stage.value, 0.0), reused))
 
     def _transcribe(self, windows, transcriber: Transcriber, duration_s: float | None):
         """The consumer: prepared windows through the model, committed to the store in order.
@@ -369,7 +373,8 @@ class JobRun:
                 flush()
         flush()
         report.add_check(check)
-        self.emit(StageFinished(job_id, Stage.TRANSCRIBE, clock.seconds.get(Stage.TRANSCRIBE.value, 0.0)))
+        reused = not report.windows and report.resumed_windows > 0
+        self.emit(StageFinished(job_id, Stage.TRANSCRIBE, clock.seconds.get(Stage.TRANSCRIBE.value, 0.0), reused))
         return segments, speech, language
 
     def _transcribe_progress(self, job_id: str, windows: list[Window], duration_s: float | None):
