@@ -78,3 +78,15 @@ def test_a_rerun_of_a_finished_job_reports_its_transcription_as_reused(speech_av
         Engine(events.append, store=store).transcribe(recording, options)
     finished = {e.stage: e.reused for e in events if isinstance(e, StageFinished)}
     assert finished[Stage.TRANSCRIBE] and finished[Stage.SPEECH] and not finished[Stage.DECODE]
+
+
+def test_plain_progress_lines_never_repeat_themselves():
+    from engine.cli import ProgressPrinter
+    from engine.events import Stage, StageProgress
+
+    stream = io.StringIO()
+    printer = ProgressPrinter(stream)
+    printer.handle(JobStarted("j", Path("s.wav"), 60.0))
+    for _ in range(3):  # the speech check's re-decode reports the end of a window again
+        printer.handle(StageProgress("j", Stage.TRANSCRIBE, 60.0, 60.0))
+    assert stream.getvalue().splitlines()[1:] == ["s.wav: transcribe 100%"]

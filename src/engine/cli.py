@@ -266,6 +266,7 @@ class ProgressPrinter:
         self.tty = stream.isatty()
         self._last_line = 0.0
         self._names: dict[str, str] = {}
+        self._printed: dict[tuple, str] = {}  # (job, stage) -> the last percentage printed
         self._lock = threading.Lock()
 
     def handle(self, event) -> None:
@@ -317,9 +318,14 @@ class ProgressPrinter:
             self.stream.flush()
             return
         now = time.monotonic()
+        percent = f"{event.fraction * 100:.0f}%"
+        key = (event.job_id, event.stage)
+        if self._printed.get(key) == percent:  # the same line again says nothing new
+            return
         if now - self._last_line >= 2.0 or event.fraction >= 1.0:  # plain lines: not a flood
             self._last_line = now
-            self.stream.write(f"{name}: {event.stage.value} {event.fraction * 100:.0f}%\n")
+            self._printed[key] = percent
+            self.stream.write(f"{name}: {event.stage.value} {percent}\n")
             self.stream.flush()
 
     def _download(self, event) -> None:
