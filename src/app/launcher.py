@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-CLI_COMMANDS = frozenset({"transcribe", "doctor", "models", "history", "languages"})
+CLI_COMMANDS = frozenset({"transcribe", "batch", "doctor", "models", "history", "languages"})
 NO_DISPLAY_EXIT = 1
 
 

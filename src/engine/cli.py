@@ -1,4 +1,4 @@
-"""`sessionscribe transcribe | doctor | models | history`: the headless command line (imports no Qt).
+"""`sessionscribe transcribe | batch | doctor | models | history`: the headless command line (imports no Qt).
 
 Exit codes: 0 every input succeeded, 1 any input failed (the others still done), 2 usage.
 """
@@ -69,6 +69,35 @@ def _batch_size(text: str) -> int | None:
     return value
 
 
+def add_job_options(parser: argparse.ArgumentParser) -> None:
+    """How recordings are transcribed and where their files go (`transcribe` and `batch`)."""
+    parser.add_argument("--model", default="auto", metavar="NAME|DIR",
+                        help="a model name (see `sessionscribe models list`) or a folder holding a CTranslate2 "
+                        "Whisper model. Default: auto = large-v3-turbo on a GPU, small on the CPU; when that is "
+                        "not downloaded, the best model that is")
+    parser.add_argument("--device", default="auto", choices=DEVICES,
+                        help="where the model runs. Default: auto = the GPU when CUDA works (see "
+                        "`sessionscribe doctor`), else the CPU")
+    parser.add_argument("--compute-type", default="auto", choices=COMPUTE_TYPES,
+                        help="number format of the model's weights. Default: auto = float16 on a GPU, int8 on the CPU")
+    parser.add_argument("--batch-size", default=None, type=_batch_size, metavar="auto|N",
+                        help="clips transcribed at once. Default: auto = from free GPU memory, 4 on the CPU")
+    parser.add_argument("--language", default="auto", type=_language, metavar="auto|CODE",
+                        help="the language spoken, e.g. en or fr (`sessionscribe languages` lists the codes). "
+                        "Default: auto = detected from the start of each recording")
+    parser.add_argument("--format", default=",".join(EXPORT_FORMATS), type=_formats, metavar="txt,srt,vtt,json",
+                        help="which files to write, separated by commas. Default: all four")
+    parser.add_argument("--output-dir", type=Path, default=None, metavar="DIR",
+                        help="where the files go. Default: beside each recording")
+    parser.add_argument("--hotwords", default=None, metavar="TEXT",
+                        help="names and terms to favour, e.g. \"EMDR, Dr. Okafor, sertraline\". Default: none")
+    # Words are always timed now (cues take their times from them) and always in the JSON.
+    parser.add_argument("--word-timestamps", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--report", type=Path, default=None, metavar="FILE.json",
+                        help="also write each recording's run report (timings, device, cost) as JSON, readable by "
+                        "you only. Default: none")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sessionscribe", description="Private, fast transcription of session recordings.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -82,31 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                      help="recordings (audio or video), or folders: searched recursively for them")
-    run.add_argument("--model", default="auto", metavar="NAME|DIR",
-                     help="a model name (see `sessionscribe models list`) or a folder holding a CTranslate2 "
-                     "Whisper model. Default: auto = large-v3-turbo on a GPU, small on the CPU; when that is "
-                     "not downloaded, the best model that is")
-    run.add_argument("--device", default="auto", choices=DEVICES,
-                     help="where the model runs. Default: auto = the GPU when CUDA works (see "
-                     "`sessionscribe doctor`), else the CPU")
-    run.add_argument("--compute-type", default="auto", choices=COMPUTE_TYPES,
-                     help="number format of the model's weights. Default: auto = float16 on a GPU, int8 on the CPU")
-    run.add_argument("--batch-size", default=None, type=_batch_size, metavar="auto|N",
-                     help="clips transcribed at once. Default: auto = from free GPU memory, 4 on the CPU")
-    run.add_argument("--language", default="auto", type=_language, metavar="auto|CODE",
-                     help="the language spoken, e.g. en or fr (`sessionscribe languages` lists the codes). "
-                     "Default: auto = detected from the start of each recording")
-    run.add_argument("--format", default=",".join(EXPORT_FORMATS), type=_formats, metavar="txt,srt,vtt,json",
-                     help="which files to write, separated by commas. Default: all four")
-    run.add_argument("--output-dir", type=Path, default=None, metavar="DIR",
-                     help="where the files go. Default: beside each recording")
-    run.add_argument("--hotwords", default=None, metavar="TEXT",
-                     help="names and terms to favour, e.g. \"EMDR, Dr. Okafor, sertraline\". Default: none")
-    # Words are always timed now (cues take their times from them) and always in the JSON.
-    run.add_argument("--word-timestamps", action="store_true", help=argparse.SUPPRESS)
-    run.add_argument("--report", type=Path, default=None, metavar="FILE.json",
-                     help="also write each recording's run report (timings, device, cost) as JSON, readable by "
-                     "you only. Default: none")
+    add_job_options(run)
+    run.add_argument("--cluster", default=None, metavar="auto|ADDRESS",
+                     help="run one task per recording on a Ray cluster (needs the [cluster] extra): auto = "
+                     "the cluster this machine belongs to, else a local one started here; or a cluster's "
+                     "address (HOST:PORT or ray://HOST:10001). Exports and the job history are written "
+                     "here, as without it")
+
+    from engine.batch import add_batch_command
+
+    add_batch_command(commands, add_job_options)
 
     commands.add_parser("doctor", help="check the GPU/CUDA set-up and the settings chosen")
     commands.add_parser("languages", help="the language codes --language takes")
@@ -152,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "transcribe":
             return transcribe_command(args)
+        if args.command == "batch":
+            from engine.batch import batch_command
+
+            return batch_command(args)
         if args.command == "doctor":
             return doctor_command()
         if args.command == "history":
@@ -166,11 +184,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # -- transcribe -------------------------------------------------------------------------------
 def transcribe_command(args: argparse.Namespace) -> int:
+    from engine.inputs import expand_inputs, plan_output_stems
+
+    options = start_run(args)
+    inputs, notes = expand_inputs(args.paths)
+    for note in notes:
+        _say(f"note: {note}")
+    if not inputs:
+        print("sessionscribe: no recordings to transcribe", file=sys.stderr)
+        return EXIT_FAILED
+    if not check_model_arg(args.model):
+        return EXIT_FAILED
+    stems = plan_output_stems(inputs, args.output_dir)
+    progress = ProgressPrinter(sys.stderr)
+    store = _open_store()
+    try:
+        if args.cluster is not None:
+            from engine.cluster import run_on_cluster
+
+            failures, reports = run_on_cluster(args.cluster, inputs, stems, options, store, progress.handle)
+        else:
+            failures, reports = run_jobs(inputs, stems, options, store, progress.handle)
+    finally:
+        if store is not None:
+            store.close()
+    return finish_run(args.report, len(inputs), failures, reports)
+
+
+def start_run(args: argparse.Namespace) -> TranscribeOptions:
+    """The slow imports started, the log file open, the options the arguments ask for."""
     from engine.process import prepare_process, warm_imports
 
     prepare_process()
     warm_imports()  # the slowest import: start it before anything else
-    from engine.inputs import expand_inputs, plan_output_stems
     from engine.logs import setup_logging
 
     from engine.errors import SessionScribeError
@@ -179,7 +225,7 @@ def transcribe_command(args: argparse.Namespace) -> int:
         setup_logging()
     except SessionScribeError as error:  # e.g. SESSIONSCRIBE_LOG_DIR names a shared folder
         _say(f"note: {error}; running without a log file")
-    options = TranscribeOptions(
+    return TranscribeOptions(
         model=args.model,
         device=args.device,
         compute_type=args.compute_type,
@@ -189,13 +235,11 @@ def transcribe_command(args: argparse.Namespace) -> int:
         formats=args.format,
         output_dir=args.output_dir,
     )
-    inputs, notes = expand_inputs(args.paths)
-    for note in notes:
-        _say(f"note: {note}")
-    if not inputs:
-        print("sessionscribe: no recordings to transcribe", file=sys.stderr)
-        return EXIT_FAILED
-    model_folder = Path(args.model).expanduser()
+
+
+def check_model_arg(model: str) -> bool:
+    """False (and one line said) when --model names a folder that holds no usable model."""
+    model_folder = Path(model).expanduser()
     if model_folder.is_dir():  # a broken model is the model's fault: say so once, up front
         from engine.errors import ModelError
         from engine.models import check_model_dir
@@ -204,14 +248,15 @@ def transcribe_command(args: argparse.Namespace) -> int:
             check_model_dir(model_folder)
         except ModelError as error:
             _say(f"error: {error}")
-            return EXIT_FAILED
-    stems = plan_output_stems(inputs, args.output_dir)
-    progress = ProgressPrinter(sys.stderr)
+            return False
+    return True
 
+
+def run_jobs(inputs, stems, options: TranscribeOptions, store, sink) -> tuple[int, list[dict]]:
+    """Transcribe `inputs` one after another in this process; returns (failures, report rows)."""
     from engine.pipeline import Engine
 
-    store = _open_store()
-    engine = Engine(progress.handle, store=store)
+    engine = Engine(sink, store=store)
     failures = 0
     reports = []
     try:
@@ -219,36 +264,46 @@ def transcribe_command(args: argparse.Namespace) -> int:
             outcome = engine.transcribe(path, options, output_stem=stems[path])
             if outcome.status != "done":
                 failures += 1
-            if outcome.report is not None:
-                reports.append({"input": str(path), **outcome.report.to_dict()})
-            elif outcome.status == "failed":
-                reports.append({"input": str(path), "failed": outcome.reason})
+            reports.append(report_row(path, outcome.report, outcome.reason))
     finally:
         engine.close()
-        if store is not None:
-            store.close()
+    return failures, [row for row in reports if row is not None]
+
+
+def report_row(path: Path, report, failed_reason: str | None) -> dict | None:
+    """One recording's entry in --report: its run report, or why it failed."""
+    if report is not None:
+        return {"input": str(path), **report.to_dict()}
+    if failed_reason is not None:
+        return {"input": str(path), "failed": failed_reason}
+    return None
+
+
+def finish_run(report_path: Path | None, total: int, failures: int, reports: list[dict]) -> int:
+    """Write --report, say how many were transcribed, and return the exit code."""
     report_failed = False
-    if args.report is not None:
+    if report_path is not None:
         from engine.errors import ExportError
         from engine.export import write_atomic
 
         try:
             # It names the recordings: readable by its owner only.
-            write_atomic(args.report, json.dumps({"jobs": reports}, indent=2) + "\n", max_mode=0o600)
+            write_atomic(report_path, json.dumps({"jobs": reports}, indent=2) + "\n", max_mode=0o600)
         except ExportError as error:  # the transcripts are written; only the report is lost
             _say(f"error: {error}")
             report_failed = True
-    done = len(inputs) - failures
-    print(f"{done} of {len(inputs)} recording(s) transcribed", file=sys.stderr)
+    done = total - failures
+    print(f"{done} of {total} recording(s) transcribed", file=sys.stderr)
     return EXIT_OK if failures == 0 and not report_failed else EXIT_FAILED
 
 
-def _open_store():
-    """The job store makes reruns resume; without one (unwritable data folder) we still run."""
+def _open_store(path: Path | None = None):
+    """The job store makes reruns resume; without one (unwritable data folder) we still run.
+    `path`: another store file than the user's own (engine.batch keeps one per slice)."""
     from engine.store import JobStore
 
     try:
-        store = JobStore()
+        store = JobStore(path)
         if store.recovered is not None:  # once: the next run finds the new, healthy store
             print(f"warning: {store.recovered.notice()}", file=sys.stderr)
         store.mark_interrupted_on_open()
