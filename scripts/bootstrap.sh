@@ -27,7 +27,8 @@ fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
   echo "bootstrap: installing Python packages into .venv (a few minutes the first time)" >&2
   # torch 2.13.0: the CPU wheel on these machines; elsewhere pip picks the platform's build.
-  packages=("torch==2.13.0" -e ".[gui,test]")
+  # [cluster] (Ray) too, so the cluster tests run here and in CI (+~7 s, +~250 MB).
+  packages=("torch==2.13.0" -e ".[gui,test,cluster]")
   if [ -t 2 ]; then
     # On a terminal: pip's own lines and download bars (minutes of silence looked like a hang).
     .venv/bin/python -m pip install --disable-pip-version-check "${packages[@]}" >&2

@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "the cluster this machine belongs to, else a local one started here; or a cluster's "
                      "address (HOST:PORT or ray://HOST:10001). Exports and the job history are written "
                      "here, as without it")
+    run.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="with --cluster: how many workers (each keeps a model loaded). Default: one per GPU, "
+                     "or one per 4 CPU cores on a cluster without GPUs")
 
     from engine.batch import add_batch_command
 
@@ -202,7 +205,8 @@ def transcribe_command(args: argparse.Namespace) -> int:
         if args.cluster is not None:
             from engine.cluster import run_on_cluster
 
-            failures, reports = run_on_cluster(args.cluster, inputs, stems, options, store, progress.handle)
+            failures, reports = run_on_cluster(args.cluster, inputs, stems, options, store, progress.handle,
+                                               workers=args.workers)
         else:
             failures, reports = run_jobs(inputs, stems, options, store, progress.handle)
     finally:
