@@ -48,6 +48,7 @@ MAX_ATTEMPTS = 3  # a recording whose worker is lost this often is reported fail
 # measured on a big node: fewer threads per model and more models in parallel use the cores
 # better on short recordings, but each model costs its memory again (small: ~0.5 GB).
 CPUS_PER_WORKER = 4
+START_TIMEOUT_S = 120  # workers not placed by then: the cluster lacks what they ask for
 POLL_S = 0.1  # how often the driver looks for results and events
 
 
@@ -95,7 +96,8 @@ class ClusterRun:
         if gpus:
             count, actor_options, self.cpu_threads = gpus, {"num_gpus": 1, "num_cpus": 1}, None
         else:
-            per_worker = cpus_per_worker or min(CPUS_PER_WORKER, cpus)
+            default = min(CPUS_PER_WORKER, cpus) if workers is None else max(1, cpus // workers)
+            per_worker = cpus_per_worker or default
             count, actor_options = max(1, cpus // per_worker), {"num_cpus": per_worker}
             self.cpu_threads = per_worker
         count = workers or count
@@ -107,7 +109,15 @@ class ClusterRun:
             **actor_options,
         )(TranscribeWorker)
         self.workers = [remote_worker.remote(_EventSender(inbox_name)) for _ in range(count)]
-        self._pids = dict(zip(self.workers, ray.get([w.pid.remote() for w in self.workers])))
+        try:
+            pids = ray.get([w.pid.remote() for w in self.workers], timeout=START_TIMEOUT_S)
+        except ray.exceptions.GetTimeoutError:
+            self.close()
+            raise ClusterError(
+                f"the cluster has no room for {count} worker(s) of {actor_options} after "
+                f"{START_TIMEOUT_S} s (its resources: {int(cpus)} CPU, {gpus} GPU)"
+            ) from None
+        self._pids = dict(zip(self.workers, pids))
         self.running: dict[str, object] = {}  # job id -> the worker transcribing it
         self.startup_s = time.perf_counter() - started  # connect, start workers (models load lazily)
 
@@ -323,6 +333,8 @@ def _connect(ray, address: str, local_cpus: int | None) -> bool:
     common = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     if ray.is_initialized():
         return False
+    if address != "auto" and not _answers(address):  # ray.init would wait minutes for it
+        raise ClusterError(f"no Ray cluster answers at {address}")
     try:
         ray.init(address=address, **common)
         return False
@@ -333,6 +345,18 @@ def _connect(ray, address: str, local_cpus: int | None) -> bool:
         raise ClusterError(f"could not join the Ray cluster at {address} ({type(error).__name__})") from None
     ray.init(num_cpus=local_cpus or os.cpu_count() or 1, **common)
     return True
+
+
+def _answers(address: str, timeout_s: float = 5.0) -> bool:
+    """Does anything listen at HOST:PORT (or ray://HOST:PORT)?"""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def run_on_cluster(address: str, inputs, stems, options, store, sink, workers: int | None = None) -> tuple[int, list[dict]]:
