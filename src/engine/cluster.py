@@ -119,6 +119,9 @@ class ClusterRun:
             ) from None
         self._pids = dict(zip(self.workers, pids))
         self.running: dict[str, object] = {}  # job id -> the worker transcribing it
+        # job id -> seconds from handing it to a worker to its files written (bench/cluster.py
+        # takes the worker's own job time out of it: what is left is Ray's cost per recording)
+        self.task_seconds: dict[str, float] = {}
         self.startup_s = time.perf_counter() - started  # connect, start workers (models load lazily)
 
     def worker_pid(self, job_id: str) -> int | None:
@@ -160,6 +163,7 @@ class ClusterRun:
         in_flight: dict[object, tuple[_Job, object]] = {}
         failures = 0
         rows: dict[str, dict | None] = {}
+        submitted: dict[str, float] = {}
         while pending or in_flight:
             while pending and free:
                 job, worker = pending.popleft(), free.popleft()
@@ -175,6 +179,7 @@ class ClusterRun:
                         source = AudioSource(source.path, source.name, -1, -1)
                 ref = worker.transcribe.remote(job.job_id, source, worker_options)
                 in_flight[ref] = (job, worker)
+                submitted[job.job_id] = time.perf_counter()
                 self.running[job.job_id] = worker
             ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=POLL_S)
             self._forward_events(jobs, sink)  # a task's events are all queued before its result
@@ -208,6 +213,7 @@ class ClusterRun:
                         pending.appendleft(job)
                         continue
                 report, reason = self._finish(job, result, options, store, sink)
+                self.task_seconds[job.job_id] = time.perf_counter() - submitted[job.job_id]
                 failures += report is None
                 rows[job.job_id] = report_row(job.path, report, reason)
         self._forward_events(jobs, sink)
