@@ -178,7 +178,7 @@ def measure(sessions: int, rounds: int, log=print) -> dict:
     per_task = tasks["overheads"]
     log(f"per-task overhead: median {median(per_task) * 1000:.0f} ms over {len(per_task)} recordings")
     return {
-        "machine": machine_info(),
+        "machine": machine_info() | {"load_end": _load()},
         "sessions": len(paths),
         "audio_s": audio_s,
         "rounds": rounds,
@@ -194,15 +194,21 @@ def measure(sessions: int, rounds: int, log=print) -> dict:
     }
 
 
+def _load() -> str:
+    import os
+
+    return "%.2f, %.2f, %.2f" % os.getloadavg()
+
+
 def estimate(result: dict) -> list[tuple[str, str, str]]:
     recordings = ARCHIVE_HOURS * 60 // SESSION_MIN
     rows = []
     for model, rtf in GPU_RTF.items():
         gpu_hours = ARCHIVE_HOURS * rtf
-        overhead_s = result["startup_s"] + MODEL_LOAD_S + result["per_task_s"] * recordings / GPUS
-        wall_h = gpu_hours / GPUS + overhead_s / 3600
+        ray_s = result["startup_s"] + result["close_s"] + result["per_task_s"] * recordings / GPUS
+        wall_h = gpu_hours / GPUS + (ray_s + MODEL_LOAD_S) / 3600
         rows.append((model, f"{rtf:.4f}", f"{gpu_hours:.0f} GPU-h",
-                     f"{wall_h:.1f} h", f"{overhead_s / 60:.1f} min ({overhead_s / 3600 / wall_h * 100:.2f} %)"))
+                     f"{wall_h:.1f} h", f"{ray_s:.0f} s ({ray_s / 3600 / wall_h * 100:.2f} %)"))
     return rows
 
 
@@ -232,15 +238,19 @@ def render(result: dict) -> str:
 `bench/cluster.py`: {result['sessions']} generated two-voice sessions of 20-40 s ({audio_min:.1f} min
 of audio in all), the real tiny.en model on the CPU, every command in a fresh process with an
 empty job store; {result['rounds']} round(s), order rotated, medians shown. Machine:
-{machine['cpu']}, {machine['cores_logical']} logical cores (shared with other work: compare
-within a run), {machine['date']}. The cluster's exports were {same}.
+{machine['cpu']}, {machine['cores_logical']} logical cores, shared with other work (load average
+at start {machine['load_start']}, at end {machine.get('load_end', 'n/a')}: compare within this run),
+{machine['date']}. The cluster's exports were {same}.
 
 {table}
 
 - **Throughput, 2 Ray workers vs the plain CLI: {result['throughput_ratio']:.2f}x** (per round: {ratios}).
   Two cores: the plain CLI already keeps both busy (decode and VAD overlap the model, CTranslate2
-  on 2 threads), so two single-threaded workers can only win what one job leaves idle, and they
-  pay Ray's start-up and a second model load.
+  on 2 threads), so two single-threaded workers can only win what one job leaves idle (its
+  single-threaded stretches: start, decode of the first block, export), and they pay Ray's
+  start-up and a second model load. The gain is for machines with more cores or GPUs than one
+  job fills. (A Ray worker's jobs add up to less than the plain CLI's partly because the worker
+  imports the engine when it starts, before its first job; the plain CLI's first job pays that.)
 - **Ray's start-up: {result['startup_s']:.2f} s** (start a local Ray, the event inbox and 2 workers
   answering; models load lazily, on each worker's first recording) **+ {result['close_s']:.2f} s to shut
   it down**, once per command.
@@ -260,10 +270,12 @@ travel, not bytes); one driver keeping up (it writes ~4 small files per recordin
 
 {estimate_table}
 
-So on 8 GPUs the archive is GPU-bound: Ray's costs are minutes out of hours. Without a shared file
+Ray's share: its start-up and shutdown once, plus the overhead per recording times the
+recordings each GPU gets. So on 8 GPUs the archive is GPU-bound: Ray costs seconds out of hours. Without a shared file
 system each recording also crosses the network once (a 50-min session at 64 kb/s is ~24 MB:
 ~0.02 s on 10 Gb/s); as a Slurm array (`sessionscribe batch`, no Ray) there is no per-recording
-overhead at all beyond each task's own start (~3 s: imports and the model load).
+overhead at all beyond each task's own start (the plain CLI's time outside its jobs here:
+{wall['local'] - jobs['local']:.1f} s; the model load is inside the first job).
 """
 
 
@@ -273,8 +285,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-docs", action="store_true", help="print only")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers as JSON")
+    parser.add_argument("--from-json", type=Path, default=None, help="render numbers a run wrote with --json")
     args = parser.parse_args()
-    result = measure(args.sessions, args.rounds, log=lambda text: print(text, file=sys.stderr))
+    if args.from_json is not None:
+        result = json.loads(args.from_json.read_text())
+    else:
+        result = measure(args.sessions, args.rounds, log=lambda text: print(text, file=sys.stderr))
     text = render(result)
     print(text)
     if args.json is not None:

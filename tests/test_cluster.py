@@ -59,7 +59,8 @@ def test_worker_writes_nothing_and_takes_bytes_when_the_path_is_not_shared(folde
     worker = TranscribeWorker(sent.append)
     by_path = worker.transcribe("job-1", AudioSource.of(recording), options)
     assert by_path.status == "done" and by_path.windows
-    assert not (tmp_path / "out").exists() and not list(folder.glob("session 1.*[!g]"))  # no exports anywhere
+    assert not (tmp_path / "out").exists()  # no exports anywhere: not where asked,
+    assert sorted(path.suffix for path in folder.iterdir()) == [".ogg"] * 4  # nor beside the recording
     assert all(not isinstance(event, ev.SegmentReady) for event in sent)  # no text on the event channel
     assert {event.job_id for event in sent if hasattr(event, "job_id")} == {"job-1"}
 
@@ -178,3 +179,20 @@ def test_progress_printer_output_is_the_same_kind_for_cluster_events(ray_cluster
     text = stream.getvalue()
     assert "session 2.ogg: started" in text and "session 2.ogg: done in" in text
     assert "hello" in (tmp_path / "session 2.txt").read_text()
+
+
+def test_without_ray_the_cluster_option_says_how_to_get_it(monkeypatch):
+    import sys
+
+    from engine.cluster import ClusterError, ClusterRun
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    with pytest.raises(ClusterError, match=r"pip install 'sessionscribe\[cluster\]'"):
+        ClusterRun("auto")
+
+
+def test_ray_usage_statistics_are_off(ray_cluster):
+    from ray._common.usage import usage_lib
+
+    assert os.environ["RAY_USAGE_STATS_ENABLED"] == "0"
+    assert not usage_lib.usage_stats_enabled()

@@ -69,6 +69,16 @@ def _batch_size(text: str) -> int | None:
     return value
 
 
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("at least 1 worker")
+    return value
+
+
 def add_job_options(parser: argparse.ArgumentParser) -> None:
     """How recordings are transcribed and where their files go (`transcribe` and `batch`)."""
     parser.add_argument("--model", default="auto", metavar="NAME|DIR",
@@ -117,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "the cluster this machine belongs to, else a local one started here; or a cluster's "
                      "address (HOST:PORT or ray://HOST:10001). Exports and the job history are written "
                      "here, as without it")
-    run.add_argument("--workers", type=int, default=None, metavar="N",
+    run.add_argument("--workers", type=_workers, default=None, metavar="N",
                      help="with --cluster: how many workers (each keeps a model loaded). Default: one per GPU, "
                      "or one per 4 CPU cores on a cluster without GPUs")
 
@@ -189,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def transcribe_command(args: argparse.Namespace) -> int:
     from engine.inputs import expand_inputs, plan_output_stems
 
+    if args.workers is not None and args.cluster is None:
+        _say("sessionscribe: --workers is for --cluster runs")
+        return EXIT_USAGE
     options = start_run(args)
     inputs, notes = expand_inputs(args.paths)
     for note in notes:

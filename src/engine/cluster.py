@@ -103,6 +103,7 @@ class ClusterRun:
         count = workers or count
         inbox_name = f"sessionscribe-events-{uuid.uuid4().hex}"
         self._inbox = ray.remote(num_cpus=0)(_EventInbox).options(name=inbox_name).remote()
+        ray.get(self._inbox.take.remote())  # registered under its name before any worker looks
         remote_worker = ray.remote(
             max_restarts=MAX_ATTEMPTS,  # a lost worker comes back (its model loaded again)
             max_task_retries=0,  # ...but the driver decides where its recording goes next
@@ -164,7 +165,15 @@ class ClusterRun:
         failures = 0
         rows: dict[str, dict | None] = {}
         submitted: dict[str, float] = {}
+        losses: dict[object, int] = {}  # a worker lost more often than Ray restarts it is gone
         while pending or in_flight:
+            if pending and not free and not in_flight:  # every worker gone for good
+                job = pending.popleft()
+                reason = f"{job.path.name}: no worker left on the cluster; not transcribed"
+                report, reason = self._finish(job, RemoteTranscript(job.job_id, "failed", reason), options, store, sink)
+                failures += 1
+                rows[job.job_id] = report_row(job.path, report, reason)
+                continue
             while pending and free:
                 job, worker = pending.popleft(), free.popleft()
                 try:
@@ -189,8 +198,10 @@ class ClusterRun:
                 try:
                     result: RemoteTranscript = ray.get(ref)
                 except RayActorError:
-                    self._refresh_pid(worker)
-                    free.append(worker)  # Ray restarts it; calls wait until it is back
+                    losses[worker] = losses.get(worker, 0) + 1
+                    if losses[worker] <= MAX_ATTEMPTS:  # Ray restarts it; calls wait until it is back
+                        self._refresh_pid(worker)
+                        free.append(worker)
                     job.attempts += 1
                     if job.attempts < MAX_ATTEMPTS:
                         log.warning("job %s: worker lost; retrying (attempt %d)", job.job_id, job.attempts + 1)
