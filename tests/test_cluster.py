@@ -72,7 +72,8 @@ def test_worker_writes_nothing_and_takes_bytes_when_the_path_is_not_shared(folde
     with_bytes = AudioSource(elsewhere.path, elsewhere.name, elsewhere.size, elsewhere.mtime_ns, recording.read_bytes())
     by_bytes = worker.transcribe("job-3", with_bytes, options)
     assert by_bytes.status == "done"
-    assert by_bytes.windows == by_path.windows and by_bytes.metadata == by_path.metadata
+    assert by_bytes.transcript == by_path.transcript and by_bytes.windows == by_path.windows
+    assert by_path.transcript.info.source == "session 1.ogg"  # the copy kept the recording's name
     assert by_bytes.fingerprint == by_path.fingerprint
     if RAM_DIR.is_dir():  # the in-memory copy is gone
         assert set(os.listdir(RAM_DIR)) <= before

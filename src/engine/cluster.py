@@ -3,11 +3,12 @@
 Who does what:
 - Workers (engine.remote.TranscribeWorker as Ray actors, one per GPU, or per
   `CPUS_PER_WORKER` cores on CPU-only clusters) keep their model loaded across recordings and
-  run the same engine a local run does. They write nothing: the transcript (segments with
-  words, voiced regions, language, the run report) comes back as the task's result.
-- The driver (this process) is the one writer: it renders the exports with the engine's own
-  code (engine.export.write_outputs), so they equal a local run's byte for byte, and it keeps
-  the job store. Progress events travel from the workers through a Ray queue and reach the
+  run the same engine a local run does. They write nothing: the engine's `Transcript`
+  (segments with words, voiced regions, language, metadata) and run report come back as the
+  task's result.
+- The driver (this process) is the one writer: it renders the exports from that `Transcript`
+  with the engine's own renderer (engine.export.write_outputs), so they equal a local run's
+  byte for byte, and it keeps the job store. Progress events travel from the workers through a Ray queue and reach the
   sink (the terminal's ProgressPrinter) as typed events, as in a local run.
 - A lost worker (its process killed, its node gone) is restarted by Ray (`max_restarts`), and
   the driver gives its recording to the next free worker, up to `MAX_ATTEMPTS` times. Nothing
@@ -262,7 +263,7 @@ class ClusterRun:
         report.stages[ev.Stage.EXPORT.value] = round(export_s, 4)
         if store is not None:
             _record(store, job, result, options, outputs)
-        sink(ev.JobDone(job.job_id, outputs, report))
+        sink(ev.JobDone(job.job_id, outputs, report, result.transcript))
         return report, None
 
 
@@ -318,9 +319,7 @@ def _write_exports(job: _Job, result: RemoteTranscript, options, store, sink):
         kept = clashes(job.stem, options.formats, owned)[0].name
         sink(ev.JobNote(job.job_id, f"{job.path.name}: {kept} is not a transcript of this recording and is "
                         f"kept; the transcripts are saved as {stem.name}.* instead", "warning"))
-    segments = [segment for window in result.windows for segment in window.segments]
-    speech = [span for window in result.windows for span in window.speech]
-    outputs = write_outputs(segments, speech, stem, options.formats, result.metadata, mode_limit(job.path))
+    outputs = write_outputs(result.transcript, stem, options.formats, mode_limit(job.path))
     seconds = time.perf_counter() - started
     sink(ev.StageProgress(job.job_id, ev.Stage.EXPORT, 1.0, 1.0))
     sink(ev.StageFinished(job.job_id, ev.Stage.EXPORT, seconds))
@@ -337,11 +336,12 @@ def _record(store, job: _Job, result: RemoteTranscript, options, outputs) -> Non
     store.set_fingerprint(record.id, result.fingerprint, result.options_key)
     for window in result.windows:
         store.commit_window(record.id, window.index, window.start_s, window.end_s, window.segments, window.speech)
-    if result.language:
-        store.set_language(record.id, result.language)
+    info = result.transcript.info
+    if info.language:
+        store.set_language(record.id, info.language)
     if result.report is not None and result.report.audio_s:
         store.set_duration(record.id, result.report.audio_s)
-    store.finish(record.id, {fmt: str(path) for fmt, path in outputs.items()}, result.report.to_dict())
+    store.finish(record.id, {fmt: str(path) for fmt, path in outputs.items()}, result.report.to_dict(), info.to_dict())
 
 
 def _connect(ray, address: str, local_cpus: int | None) -> bool:

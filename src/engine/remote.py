@@ -4,9 +4,9 @@ Imports no Ray (engine.cluster wraps `TranscribeWorker` as a Ray actor), so it r
 tested in one process as well.
 
 A worker writes no files. Its engine runs with no export formats and a `MemoryStore` instead
-of the job store: the windows the engine would commit (segments and voiced regions) are kept
-in memory and returned, and the driver, the one writer, renders the exports with the same code
-(engine.export.write_outputs) and fills its job store. Audio arrives as a path when the worker
+of the job store: the engine's `Transcript` and the windows it would commit are kept in memory
+and returned, and the driver, the one writer, renders the exports from that `Transcript` with
+the engine's own renderer (engine.export.write_outputs) and fills its job store. Audio arrives as a path when the worker
 sees the same file (a shared file system), else as bytes, which stay in memory (/dev/shm)
 while the decoder reads them and are deleted after.
 """
@@ -25,6 +25,7 @@ from engine import events as ev
 from engine.options import TranscribeOptions
 from engine.report import RunReport
 from engine.store import JobRecord, WindowRecord
+from engine.transcript import Transcript
 
 # StageProgress is forwarded at most this often per job and stage (the last, 100 %, always):
 # every event is a call to the driver's queue (~1 ms on one machine, a network round trip on
@@ -66,11 +67,10 @@ class RemoteTranscript:
     job_id: str
     status: str  # "done" | "failed" | "cancelled" | "need-bytes" (the path is not visible here)
     reason: str | None = None
-    windows: list[WindowRecord] = field(default_factory=list)
-    language: str | None = None
+    transcript: Transcript | None = None  # what the exports are rendered from
+    windows: list[WindowRecord] = field(default_factory=list)  # the same, as the store keeps it
     fingerprint: str | None = None
     options_key: str | None = None
-    metadata: dict = field(default_factory=dict)  # the JSON export's (engine.pipeline.export_metadata)
     report: RunReport | None = None
     worker: str = ""  # host:pid, for notes and tests; never a recording's name
 
@@ -123,7 +123,7 @@ class MemoryStore:
             index, float(start_s), float(end_s), [(float(a), float(b)) for a, b in speech], list(segments)
         )
 
-    def finish(self, job_id: str, outputs: dict, report: dict) -> None:
+    def finish(self, job_id: str, outputs: dict, report: dict, transcript_info: dict | None = None) -> None:
         self._change(status="done")
 
     def create_job(self, *_args, **_kwargs) -> JobRecord:
@@ -167,8 +167,6 @@ class TranscribeWorker:
         return os.getpid()
 
     def transcribe(self, job_id: str, source: AudioSource, options: TranscribeOptions) -> RemoteTranscript:
-        from engine.pipeline import export_metadata
-
         # No formats, no folder: the engine writes nothing here (the driver writes the exports).
         options = options.with_changes(formats=(), output_dir=None)
         # size -1: the driver could not read it either; the engine says why, as in a local run.
@@ -184,15 +182,13 @@ class TranscribeWorker:
         record = store.record
         if outcome.status != "done":
             return RemoteTranscript(job_id, outcome.status, outcome.reason, worker=self.name)
-        report = outcome.report
         return RemoteTranscript(
             job_id, "done",
+            transcript=outcome.transcript,
             windows=store.windows(job_id),
-            language=report.language,
             fingerprint=record.fingerprint,
             options_key=record.options_key,
-            metadata=export_metadata(path, options, report.audio_s, report.language),
-            report=report,
+            report=outcome.report,
             worker=self.name,
         )
 
