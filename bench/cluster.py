@@ -152,6 +152,7 @@ def startup(workers: int) -> dict:
 
 
 def measure(sessions: int, rounds: int, log=print) -> dict:
+    info = machine_info()  # its load average is the one at the start
     paths = make_sessions(sessions)
     model = model_dir()
     runs: dict[str, list[dict]] = {config: [] for config in CONFIGS}
@@ -178,7 +179,7 @@ def measure(sessions: int, rounds: int, log=print) -> dict:
     per_task = tasks["overheads"]
     log(f"per-task overhead: median {median(per_task) * 1000:.0f} ms over {len(per_task)} recordings")
     return {
-        "machine": machine_info() | {"load_end": _load()},
+        "machine": info | {"load_end": _load()},
         "sessions": len(paths),
         "audio_s": audio_s,
         "rounds": rounds,
@@ -249,8 +250,13 @@ at start {machine['load_start']}, at end {machine.get('load_end', 'n/a')}: compa
   on 2 threads), so two single-threaded workers can only win what one job leaves idle (its
   single-threaded stretches: start, decode of the first block, export), and they pay Ray's
   start-up and a second model load. The gain is for machines with more cores or GPUs than one
-  job fills. (A Ray worker's jobs add up to less than the plain CLI's partly because the worker
-  imports the engine when it starts, before its first job; the plain CLI's first job pays that.)
+  job fills.
+- **Ray, 1 worker vs the plain CLI: {wall['local'] / wall['ray-1']:.2f}x**: the same single model on
+  the same 2 cores. Of the {wall['ray-1'] - wall['local']:.1f} s it loses, Ray's start-up and shutdown
+  (below) and the overhead per recording account for
+  {result['startup_s'] + result['close_s'] + result['per_task_s'] * result['sessions']:.1f} s; the rest is
+  its jobs themselves taking longer ({jobs['ray-1']:.1f} s against {jobs['local']:.1f} s in all), not
+  profiled (Ray's own processes share the 2 cores).
 - **Ray's start-up: {result['startup_s']:.2f} s** (start a local Ray, the event inbox and 2 workers
   answering; models load lazily, on each worker's first recording) **+ {result['close_s']:.2f} s to shut
   it down**, once per command.
@@ -261,7 +267,9 @@ at start {machine['load_start']}, at end {machine.get('load_end', 'n/a')}: compa
   driver's inbox), the transcript coming back, and the driver writing the exports and the store.
 
 Paper estimate, 1,000 hours of audio on {GPUS} GPUs ({recordings:,} sessions of {SESSION_MIN} min), one
-worker per GPU. **Measured** (above, this machine): Ray's start-up and the overhead per recording.
+worker per GPU. **Measured** (above, this machine): Ray's start-up and the overhead per recording
+(for a local Ray on 2 cores: joining a running multi-node cluster, and events and transcripts
+crossing a real network, were not measured).
 **Assumed**: the GPU real-time factor, faster-whisper fp16 beam 5 on 13 min of audio on an RTX 2080
 Ti, from the public benchmark in SYSTRAN/faster-whisper issue #1030 (large-v3 52.0 s,
 large-v3-turbo 19.2 s; newer GPUs and our batched clips are faster, so these are upper bounds);
