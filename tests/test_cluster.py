@@ -197,3 +197,10 @@ def test_ray_usage_statistics_are_off(ray_cluster):
 
     assert os.environ["RAY_USAGE_STATS_ENABLED"] == "0"
     assert not usage_lib.usage_stats_enabled()
+
+
+def test_workers_without_cluster_is_a_usage_error(tmp_path):
+    result = run_cli("transcribe", str(tmp_path / "a.wav"), "--workers", "2")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "sessionscribe: --workers is for --cluster runs"
+    assert run_cli("transcribe", str(tmp_path / "a.wav"), "--cluster", "auto", "--workers", "0").returncode == 2
