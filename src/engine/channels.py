@@ -41,8 +41,10 @@ SILENT_BELOW_DB = 40.0
 ACTIVE_WITHIN_DB = 30.0
 # One speaker per channel: the level difference between the channels swings by at least this
 # much (90th minus 10th percentile over active frames). Measured: generated two-microphone
-# sessions with -25 dB bleed swing 44-50 dB, stereo_diarization.wav (two real speakers
-# talking at once) 27 dB; the same voices mixed on both channels 0.3-3 dB.
+# sessions with -25 dB bleed swing 49-50 dB (also with one microphone 15 dB lower), the
+# 3-min bench session 48.5 dB, stereo_diarization.wav (two real speakers, the right one
+# stops early) 81 dB; both voices on both channels 0.4 dB (generated), whisper-french.mp3
+# (a real stereo recording of one voice) 3.0 dB.
 SEPARATE_SPREAD_DB = 12.0
 # The same signal on every channel (a mono recording stored as stereo): correlation at zero
 # lag this close to 1 and levels this close together. jfk.flac: 0.9996.

@@ -13,7 +13,8 @@ voices.
 """
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -41,41 +42,65 @@ _SENTENCE_END = (".", "?", "!")
 def speaker_at(start: float, end: float, turns: Sequence[Turn]) -> int | None:
     """The speaker whose turns overlap [start, end] the most; when none overlaps, the speaker
     of the nearest turn (a word just outside a turn, in a pause, or with zero length)."""
-    if not turns:
-        return None
-    ordered = _sorted(turns)
-    overlap: dict[int, float] = {}
-    index = bisect_left([t.end for t in ordered], start)  # first turn that ends after `start`
-    for turn in ordered[index:]:
-        if turn.start >= end:
-            break
-        shared = min(end, turn.end) - max(start, turn.start)
-        if shared > 0:
-            overlap[turn.speaker] = overlap.get(turn.speaker, 0.0) + shared
-    if overlap:
-        return max(overlap, key=lambda s: (overlap[s], -s))
-    middle = (start + end) / 2
-    nearest = min(ordered, key=lambda t: (max(t.start - middle, middle - t.end, 0.0), t.start))
-    return nearest.speaker
+    index = turns if isinstance(turns, _TurnIndex) else _TurnIndex(turns)
+    return index.speaker_at(start, end)
+
+
+class _TurnIndex:
+    """Turns sorted by start with the running maximum of their ends, so each look-up skips
+    every turn that ended before the word: O(log n + overlapping turns) per word."""
+
+    def __init__(self, turns: Sequence[Turn]) -> None:
+        self.ordered = sorted(turns, key=lambda t: (t.start, t.end))
+        self.starts = [t.start for t in self.ordered]
+        self.reach = list(accumulate((t.end for t in self.ordered), max))
+        # reacher[i]: index of a turn among the first i+1 whose end is reach[i]
+        self.reacher: list[int] = []
+        for i, turn in enumerate(self.ordered):
+            self.reacher.append(i if not i or turn.end >= self.reach[i - 1] else self.reacher[-1])
+
+    def speaker_at(self, start: float, end: float) -> int | None:
+        ordered = self.ordered
+        if not ordered:
+            return None
+        overlap: dict[int, float] = {}
+        first = bisect_right(self.reach, start)  # turns before this all ended by `start`
+        for turn in ordered[first:]:
+            if turn.start >= end:
+                break
+            shared = min(end, turn.end) - max(start, turn.start)
+            if shared > 0:
+                overlap[turn.speaker] = overlap.get(turn.speaker, 0.0) + shared
+        if overlap:
+            return max(overlap, key=lambda s: (overlap[s], -s))
+        # None overlaps: the nearest is the first turn to start after the word or, of those
+        # starting before it, the one that reaches furthest.
+        middle = (start + end) / 2
+        after = bisect_left(self.starts, middle)
+        candidates = ordered[after : after + 1]
+        if after:
+            candidates.append(ordered[self.reacher[after - 1]])
+        nearest = min(candidates, key=lambda t: (max(t.start - middle, middle - t.end, 0.0), t.start))
+        return nearest.speaker
 
 
 def word_speakers(words: Sequence[Word], turns: Sequence[Turn]) -> list[int | None]:
     """One speaker per word (see `speaker_at`), in the words' order."""
-    ordered = _sorted(turns)
-    return [speaker_at(w.start, w.end, ordered) for w in words]
+    index = _TurnIndex(turns)
+    return [index.speaker_at(w.start, w.end) for w in words]
 
 
 def split_by_speaker(segments: Sequence[Segment], turns: Sequence[Turn]) -> list[SpeakerSegment]:
     """Each segment, split wherever the speaker of its words changes; a segment without words
     takes the speaker that overlaps it most, whole. New Segment objects; inputs unchanged."""
-    ordered = _sorted(turns)
+    ordered = _TurnIndex(turns)
     out: list[SpeakerSegment] = []
     for segment in segments:
         words = [w for w in (segment.words or ()) if w.text.strip()]
         if not words:
             out.append(SpeakerSegment(segment, speaker_at(segment.start, segment.end, ordered)))
             continue
-        speakers = word_speakers(words, ordered)
+        speakers = [ordered.speaker_at(w.start, w.end) for w in words]
         runs = _runs(words, speakers)
         if len(runs) == 1:
             out.append(SpeakerSegment(segment, runs[0][1]))
@@ -130,6 +155,3 @@ def _segment(words: Sequence[Word]) -> Segment:
         words=tuple(words),
     )
 
-
-def _sorted(turns: Sequence[Turn]) -> list[Turn]:
-    return sorted(turns, key=lambda t: (t.start, t.end))
