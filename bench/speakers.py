@@ -321,7 +321,7 @@ def part_speed(path: Path, audio: np.ndarray, model: Path, diarizer, log) -> dic
     from engine.diarize import find_speech
 
     regions = find_speech(audio)  # the pipeline has these already (its Silero stage)
-    shares, runs = [], []
+    runs = []
     for _ in range(2):  # alternate, so both see the same load on this shared machine
         _, job = transcribe(path, model)
         run = timed(diarizer.turns, audio, regions, num_speakers=2)
