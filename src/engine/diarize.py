@@ -394,14 +394,16 @@ def find_speech(audio: np.ndarray) -> list[Span]:
 class CamPlusPlusDiarizer:
     """CAM++ embeddings over speech windows, spectral clustering (see the module docstring).
     `device`: "cpu", "cuda", "cuda:1"... or "auto" (the GPU when torch sees one).
-    `threads`: torch's CPU threads while embedding (None: as torch is set). On this shared
-    2-core machine under load, 2 threads spent 164-234 ms of CPU per window (OpenMP threads
-    spin while waiting for a core) against 36-38 ms for 1 thread (/tmp measurement, load 6)."""
+    `threads`: torch's CPU threads while embedding (None: as torch is set). One by default:
+    on this 2-core machine torch's default of 2 took 22-38 s for the 10-min bench session
+    against 6.5-6.9 s for one thread (bench/speakers.py part d, bfloat16; in float32 under
+    load, 164-234 against 36-38 ms of CPU per window): its OpenMP threads spin waiting for a
+    core that CTranslate2 or another process holds."""
 
     name = "campplus"
 
     def __init__(self, device: str = "auto", window_s: float = WINDOW_S, step_s: float = STEP_S,
-                 threads: int | None = None) -> None:
+                 threads: int | None = 1) -> None:
         import torch
 
         if device == "auto":
