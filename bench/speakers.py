@@ -405,7 +405,11 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                   f" transcription of the same file (tiny.en, CPU, int8; {d['seconds'] / d['transcribe_s']:.1f}x real"
                   f" time): **{_pct(d['share'])}** of the job's wall time, {_pct(d['cpu_share'])} of its CPU time"
                   f" (target <= 10 %: {_goal(d['share'] <= 0.10)}). Two alternating runs, the less disturbed"
-                  " pair shown (the machine is shared).", ""]
+                  " pair shown (the machine is shared). Earlier runs of the same part, same machine: float32"
+                  " weights 11.8-12.0 s (48.5 % of the job); torch's default two threads 22-38 s (its OpenMP"
+                  " threads spin for a core). What is left to try: fewer windows in long regions (a 3-s step"
+                  " saved ~20 % of the time: 99.3 % on (b) either way, 96.0 against 96.4 % on (c)), or running the stage beside transcription"
+                  " instead of after it.", ""]
     return "\n".join(lines)
 
 
