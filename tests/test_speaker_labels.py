@@ -1,0 +1,85 @@
+"""Speakers for words and segments (issue 12): every word takes the speaker whose turn it
+overlaps most, and no transcript row holds two speakers."""
+from __future__ import annotations
+
+from engine.diarize import SpeakerTurn
+from engine.segments import Segment, Word
+from engine.speaker_labels import (
+    SpeakerSegment,
+    segments_from_words,
+    speaker_at,
+    split_by_speaker,
+    word_speakers,
+)
+
+TURNS = [SpeakerTurn(0.0, 4.0, 0), SpeakerTurn(4.2, 8.0, 1), SpeakerTurn(9.0, 12.0, 0)]
+
+
+def _words(*spans: tuple[float, float, str]) -> tuple[Word, ...]:
+    return tuple(Word(a, b, text) for a, b, text in spans)
+
+
+def test_a_word_takes_the_speaker_it_overlaps_most():
+    assert speaker_at(3.5, 4.1, TURNS) == 0  # 0.5 s in turn 0, none in turn 1
+    assert speaker_at(3.9, 4.6, TURNS) == 1  # 0.1 s in turn 0, 0.4 s in turn 1
+
+
+def test_a_word_outside_every_turn_takes_the_nearest():
+    assert speaker_at(8.2, 8.4, TURNS) == 1  # 0.2 s after turn 1, 0.6 s before turn 2
+    assert speaker_at(8.7, 8.9, TURNS) == 0
+    assert speaker_at(20.0, 20.5, TURNS) == 0  # after the last turn
+    assert speaker_at(4.1, 4.1, TURNS) == 0  # zero length, in the gap, nearer turn 0
+
+
+def test_overlapping_turns_of_two_speakers():
+    turns = [SpeakerTurn(0.0, 5.0, 0), SpeakerTurn(4.0, 6.0, 1), SpeakerTurn(1.0, 2.0, 2)]
+    assert speaker_at(1.2, 1.8, turns) in (0, 2)  # a tie: either, but one of those two
+    assert speaker_at(4.5, 5.9, turns) == 1
+    assert word_speakers(list(_words((0.1, 0.5, "a"), (5.5, 5.8, "b"))), turns) == [0, 1]
+
+
+def test_no_turns_means_no_speaker():
+    assert word_speakers(list(_words((1.0, 1.5, " hi"))), []) == [None]
+
+
+def test_a_turn_change_splits_a_segment_at_the_new_speakers_first_word():
+    words = _words((3.0, 3.4, " Right."), (3.5, 3.9, " And"), (4.3, 4.6, " I"), (4.6, 5.0, " agree."))
+    segment = Segment(3.0, 5.0, "Right. And I agree.", words)
+    rows = split_by_speaker([segment], TURNS)
+    assert [(r.segment.text, r.speaker) for r in rows] == [("Right. And", 0), ("I agree.", 1)]
+    assert rows[0].segment.start == 3.0 and rows[0].segment.end == 3.9
+    assert rows[1].segment.start == 4.3 and rows[1].segment.end == 5.0
+    assert segment.words == words  # the input is unchanged
+
+
+def test_a_segment_of_one_speaker_is_kept_whole():
+    words = _words((5.0, 5.5, " Fine,"), (5.6, 6.0, " thanks."))
+    segment = Segment(5.0, 6.0, "Fine, thanks.", words)
+    assert split_by_speaker([segment], TURNS) == [SpeakerSegment(segment, 1)]
+
+
+def test_a_segment_without_words_takes_the_speaker_it_overlaps_most():
+    segment = Segment(7.0, 10.5, "Something long.")
+    assert split_by_speaker([segment], TURNS) == [SpeakerSegment(segment, 0)]  # 1.5 s vs 1.0 s
+
+
+def test_rows_from_labelled_words_never_mix_speakers():
+    words = list(_words((0.0, 0.3, " So"), (0.3, 0.6, " how"), (0.7, 1.0, " yes"), (1.0, 1.3, " okay."),
+                        (1.4, 1.7, " Then"), (3.0, 3.2, " later")))
+    speakers = [0, 0, 1, 1, 1, 1]
+    rows = segments_from_words(words, speakers)
+    assert [(r.segment.text, r.speaker) for r in rows] == [
+        ("So how", 0), ("yes okay.", 1), ("Then", 1), ("later", 1)  # sentence end, then a 1.3-s pause
+    ]
+
+
+def test_many_words_against_many_turns_is_quick():
+    """A 3-h session: ~30,000 words against ~2,000 turns in well under a second."""
+    import time
+
+    turns = [SpeakerTurn(i * 5.4, i * 5.4 + 5.0, i % 2) for i in range(2000)]
+    words = [Word(i * 0.36, i * 0.36 + 0.3, " w") for i in range(30000)]
+    started = time.perf_counter()
+    speakers = word_speakers(words, turns)
+    assert time.perf_counter() - started < 3.0
+    assert speakers[0] == 0 and speakers[16] == 1  # 5.76 s: inside the second turn
