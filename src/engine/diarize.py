@@ -398,12 +398,16 @@ class CamPlusPlusDiarizer:
     on this 2-core machine torch's default of 2 took 22-38 s for the 10-min bench session
     against 6.5-6.9 s for one thread (bench/speakers.py part d, bfloat16; in float32 under
     load, 164-234 against 36-38 ms of CPU per window): its OpenMP threads spin waiting for a
-    core that CTranslate2 or another process holds."""
+    core that CTranslate2 or another process holds.
+    `precision`: "auto" times bfloat16 against float32 on the first call (CPU only) and keeps
+    the faster. bfloat16 costs memory: the process held 250 MB more (flat from the first
+    10 min to 3 h; oneDNN's cached kernels) against 17 MB in float32: "float32" where that
+    matters more than 1.6x the speed."""
 
     name = "campplus"
 
     def __init__(self, device: str = "auto", window_s: float = WINDOW_S, step_s: float = STEP_S,
-                 threads: int | None = 1) -> None:
+                 threads: int | None = 1, precision: str = "auto") -> None:
         import torch
 
         if device == "auto":
@@ -415,7 +419,12 @@ class CamPlusPlusDiarizer:
         self.threads = threads
         self.model = load_campplus(device)
         self.fbank = Fbank(device)
-        self.bfloat16: bool | None = None if self.torch.device(device).type == "cpu" else False
+        if precision not in ("auto", "float32", "bfloat16"):
+            raise ValueError(f"precision: auto, float32 or bfloat16, not {precision!r}")
+        on_cpu = self.torch.device(device).type == "cpu"
+        self.bfloat16: bool | None = None if on_cpu and precision == "auto" else precision == "bfloat16"
+        if self.bfloat16:
+            self.model = self.model.to(torch.bfloat16)
 
     def embed(self, audio: np.ndarray, windows: Sequence[Span], progress: Progress | None = None,
               cancel: CancelCheck | None = None) -> np.ndarray:
