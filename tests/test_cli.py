@@ -101,7 +101,7 @@ def test_exit_codes_outputs_beside_input_and_report(good_recording, tiny_model, 
     from engine.hardware import CPU_BATCH_SIZE
 
     assert data["device"] == "cpu" and data["compute_type"] == "int8" and data["batch_size"] == CPU_BATCH_SIZE
-    assert set(data["stages"]) == {"decode", "condition", "speech", "transcribe", "export"}
+    assert set(data["stages"]) == {"decode", "condition", "speech", "transcribe", "speakers", "export"}
     assert data["rtf"] > 0 and data["cost"]["api_dollars"] > 0
     # Running again overwrites its own outputs and still exits 0.
     again = run_cli("transcribe", str(source), "--model", str(tiny_model), "--format", "srt,json")

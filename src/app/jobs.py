@@ -33,7 +33,8 @@ STAGE_TABLE: dict[Stage, StageRow] = {
     Stage.DECODE: StageRow("Decode", 0.05, "#26a69a"),
     Stage.CONDITION: StageRow("Condition", 0.05, "#7e57c2"),
     Stage.SPEECH: StageRow("Speech", 0.10, "#ffa726"),
-    Stage.TRANSCRIBE: StageRow("Transcribe", 0.75, "#1e88e5"),
+    Stage.TRANSCRIBE: StageRow("Transcribe", 0.65, "#1e88e5"),
+    Stage.SPEAKERS: StageRow("Speakers", 0.10, "#ec407a"),
     Stage.EXPORT: StageRow("Export", 0.05, "#8d6e63"),
 }
 STAGES: tuple[Stage, ...] = tuple(Stage)

@@ -69,6 +69,29 @@ def _batch_size(text: str) -> int | None:
     return value
 
 
+def _speakers(text: str) -> int | None | bool:
+    """--speakers: "auto" (None: found), "off" (False: no speaker stage) or a count."""
+    text = text.strip().lower()
+    if text == "auto":
+        return None
+    if text == "off":
+        return False
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected 'auto', 'off' or a number of speakers") from None
+    if not 1 <= value <= 8:
+        raise argparse.ArgumentTypeError("the number of speakers must be 1 to 8")
+    return value
+
+
+def _speaker_names(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError('expected names separated by commas, e.g. "Therapist,Client"')
+    return names
+
+
 def _workers(text: str) -> int:
     try:
         value = int(text)
@@ -101,6 +124,12 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
                         help="where the files go. Default: beside each recording")
     parser.add_argument("--hotwords", default=None, metavar="TEXT",
                         help="names and terms to favour, e.g. \"EMDR, Dr. Okafor, sertraline\". Default: none")
+    parser.add_argument("--speakers", default=None, type=_speakers, metavar="auto|N|off",
+                        help="who said what: the number of people speaking (2 for a one-to-one session), "
+                        "or off. Default: auto = found from the recording")
+    parser.add_argument("--speaker-names", default=(), type=_speaker_names, metavar="NAMES",
+                        help="names for speakers 1, 2, ... in every file, separated by commas, e.g. "
+                        "\"Therapist,Client\" (speaker 1 is the first to speak). Default: Speaker 1, Speaker 2, ...")
     # Words are always timed now (cues take their times from them) and always in the JSON.
     parser.add_argument("--word-timestamps", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--report", type=Path, default=None, metavar="FILE.json",
@@ -251,6 +280,9 @@ def start_run(args: argparse.Namespace) -> TranscribeOptions:
         hotwords=args.hotwords,
         formats=args.format,
         output_dir=args.output_dir,
+        speaker_labels=args.speakers is not False,
+        speakers=args.speakers if args.speakers is not False else None,
+        speaker_names=args.speaker_names,
     )
 
 

@@ -335,7 +335,9 @@ def _record(store, job: _Job, result: RemoteTranscript, options, outputs) -> Non
     store.reset_windows(record.id)
     store.set_fingerprint(record.id, result.fingerprint, result.options_key)
     for window in result.windows:
-        store.commit_window(record.id, window.index, window.start_s, window.end_s, window.segments, window.speech)
+        store.commit_window(
+            record.id, window.index, window.start_s, window.end_s, window.segments, window.speech, window.voices
+        )
     info = result.transcript.info
     if info.language:
         store.set_language(record.id, info.language)

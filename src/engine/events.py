@@ -22,6 +22,8 @@ class Stage(str, Enum):
     CONDITION = "condition"
     SPEECH = "speech"
     TRANSCRIBE = "transcribe"
+    SPEAKERS = "speakers"  # who said what (engine.diarize): voices embedded as windows are
+    # prepared, told apart and put on the words once the whole recording is heard
     EXPORT = "export"
 
 

@@ -111,6 +111,9 @@ class JobRun:
         self.resume = Resume(self.job_id, [], None)
         self.report: RunReport | None = None
         self.transcript: Transcript | None = None
+        self.diarization = None  # engine.diarize.DiarizationRun, when speakers are told apart
+        self.window_segments: list[tuple[int, list[Segment]]] = []  # (window index, its segments)
+        self._speakers_started = False
 
     # -- endings: every one becomes an outcome and an event ---------------------------------
     def outcome(self) -> JobOutcome:
@@ -180,6 +183,7 @@ class JobRun:
             report = self.report = RunReport.for_runtime(runtime, self.options)
             with PeakMemory(gpu=runtime.device == "cuda") as memory:
                 segments, speech, language = self._transcribe(windows, transcriber, info.duration_s)
+                segments = self._speakers(segments)
                 audio_s = decode_report.samples / SAMPLE_RATE
                 self._notes(info.duration_s, audio_s, decode_report, segments)
                 self.transcript = Transcript(
@@ -190,6 +194,7 @@ class JobRun:
                         duration_s=round(audio_s, 3),
                         language=language,
                         model=Path(runtime.model).name if Path(runtime.model).is_dir() else runtime.model,
+                        speakers=tuple(self.options.speaker_names),
                     ),
                 )
                 outputs = self._export()
@@ -282,6 +287,8 @@ class JobRun:
         the device and the detector (decoding, in its own thread, has started already and
         runs ahead meanwhile, so it overlaps loading the model)."""
         device, detector = plan.result()
+        if self.options.speaker_labels:
+            self.diarization = self.engine.diarizer(device).start()
         prepared = 0
         for window in prepared_windows(
             blocks,
@@ -293,11 +300,23 @@ class JobRun:
             edges,
             reporter=self,
         ):
-            prepared += window.audio is not None
+            if window.audio is not None:
+                prepared += 1
+                self._embed_voices(window, total_s)
             yield window
         for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
             reused = stage != Stage.DECODE and not prepared and bool(self.resume.windows)
             self.emit(StageFinished(self.job_id, stage, self.clock.seconds.get(stage.value, 0.0), reused))
+
+    def _embed_voices(self, window: Window, total_s: float) -> None:
+        """Speaker embeddings of a window's speech, on the producer's thread: they are ready
+        before the model has transcribed the window, and only 192 floats a 1.5 s stay."""
+        if self.diarization is None:
+            return
+        self._start_speakers()
+        with self.clock.timed(Stage.SPEAKERS.value):
+            window.voices = self.diarization.embed(window.audio, window.start_s, window.speech, cancel=self.cancel.is_set)
+        self.progress(Stage.SPEAKERS, window.end_s, max(total_s, window.end_s))
 
     def _transcribe(self, windows, transcriber: Transcriber, duration_s: float | None):
         """The consumer: prepared windows through the model, committed to the store in order.
@@ -343,7 +362,11 @@ class JobRun:
                         (window.offset + window.length) / SAMPLE_RATE,
                         result.segments,
                         window_speech,
+                        window.voices,
                     )
+                if self.diarization is not None and window.voices is not None:
+                    self.diarization.add_voices(window.voices)
+                self.window_segments.append((window.index, list(result.segments)))
                 segments.extend(result.segments)
                 speech.extend(window_speech)
                 report.speech_s += sum(clip.duration for clip in window.clips)
@@ -358,6 +381,9 @@ class JobRun:
             if window.audio is None:  # finished by an earlier run: take it from the store
                 flush()
                 stored = resume.windows[window.index]
+                if self.diarization is not None and stored.voices is not None:
+                    self.diarization.add_voices(stored.voices)
+                self.window_segments.append((window.index, list(stored.segments)))
                 segments.extend(stored.segments)
                 speech.extend(stored.speech)
                 report.resumed_windows += 1
@@ -376,6 +402,40 @@ class JobRun:
         reused = not report.windows and report.resumed_windows > 0
         self.emit(StageFinished(job_id, Stage.TRANSCRIBE, clock.seconds.get(Stage.TRANSCRIBE.value, 0.0), reused))
         return segments, speech, language
+
+    def _speakers(self, segments: list[Segment]) -> list[Segment]:
+        """Who said what: the voices heard in every window told apart, then each word and
+        segment given its speaker (a segment holding a turn change is split there), and the
+        store's windows relabelled. Off (speaker_labels False): the stage passes at once."""
+        from engine.speaker_labels import label_segments
+
+        job_id, clock = self.job_id, self.clock
+        self._start_speakers()
+        if self.diarization is None or not self.diarization.windows:
+            self.emit(StageFinished(job_id, Stage.SPEAKERS, clock.seconds.get(Stage.SPEAKERS.value, 0.0)))
+            return segments
+        with clock.timed(Stage.SPEAKERS.value):
+            turns = self.diarization.finish(self.options.speakers)
+        self.report.speakers = len({turn.speaker for turn in turns})
+        if self.report.speakers < 2 and not self.options.speaker_names:
+            # One voice (a dictation, a monologue): "Speaker 1:" before every paragraph says
+            # nothing, so the transcript stays as it is.
+            self.emit(StageFinished(job_id, Stage.SPEAKERS, clock.seconds.get(Stage.SPEAKERS.value, 0.0)))
+            return segments
+        with clock.timed(Stage.SPEAKERS.value):
+            labelled: list[Segment] = []
+            for index, window_segments in self.window_segments:
+                relabelled = label_segments(window_segments, turns)
+                if self.store is not None and relabelled != window_segments:
+                    self.store.relabel_window(job_id, index, relabelled)
+                labelled.extend(relabelled)
+        self.emit(StageFinished(job_id, Stage.SPEAKERS, clock.seconds.get(Stage.SPEAKERS.value, 0.0)))
+        return labelled
+
+    def _start_speakers(self) -> None:
+        if not self._speakers_started:
+            self._speakers_started = True
+            self.started(Stage.SPEAKERS)
 
     def _transcribe_progress(self, job_id: str, windows: list[Window], duration_s: float | None):
         first = windows[0].offset

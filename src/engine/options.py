@@ -28,6 +28,11 @@ class TranscribeOptions:
     cpu_threads: int | None = None  # CTranslate2 intra-op threads; None: chosen from the CPU
     num_workers: int | None = None  # CTranslate2 parallel workers; None: chosen (1)
     max_new_tokens: int | None = None  # cap on tokens per clip (benchmarks; None: model's max)
+    # Who said what (engine.diarize). speakers: how many voices (2 for a one-to-one session,
+    # the usual case); None: found. speaker_labels False skips the stage (a monologue).
+    speaker_labels: bool = True
+    speakers: int | None = None
+    speaker_names: tuple[str, ...] = ()  # "Therapist", "Client": names for speakers 1, 2, ...
     gpu_dollars_per_hour: float = 0.42
     api_dollars_per_minute: float = 0.006
 
@@ -37,6 +42,7 @@ class TranscribeOptions:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["formats"] = list(self.formats)
+        data["speaker_names"] = list(self.speaker_names)
         data["output_dir"] = None if self.output_dir is None else str(self.output_dir)
         return data
 
@@ -46,6 +52,8 @@ class TranscribeOptions:
         values = {key: value for key, value in data.items() if key in known}
         if "formats" in values:
             values["formats"] = tuple(values["formats"])
+        if "speaker_names" in values:
+            values["speaker_names"] = tuple(values["speaker_names"] or ())
         if values.get("output_dir") is not None:
             values["output_dir"] = Path(values["output_dir"])
         return cls(**values)
@@ -69,6 +77,7 @@ class TranscribeOptions:
                 "cpu_threads",
                 "num_workers",
                 "word_timestamps",  # always on now; old stored options may say otherwise
+                "speaker_names",  # names are how speakers are shown, not who said what
             }
         }
         blob = json.dumps(relevant, sort_keys=True).encode()

@@ -51,6 +51,7 @@ class Engine:
         self._cuda_failure: str | None = None  # a warm-up failure: stay on the CPU after it
         self._transcribers: dict[tuple, Transcriber] = {}
         self._detectors: dict[int, SpeechDetector] = {}
+        self._diarizers: dict[str, object] = {}  # device -> engine.diarize.CamPlusPlusDiarizer
 
     # -- commands -------------------------------------------------------------------------
     def cancel(self) -> None:
@@ -61,6 +62,7 @@ class Engine:
             detector.close()
         self._detectors.clear()
         self._transcribers.clear()
+        self._diarizers.clear()
 
     def preload(self) -> None:
         """Do the slow, one-time work now (imports, the device check, the VAD model) so the
@@ -194,6 +196,14 @@ class Engine:
         if workers not in self._detectors:
             self._detectors[workers] = SpeechDetector(workers)
         return self._detectors[workers]
+
+    def diarizer(self, device: str):
+        """The speaker model (engine.diarize), loaded once per device: 1.3 s and torch."""
+        if device not in self._diarizers:
+            from engine.diarize import CamPlusPlusDiarizer
+
+            self._diarizers[device] = CamPlusPlusDiarizer(device=device)
+        return self._diarizers[device]
 
     def emit(self, event) -> None:
         """Hand an event to the front end's sink; thread-safe, and a failing sink never

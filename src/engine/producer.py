@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Iterable, Iterator, Protocol
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from engine.events import Stage
 from engine.report import StageClock
 from engine.speech import Clip, SpeechDetector
 from engine.windowing import FIRST_WINDOW_S, WINDOW_S_CPU, WINDOW_S_GPU, cut_windows
+
+if TYPE_CHECKING:
+    from engine.diarize import Voices
 
 # Decoding may run this many 30-s blocks (~1.9 MB each, ~31 MB in all) ahead of conditioning,
 # so the decoder keeps a core busy while torch finishes importing for the first window; more
@@ -39,6 +42,12 @@ class Window:
     audio: np.ndarray | None  # None when an earlier run finished this window (job store)
     clips: list[Clip]
     nonfinite: int = 0  # damaged (NaN/Inf) samples replaced by silence
+    voices: "Voices | None" = None  # its speech's speaker embeddings (engine.diarize)
+
+    @property
+    def speech(self) -> list[tuple[float, float]]:
+        """Voiced regions, seconds of the recording."""
+        return [span for clip in self.clips for span in clip.voiced]
 
     @property
     def start_s(self) -> float:

@@ -118,10 +118,13 @@ class MemoryStore:
     def windows(self, job_id: str) -> list[WindowRecord]:
         return [self.committed[index] for index in sorted(self.committed)]
 
-    def commit_window(self, job_id, index, start_s, end_s, segments, speech) -> None:
+    def commit_window(self, job_id, index, start_s, end_s, segments, speech, voices=None) -> None:
         self.committed[index] = WindowRecord(
-            index, float(start_s), float(end_s), [(float(a), float(b)) for a, b in speech], list(segments)
+            index, float(start_s), float(end_s), [(float(a), float(b)) for a, b in speech], list(segments), voices
         )
+
+    def relabel_window(self, job_id: str, index: int, segments) -> None:
+        self.committed[index] = replace(self.committed[index], segments=list(segments))
 
     def finish(self, job_id: str, outputs: dict, report: dict, transcript_info: dict | None = None) -> None:
         self._change(status="done")

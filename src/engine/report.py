@@ -36,6 +36,7 @@ class RunReport:
     windows: int = 0
     resumed_windows: int = 0  # windows taken from the job store, not recomputed
     segments: int = 0
+    speakers: int = 0  # voices told apart (0: the speaker stage was off or heard no speech)
     # Did every word come back? (engine.transcribe.SpeechCheck, summed over the windows run)
     clips: int = 0
     clip_fill: float = 0.0  # share of the encoder's 30-s inputs that held audio

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from itertools import accumulate
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, Sequence
 
 from engine.segments import Segment, Word
@@ -107,6 +107,20 @@ def split_by_speaker(segments: Sequence[Segment], turns: Sequence[Turn]) -> list
             continue
         for run, speaker in runs:
             out.append(SpeakerSegment(_segment(run), speaker))
+    return out
+
+
+def label_segments(segments: Sequence[Segment], turns: Sequence[Turn]) -> list[Segment]:
+    """`split_by_speaker` as the transcript's own types: each segment (and each of its
+    words) carries its speaker; a segment holding a turn change is split there."""
+    index = _TurnIndex(turns)
+    out: list[Segment] = []
+    for row in split_by_speaker(segments, turns):
+        words = row.segment.words
+        if words is not None:
+            words = tuple(replace(w, speaker=index.speaker_at(w.start, w.end) if w.text.strip() else row.speaker)
+                          for w in words)
+        out.append(replace(row.segment, words=words, speaker=row.speaker))
     return out
 
 

