@@ -119,6 +119,11 @@ class ClusterRun:
                 f"the cluster has no room for {count} worker(s) of {actor_options} after "
                 f"{START_TIMEOUT_S} s (its resources: {int(cpus)} CPU, {gpus} GPU)"
             ) from None
+        except ray.exceptions.RayError as error:  # a worker (or Ray's local node) died starting
+            self.close()
+            raise ClusterError(
+                f"the cluster's workers could not start ({type(error).__name__}); nothing was transcribed"
+            ) from None
         self._pids = dict(zip(self.workers, pids))
         self.running: dict[str, object] = {}  # job id -> the worker transcribing it
         # job id -> seconds from handing it to a worker to its files written (bench/cluster.py
@@ -381,7 +386,14 @@ def _answers(address: str, timeout_s: float = 5.0) -> bool:
 def run_on_cluster(address: str, inputs, stems, options, store, sink, workers: int | None = None) -> tuple[int, list[dict]]:
     """`transcribe --cluster`: the queue on a cluster; (failures, report rows) as run_jobs."""
     try:
-        run = ClusterRun(address, workers=workers)
+        try:
+            run = ClusterRun(address, workers=workers)
+        except ClusterError:
+            if address != "auto":
+                raise
+            # A local cluster's node can die while starting on a loaded machine (seen on a
+            # 2-core box at load 6): start it once more before giving up.
+            run = ClusterRun(address, workers=workers)
     except ClusterError as error:
         print(f"error: {error}", file=sys.stderr)
         return len(inputs), []
