@@ -82,19 +82,26 @@ class SegmentModel(QAbstractTableModel):
         self.playing_row = -1
         self.endResetModel()
 
-    def sync(self) -> None:
-        """Announce segments the job gained since the last call (live transcription)."""
+    def sync(self) -> bool:
+        """Announce segments the job gained since the last call (live transcription). True
+        when the list was replaced (the engine's final one): rows already shown may have
+        changed too, as the speaker stage splits segments at turn changes and labels them."""
         if self.job is None:
-            return
+            return False
         total = len(self.job.segments)
-        # Replaced by the final list: the speaker stage split segments at turn changes, so
-        # rows already shown changed too (not only rows added at the end).
-        if total < self._count or self.job.segments is not self._segments:
+        replaced = self.job.segments is not self._segments
+        self._segments = self.job.segments
+        if total < self._count:
             self.set_job(self.job)
-        elif total > self._count:
+            return True
+        # Not a reset: that would close an editor and lose the selection and scroll position.
+        if replaced and self._count:
+            self.dataChanged.emit(self.index(0, 0), self.index(self._count - 1, SPEAKER_COLUMN))
+        if total > self._count:
             self.beginInsertRows(QModelIndex(), self._count, total - 1)
             self._count = total
             self.endInsertRows()
+        return replaced
 
     def segment(self, row: int) -> Segment | None:
         if self.job is None or not 0 <= row < self._count:
@@ -400,6 +407,7 @@ class TranscriptView(QWidget):
         self.speaker_filter.setToolTip("Show and search one speaker's lines only")
         self.speaker_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.speaker_filter.hide()  # shown for a transcript with speakers
+        self._rows_hidden = False  # some rows hidden by the speaker filter
         self.next_button = QToolButton(text="▼", toolTip="Next match (Enter)")
 
         self.table = QTableView()
@@ -578,8 +586,12 @@ class TranscriptView(QWidget):
         if self.job is None or self.job.id != job_id:
             return
         at_bottom = self._scrolled_to_bottom()
-        self.model.sync()
-        self._refresh_speakers()
+        if self.model.sync():
+            self._refit_rows.start()  # rows already shown may hold other text now
+        # Live segments have no speakers yet (the speaker stage comes last): the column and
+        # filter change when the job finishes, not on every new line.
+        if self.job.status.finished:
+            self._refresh_speakers()
         if self.search_box.text():
             self._on_search(self.search_box.text())
         if at_bottom:
@@ -675,10 +687,13 @@ class TranscriptView(QWidget):
         self._on_search(self.search_box.text())
 
     def _apply_filter(self) -> None:
+        if self.model.speaker_filter is None and not self._rows_hidden:
+            return  # nothing hidden, nothing to hide: no pass over a long transcript
         for row in range(self.model.rowCount()):
             hidden = not self.model.shows_speaker(row)
             if self.table.isRowHidden(row) != hidden:
                 self.table.setRowHidden(row, hidden)
+        self._rows_hidden = self.model.speaker_filter is not None
 
     def set_speaker_filter(self, speaker: int | None) -> None:
         """Show only `speaker`'s lines (None: everyone's), as the combo beside search does."""

@@ -214,3 +214,30 @@ def _contrast(text: QColor, background: QColor) -> float:
         return 0.2126 * channel(colour.redF()) + 0.7152 * channel(colour.greenF()) + 0.0722 * channel(colour.blueF())
 
     return (luminance(background) + 0.05) / (luminance(text) + 0.05)
+
+
+def test_the_engines_final_split_lines_replace_the_live_ones_in_place(qtbot, tmp_path):
+    """Live lines have no speakers; the finished transcript splits them at turn changes. The
+    view shows the new rows and the speaker column without losing the selected line."""
+    from app.jobs import Job
+    from app.transcript_view import TranscriptView
+    from engine import Segment, Transcript
+
+    view = TranscriptView()
+    qtbot.addWidget(view)
+    job = Job(path=tmp_path / "s.wav", status=JobStatus.RUNNING)
+    job.segments = [Segment(0, 4, " How are you? Fine, thanks."), Segment(4, 6, " Good.")]
+    view.set_job(job)
+    assert view.table.isColumnHidden(SPEAKER_COLUMN)
+    view.table.selectRow(1)
+    final = [Segment(0, 2, " How are you?", speaker=0), Segment(2, 4, " Fine, thanks.", speaker=1),
+             Segment(4, 6, " Good.", speaker=0)]
+    job.transcript = Transcript.of(final, speakers=("Therapist",))
+    job.segments = list(final)
+    job.status = JobStatus.DONE
+    view.refresh(job.id)
+    assert view.model.rowCount() == 3
+    assert [view.model.index(r, TEXT_COLUMN).data() for r in range(3)] == ["How are you?", "Fine, thanks.", "Good."]
+    assert _speaker_cells(view) == ["Therapist", "Speaker 2", "Therapist"]
+    assert not view.table.isColumnHidden(SPEAKER_COLUMN)
+    assert view.table.selectionModel().isRowSelected(1)  # not reset under the user
