@@ -722,7 +722,11 @@ class TranscriptView(QWidget):
             action.triggered.connect(lambda _checked=False, n=number: self.reassign(row, n))
             said_by.addAction(action)
         pairs = [(a, b) for i, a in enumerate(heard) for b in heard[i + 1:]]
-        for first, second in pairs if len(pairs) <= 6 else []:
+        if len(pairs) > 6 and segment.speaker is not None:  # a family session: this line's speaker's
+            pairs = [(segment.speaker, other) for other in heard if other != segment.speaker]
+        if pairs:
+            menu.addSeparator()
+        for first, second in pairs:
             swap = QAction(f"Swap {speakers.name(job, first)} and {speakers.name(job, second)}", menu)
             swap.setToolTip("Everything one said, the other said (the whole transcript)")
             swap.triggered.connect(lambda _checked=False, a=first, b=second: self.swap(a, b))

@@ -156,6 +156,7 @@ def test_reassign_one_line_and_it_persists(make_window, qtbot, tmp_path):
     _action(view.speaker_menu(5), "Speaker 3 (new speaker)").trigger()
     assert _speaker_cells(view)[5] == "Speaker 3"
     assert window.history.store.segments(job.id)[5].speaker == 2
+    assert _action(view.speaker_menu(0), "Swap Speaker 2 and Speaker 3") is not None  # any two of three
 
 
 def test_filter_shows_and_searches_one_speakers_lines(make_window, qtbot, tmp_path):
