@@ -242,3 +242,25 @@ def test_the_engines_final_split_lines_replace_the_live_ones_in_place(qtbot, tmp
     assert _speaker_cells(view) == ["Therapist", "Speaker 2", "Therapist"]
     assert not view.table.isColumnHidden(SPEAKER_COLUMN)
     assert view.table.selectionModel().isRowSelected(1)  # not reset under the user
+
+
+def test_double_click_a_speaker_and_type_a_name(make_window, qtbot, tmp_path):
+    from PySide6.QtWidgets import QApplication, QLineEdit
+
+    window, job = _finished(make_window, qtbot, tmp_path)
+    window.show()
+    qtbot.waitExposed(window)
+    view = window.transcript
+    rect = view.table.visualRect(view.model.index(1, SPEAKER_COLUMN))
+    assert rect.isValid() and rect.left() < view.table.visualRect(view.model.index(1, TEXT_COLUMN)).left()
+    # QTest sends only the double-click event; a real one comes after a press and release.
+    qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: isinstance(QApplication.focusWidget(), QLineEdit))  # editing
+    editor = QApplication.focusWidget()
+    assert editor.text() == "Speaker 2"
+    editor.selectAll()
+    qtbot.keyClicks(editor, "Client")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)  # the delegate commits on the next turn of the loop
+    qtbot.waitUntil(lambda: _speaker_cells(view) == ["Speaker 1", "Client"] * 3)
+    assert job.segments[1].text.strip() != "Client"  # the text column was not edited
