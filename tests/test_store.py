@@ -652,3 +652,64 @@ def test_reset_windows_starts_a_job_afresh(store):
     assert len(store.segments(other.id)) == 2
     store.commit_window(job.id, 0, 0, 300, make_segments(0, 1), [])
     assert len(store.segments(job.id)) == 1
+
+
+# --------------------------------------------------------------------------- speakers (issue 12)
+
+
+def _labelled_job(store) -> str:
+    job = store.create_job(Path("pair.wav"), {}, "k", "fp-pair")
+    words = lambda start, speaker: (Word(start, start + 0.5, " so", 0.9, speaker), Word(start + 0.5, start + 1, " yes", 0.8, speaker))  # noqa: E731
+    store.commit_window(
+        job.id, 0, 0, 300,
+        [Segment(0, 1, " so yes", words(0, 0), 0), Segment(1, 2, " so yes", words(1, 1), 1)],
+        [(0.0, 2.0)],
+    )
+    store.commit_window(job.id, 1, 300, 600, [Segment(300, 301, " and then", None, 0)], [(300.0, 301.0)])
+    store.finish(job.id, {}, {}, {"source": "pair.wav", "duration_s": 600.0, "language": "en", "model": "tiny"})
+    return job.id
+
+
+def test_speaker_names_are_stored_with_the_transcript(data_dir):
+    with JobStore() as store:
+        job_id = _labelled_job(store)
+        store.set_speaker_names(job_id, ["Therapist", "Client"])
+    with JobStore() as store:  # a restart
+        transcript = store.transcript(job_id)
+    assert transcript.info.speakers == ("Therapist", "Client")
+    assert transcript.info.source == "pair.wav" and transcript.info.model == "tiny"  # kept
+    assert [transcript.speaker_name(s.speaker) for s in transcript.segments] == ["Therapist", "Client", "Therapist"]
+    assert transcript.info.edited  # changed by hand: the JSON export says so
+
+
+def test_a_text_edit_keeps_the_speaker_names(store):
+    job_id = _labelled_job(store)
+    store.set_speaker_names(job_id, ["Therapist", "Client"])
+    store.update_segment_text(job_id, 0, " so, yes")
+    assert store.transcript(job_id).info.speakers == ("Therapist", "Client")
+
+
+def test_reassign_one_segment_and_its_words(store):
+    job_id = _labelled_job(store)
+    store.set_segment_speaker(job_id, 2, 1)  # the second window's segment
+    store.set_segment_speaker(job_id, 0, 1)
+    segments = store.segments(job_id)
+    assert [s.speaker for s in segments] == [1, 1, 1]
+    assert [w.speaker for w in segments[0].words] == [1, 1]
+    assert segments[0].text == " so yes" and segments[0].words[1].probability == 0.8  # nothing else moved
+    assert store.edited_positions(job_id) == []  # the text is the engine's
+    assert store.transcript(job_id).info.edited
+    with pytest.raises(IndexError):
+        store.set_segment_speaker(job_id, 3, 0)
+
+
+def test_swap_two_speakers(store):
+    job_id = _labelled_job(store)
+    store.set_speaker_names(job_id, ["Therapist", "Client"])
+    assert store.swap_speakers(job_id, 0, 1) == 3
+    segments = store.segments(job_id)
+    assert [s.speaker for s in segments] == [1, 0, 1]
+    assert [w.speaker for w in segments[1].words] == [0, 0]
+    transcript = store.transcript(job_id)
+    assert transcript.info.speakers == ("Therapist", "Client")  # names stay with the numbers
+    assert transcript.speaker_name(segments[0].speaker) == "Client"

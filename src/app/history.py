@@ -213,6 +213,27 @@ class History:
         except Exception:  # noqa: BLE001
             log.warning("could not save an edit", exc_info=True)
 
+    # Speakers (issue 12): stored with the job, so the names, a swap and a reassigned line
+    # survive a restart and every later export uses them.
+    def set_speaker_names(self, job_id: str, names: tuple[str, ...]) -> None:
+        self._save("set_speaker_names", job_id, list(names))
+
+    def swap_speakers(self, job_id: str, first: int, second: int) -> None:
+        self._save("swap_speakers", job_id, first, second)
+
+    def set_segment_speaker(self, job_id: str, position: int, speaker: int) -> None:
+        self._save("set_segment_speaker", job_id, position, speaker)
+
+    def _save(self, method: str, job_id: str, *args) -> None:
+        if self.store is None:
+            return
+        try:
+            getattr(self.store, method)(job_id, *args)
+        except (KeyError, IndexError):
+            pass  # the job ran without the store
+        except Exception:  # noqa: BLE001 - the change stays in this window; exports have it
+            log.warning("could not save a speaker change (%s)", method, exc_info=True)
+
     def delete(self, job_id: str) -> None:
         if self.store is None:
             return

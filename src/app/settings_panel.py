@@ -38,6 +38,21 @@ LANGUAGES = (
 )
 
 
+# (label, value): "auto" finds how many speak; a number is given; "off" skips the stage.
+SPEAKER_CHOICES: tuple[tuple[str, int | str], ...] = (
+    ("Automatic", "auto"), ("2 (one-to-one session)", 2), ("3", 3), ("4", 4), ("Off (one speaker)", "off"),
+)
+
+
+def split_names(text: str) -> tuple[str, ...]:
+    """ "Therapist, Client" -> ("Therapist", "Client"); a blank between commas keeps its place
+    (that speaker stays "Speaker N")."""
+    names = [" ".join(part.split()) for part in text.split(",")]
+    while names and not names[-1]:
+        names.pop()
+    return tuple(names)
+
+
 def _list_models() -> list[tuple[str, bool]]:
     from engine import catalog
 
@@ -125,6 +140,20 @@ class SettingsPanel(QWidget):
         self.output_browse = QPushButton("Choose…")
         self.output_clear = QPushButton("Beside recordings")
         self.formats = {name: QCheckBox(name.upper()) for name in EXPORT_FORMATS}
+        # Who said what (issue 12): how many voices to tell apart, and what to call them.
+        self.speakers = QComboBox()
+        for label, value in SPEAKER_CHOICES:
+            self.speakers.addItem(label, value)
+        self.speakers.setToolTip(
+            "How many people speak in a recording: 2 for a one-to-one session; automatic finds "
+            "how many; off leaves the transcript without speakers (a dictation)"
+        )
+        self.speaker_names = QLineEdit()
+        self.speaker_names.setPlaceholderText("e.g. Therapist, Client (blank: Speaker 1, Speaker 2)")
+        self.speaker_names.setToolTip(
+            "Names for speakers 1, 2, … in new transcripts, separated by commas. Speaker 1 is "
+            "whoever speaks first; rename or swap them in the transcript if they come out the other way round."
+        )
         self.retention = QCheckBox("Delete sessions not changed for")
         self.retention_days = QSpinBox()
         self.retention_days.setRange(1, 3650)
@@ -168,6 +197,8 @@ class SettingsPanel(QWidget):
         form.addRow("Hotwords:", self.hotwords)
         form.addRow("Output folder:", out_row)
         form.addRow("Formats:", formats_row)
+        form.addRow("Speakers:", self.speakers)
+        form.addRow("Speaker names:", self.speaker_names)
         retention_row = QHBoxLayout()
         retention_row.addWidget(self.retention)
         retention_row.addWidget(self.retention_days)
@@ -207,10 +238,11 @@ class SettingsPanel(QWidget):
 
         # --- signals
         self.model.currentIndexChanged.connect(self._save)
-        for combo in (self.device, self.compute_type, self.language):
+        for combo in (self.device, self.compute_type, self.language, self.speakers):
             combo.currentIndexChanged.connect(self._save)
         self.batch_size.valueChanged.connect(self._save)
         self.hotwords.editingFinished.connect(self._save)
+        self.speaker_names.editingFinished.connect(self._save)
         self.output_dir.editingFinished.connect(self._save)
         for box in self.formats.values():
             box.toggled.connect(self._save)
@@ -240,6 +272,13 @@ class SettingsPanel(QWidget):
             self.output_dir.setText(str(options.output_dir) if options.output_dir else "")
             for name, box in self.formats.items():
                 box.setChecked(name in options.formats)
+            choice = "off" if not options.speaker_labels else (options.speakers or "auto")
+            index = self.speakers.findData(choice)
+            if index < 0:  # a count the list does not offer (set on the command line): keep it
+                self.speakers.addItem(str(choice), choice)
+                index = self.speakers.count() - 1
+            self.speakers.setCurrentIndex(index)
+            self.speaker_names.setText(", ".join(options.speaker_names))
         finally:
             self._loading = False
         self._show_overrides()
@@ -259,6 +298,9 @@ class SettingsPanel(QWidget):
             hotwords=self.hotwords.text().strip() or None,
             output_dir=Path(output).expanduser() if output else None,
             formats=formats,
+            speaker_labels=self.speakers.currentData() != "off",
+            speakers=self.speakers.currentData() if isinstance(self.speakers.currentData(), int) else None,
+            speaker_names=split_names(self.speaker_names.text()),
         )
 
     def _save(self) -> None:

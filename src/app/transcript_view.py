@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices, QFont, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QColor, QDesktopServices, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSizePolicy,
     QTableView,
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import file_dialogs, fmt, stale_exports
+from app import file_dialogs, fmt, speakers, stale_exports
 from app.confidence_delegate import ConfidenceDelegate
 from app.jobs import Job, JobStatus
 from app.model_manager import download_label
@@ -49,6 +50,9 @@ PLAY_PAUSE_KEY = "Ctrl+Space"
 BACK_KEY = "Alt+Left"
 FORWARD_KEY = "Alt+Right"
 REPLAY_KEY = "Ctrl+R"
+# Model columns. The speaker column is the model's last one (so the time and text columns
+# keep their numbers) and is shown between them (see TranscriptView: header.moveSection).
+TIME_COLUMN, TEXT_COLUMN, SPEAKER_COLUMN = 0, 1, 2
 
 
 class SegmentModel(QAbstractTableModel):
@@ -56,6 +60,7 @@ class SegmentModel(QAbstractTableModel):
     are what later exports write)."""
 
     edited = Signal(str, int, str)  # job_id, row, new text
+    speaker_renamed = Signal(str, object)  # job_id, all the speakers' names (tuple[str, ...])
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -65,26 +70,38 @@ class SegmentModel(QAbstractTableModel):
         self._match_set: set[int] = set()
         self.current_match = -1
         self.playing_row = -1  # the segment under the playback position, highlighted
+        self.speaker_filter: int | None = None  # search finds this speaker's lines only
+        self._segments: list[Segment] | None = None  # the job's list as last announced
 
     def set_job(self, job: Job | None) -> None:
         self.beginResetModel()
         self.job = job
         self._count = len(job.segments) if job is not None else 0
+        self._segments = job.segments if job is not None else None
         self._matches, self._match_set, self.current_match = [], set(), -1
         self.playing_row = -1
         self.endResetModel()
 
-    def sync(self) -> None:
-        """Announce segments the job gained since the last call (live transcription)."""
+    def sync(self) -> bool:
+        """Announce segments the job gained since the last call (live transcription). True
+        when the list was replaced (the engine's final one): rows already shown may have
+        changed too, as the speaker stage splits segments at turn changes and labels them."""
         if self.job is None:
-            return
+            return False
         total = len(self.job.segments)
-        if total < self._count:  # replaced by the final list
+        replaced = self.job.segments is not self._segments
+        self._segments = self.job.segments
+        if total < self._count:
             self.set_job(self.job)
-        elif total > self._count:
+            return True
+        # Not a reset: that would close an editor and lose the selection and scroll position.
+        if replaced and self._count:
+            self.dataChanged.emit(self.index(0, 0), self.index(self._count - 1, SPEAKER_COLUMN))
+        if total > self._count:
             self.beginInsertRows(QModelIndex(), self._count, total - 1)
             self._count = total
             self.endInsertRows()
+        return replaced
 
     def segment(self, row: int) -> Segment | None:
         if self.job is None or not 0 <= row < self._count:
@@ -140,14 +157,29 @@ class SegmentModel(QAbstractTableModel):
         query = query.strip().casefold()
         old = self._match_set
         if query and self.job is not None:
-            self._matches = [r for r in range(self._count) if query in self.job.segments[r].text.casefold()]
+            self._matches = [
+                r for r in range(self._count)
+                if query in self.job.segments[r].text.casefold() and self.shows_speaker(r)
+            ]
         else:
             self._matches = []
         self._match_set = set(self._matches)
         self.current_match = 0 if self._matches else -1
         for row in old | self._match_set:
-            self.dataChanged.emit(self.index(row, 0), self.index(row, 1), [Qt.ItemDataRole.BackgroundRole])
+            self.dataChanged.emit(self.index(row, 0), self.index(row, SPEAKER_COLUMN), [Qt.ItemDataRole.BackgroundRole])
         return list(self._matches)
+
+    def shows_speaker(self, row: int) -> bool:
+        """Whether row `row` passes the speaker filter (every row does with "All speakers")."""
+        if self.speaker_filter is None:
+            return True
+        segment = self.segment(row)
+        return segment is not None and segment.speaker == self.speaker_filter
+
+    def changed_all(self) -> None:
+        """Speakers were renamed, swapped or reassigned: repaint every row."""
+        if self._count:
+            self.dataChanged.emit(self.index(0, 0), self.index(self._count - 1, SPEAKER_COLUMN))
 
     @property
     def matches(self) -> list[int]:
@@ -158,19 +190,28 @@ class SegmentModel(QAbstractTableModel):
         return 0 if parent.isValid() else self._count
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else 2
+        return 0 if parent.isValid() else 3
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return ("Time", "Text (double-click to correct)")[section]
+            return ("Time", "Text (double-click to correct)", "Speaker")[section]
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            return ("Click a time to play the recording from there", "Double-click the text to correct it")[section]
+            return (
+                "Click a time to play the recording from there",
+                "Double-click the text to correct it",
+                "Double-click a speaker to rename them everywhere; right-click a line to swap "
+                "speakers or say who said it",
+            )[section]
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
         segment = self.segment(index.row()) if index.isValid() else None
         if segment is None:
             return None
+        if index.column() == SPEAKER_COLUMN:
+            speaker_data = self._speaker_data(segment, role)
+            if speaker_data is not None or role not in (Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.FontRole):
+                return speaker_data
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             if index.column() == 0:
                 return f"▶ {fmt.timestamp(segment.start)}" if role == Qt.ItemDataRole.DisplayRole else segment.start
@@ -190,6 +231,23 @@ class SegmentModel(QAbstractTableModel):
             return font
         return None
 
+    def _speaker_data(self, segment: Segment, role: int):
+        """The speaker cell: the name in the speaker's colour, bold, after a swatch of it."""
+        if segment.speaker is None or self.job is None:
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return speakers.name(self.job, segment.speaker)
+        if role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.DecorationRole):
+            return QColor(speakers.colour(segment.speaker))
+        if role == Qt.ItemDataRole.FontRole:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole:
+            name = speakers.name(self.job, segment.speaker)
+            return f"{name}: double-click to rename everywhere (view, search, every export)"
+        return None
+
     def _text_tooltip(self, row: int) -> str | None:
         low = self.low_confidence_words(row)
         if not low or self.marked_html(row) is None:
@@ -202,12 +260,18 @@ class SegmentModel(QAbstractTableModel):
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.isValid() and index.column() == 1:
+        if index.isValid() and index.column() == TEXT_COLUMN:
             flags |= Qt.ItemFlag.ItemIsEditable
+        if index.isValid() and index.column() == SPEAKER_COLUMN and speakers.editable(self.job):
+            segment = self.segment(index.row())
+            if segment is not None and segment.speaker is not None:
+                flags |= Qt.ItemFlag.ItemIsEditable  # a rename, for every line of that speaker
         return flags
 
     def setData(self, index: Index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
         segment = self.segment(index.row()) if index.isValid() else None
+        if index.column() == SPEAKER_COLUMN and segment is not None and role == Qt.ItemDataRole.EditRole:
+            return self.rename_speaker(segment.speaker, str(value))
         if segment is None or index.column() != 1 or role != Qt.ItemDataRole.EditRole or self.job is None:
             return False
         text = " ".join(str(value).split())
@@ -218,6 +282,17 @@ class SegmentModel(QAbstractTableModel):
         self.job.edited = True
         self.dataChanged.emit(index, index)
         self.edited.emit(self.job.id, index.row(), text)
+        return True
+
+    def rename_speaker(self, speaker: int | None, name: str) -> bool:
+        """Rename `speaker` in every row (and every export of the job)."""
+        if speaker is None or not speakers.editable(self.job):
+            return False
+        names = speakers.rename(self.job, speaker, name)
+        if names is None:
+            return False
+        self.changed_all()
+        self.speaker_renamed.emit(self.job.id, names)
         return True
 
 
@@ -292,6 +367,11 @@ class _Player:
 class TranscriptView(QWidget):
     message = Signal(str)  # one line for the status bar
     segment_edited = Signal(str, int, str)
+    # Speaker changes, to be stored with the job (app.history): names by number; a swap;
+    # one segment (row, as in the store's positions) said by another speaker.
+    speakers_renamed = Signal(str, object)  # job_id, tuple[str, ...]
+    speakers_swapped = Signal(str, int, int)  # job_id, first, second
+    segment_speaker_set = Signal(str, int, int)  # job_id, row, speaker
     fix_model = Signal(str, bool)  # model name, True: download it now (False: choose another)
 
     def __init__(self, parent: QWidget | None = None, player_factory: Callable[[], object] = _Player) -> None:
@@ -300,6 +380,8 @@ class TranscriptView(QWidget):
         self.model.edited.connect(self.segment_edited)
         self.model.edited.connect(lambda *_: self._refresh_title())
         self.model.edited.connect(self._on_edited)
+        self.model.speaker_renamed.connect(self.speakers_renamed)
+        self.model.speaker_renamed.connect(lambda job_id, _names: self._on_speakers_changed(job_id))
         # The job's speech regions (the window sets this from the job store): rewritten TXT and
         # subtitles are cut at the same pauses as the engine's.
         self._player_factory = player_factory
@@ -321,6 +403,11 @@ class TranscriptView(QWidget):
         self.match_label = QLabel("")
         self.match_label.setMinimumWidth(90)
         self.prev_button = QToolButton(text="▲", toolTip="Previous match (Shift+Enter)")
+        self.speaker_filter = QComboBox()
+        self.speaker_filter.setToolTip("Show and search one speaker's lines only")
+        self.speaker_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.speaker_filter.hide()  # shown for a transcript with speakers
+        self._rows_hidden = False  # some rows hidden by the speaker filter
         self.next_button = QToolButton(text="▼", toolTip="Next match (Enter)")
 
         self.table = QTableView()
@@ -350,6 +437,14 @@ class TranscriptView(QWidget):
         self.model.rowsInserted.connect(self._fit_new_rows)
         self.model.modelReset.connect(self._refit_rows.start)
         self.table.setItemDelegateForColumn(1, ConfidenceDelegate(self.table))
+        # The speaker column sits between time and text on screen; hidden until a transcript
+        # has speakers (most recordings made before issue 12, and monologues, have none).
+        header.moveSection(header.visualIndex(SPEAKER_COLUMN), 1)
+        header.setSectionResizeMode(SPEAKER_COLUMN, QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(SPEAKER_COLUMN, metrics.horizontalAdvance("Speaker 10") + 48)
+        self.table.setColumnHidden(SPEAKER_COLUMN, True)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._show_menu)
         self.table.setToolTip(
             "Click a line to play the recording from there; double-click the text to hear that line "
             f"and correct it. While typing: {PLAY_PAUSE_KEY} play/pause, {BACK_KEY} back "
@@ -405,6 +500,7 @@ class TranscriptView(QWidget):
 
         search_row = QHBoxLayout()
         search_row.addWidget(self.search_box, 1)
+        search_row.addWidget(self.speaker_filter)
         search_row.addWidget(self.match_label)
         search_row.addWidget(self.prev_button)
         search_row.addWidget(self.next_button)
@@ -436,6 +532,7 @@ class TranscriptView(QWidget):
         layout.addLayout(bottom)
 
         self.search_box.textChanged.connect(self._on_search)
+        self.speaker_filter.currentIndexChanged.connect(self._on_filter)
         self.search_box.returnPressed.connect(lambda: self.step_match(1))
         QShortcut(QKeySequence("Shift+Return"), self.search_box, activated=lambda: self.step_match(-1))
         self.next_button.clicked.connect(lambda: self.step_match(1))
@@ -472,6 +569,7 @@ class TranscriptView(QWidget):
             self._follow.stop()
             self._stop_at = None
         self.model.set_job(job)
+        self._refresh_speakers(keep_filter=False)
         self._refresh_title()
         self._on_search(self.search_box.text())
         self._update_buttons()
@@ -480,13 +578,20 @@ class TranscriptView(QWidget):
     def _fit_new_rows(self, _parent: QModelIndex, first: int, last: int) -> None:
         for row in range(first, last + 1):
             self.table.resizeRowToContents(row)
+            if self.model.speaker_filter is not None:
+                self.table.setRowHidden(row, not self.model.shows_speaker(row))
 
     def refresh(self, job_id: str) -> None:
         """The job changed (new segments, finished, replaced list)."""
         if self.job is None or self.job.id != job_id:
             return
         at_bottom = self._scrolled_to_bottom()
-        self.model.sync()
+        if self.model.sync():
+            self._refit_rows.start()  # rows already shown may hold other text now
+        # Live segments have no speakers yet (the speaker stage comes last): the column and
+        # filter change when the job finishes, not on every new line.
+        if self.job.status.finished:
+            self._refresh_speakers()
         if self.search_box.text():
             self._on_search(self.search_box.text())
         if at_bottom:
@@ -549,13 +654,125 @@ class TranscriptView(QWidget):
         if matches:
             self.table.scrollTo(self.model.index(matches[0], 1))
 
+    # ----------------------------------------------------------------- speakers
+    def _refresh_speakers(self, keep_filter: bool = True) -> None:
+        """The speaker column and filter follow the transcript: shown when it has speakers,
+        with their current names."""
+        job = self.job
+        heard = speakers.numbers(job)
+        self.table.setColumnHidden(SPEAKER_COLUMN, not heard)
+        wanted = self.model.speaker_filter if keep_filter else None
+        if wanted not in heard:
+            wanted = None
+        entries = [("All speakers", None)] + [(speakers.name(job, n), n) for n in heard] if heard else []
+        current = [(self.speaker_filter.itemText(i), self.speaker_filter.itemData(i)) for i in range(self.speaker_filter.count())]
+        if entries != current:
+            self.speaker_filter.blockSignals(True)
+            self.speaker_filter.clear()
+            for label, number in entries:
+                self.speaker_filter.addItem(label, number)
+            self.speaker_filter.blockSignals(False)
+        self.speaker_filter.setVisible(bool(heard))
+        index = self.speaker_filter.findData(wanted) if wanted is not None else 0
+        if self.speaker_filter.count() and self.speaker_filter.currentIndex() != index:
+            self.speaker_filter.blockSignals(True)
+            self.speaker_filter.setCurrentIndex(index)
+            self.speaker_filter.blockSignals(False)
+        self.model.speaker_filter = wanted
+        self._apply_filter()
+
+    def _on_filter(self, _index: int) -> None:
+        self.model.speaker_filter = self.speaker_filter.currentData()
+        self._apply_filter()
+        self._on_search(self.search_box.text())
+
+    def _apply_filter(self) -> None:
+        if self.model.speaker_filter is None and not self._rows_hidden:
+            return  # nothing hidden, nothing to hide: no pass over a long transcript
+        for row in range(self.model.rowCount()):
+            hidden = not self.model.shows_speaker(row)
+            if self.table.isRowHidden(row) != hidden:
+                self.table.setRowHidden(row, hidden)
+        self._rows_hidden = self.model.speaker_filter is not None
+
+    def set_speaker_filter(self, speaker: int | None) -> None:
+        """Show only `speaker`'s lines (None: everyone's), as the combo beside search does."""
+        index = self.speaker_filter.findData(speaker) if speaker is not None else 0
+        if index >= 0 and self.speaker_filter.count():
+            self.speaker_filter.setCurrentIndex(index)
+
+    def speaker_menu(self, row: int) -> QMenu | None:
+        """The right-click menu of line `row`: rename its speaker, say who said it, swap two
+        speakers. None where there is nothing to change (no speakers, job not finished)."""
+        job = self.job
+        segment = self.model.segment(row)
+        if segment is None or not speakers.editable(job):
+            return None
+        heard = speakers.numbers(job)
+        menu = QMenu(self)
+        if segment.speaker is not None:
+            rename = QAction(f"Rename {speakers.name(job, segment.speaker)}…", menu)
+            rename.triggered.connect(lambda: self.table.edit(self.model.index(row, SPEAKER_COLUMN)))
+            menu.addAction(rename)
+        said_by = menu.addMenu("Said by")
+        new = max(heard) + 1
+        for number in [*heard, new]:
+            label = speakers.name(job, number) + (" (new speaker)" if number == new else "")
+            action = QAction(label, said_by, checkable=True, checked=number == segment.speaker)
+            action.triggered.connect(lambda _checked=False, n=number: self.reassign(row, n))
+            said_by.addAction(action)
+        pairs = [(a, b) for i, a in enumerate(heard) for b in heard[i + 1:]]
+        if len(pairs) > 6 and segment.speaker is not None:  # a family session: this line's speaker's
+            pairs = [(segment.speaker, other) for other in heard if other != segment.speaker]
+        if pairs:
+            menu.addSeparator()
+        for first, second in pairs:
+            swap = QAction(f"Swap {speakers.name(job, first)} and {speakers.name(job, second)}", menu)
+            swap.setToolTip("Everything one said, the other said (the whole transcript)")
+            swap.triggered.connect(lambda _checked=False, a=first, b=second: self.swap(a, b))
+            menu.addAction(swap)
+        return menu
+
+    def _show_menu(self, pos) -> None:
+        index = self.table.indexAt(pos)
+        menu = self.speaker_menu(index.row()) if index.isValid() else None
+        if menu is not None:
+            menu.exec(self.table.viewport().mapToGlobal(pos))
+            menu.deleteLater()
+
+    def swap(self, first: int, second: int) -> bool:
+        job = self.job
+        if not speakers.editable(job) or not speakers.swap(job, first, second):
+            return False
+        self.speakers_swapped.emit(job.id, first, second)
+        self._on_speakers_changed(job.id)
+        self.message.emit(f"Swapped {speakers.name(job, first)} and {speakers.name(job, second)}")
+        return True
+
+    def reassign(self, row: int, speaker: int) -> bool:
+        job = self.job
+        if not speakers.editable(job) or self.model.segment(row) is None or not speakers.reassign(job, row, speaker):
+            return False
+        self.segment_speaker_set.emit(job.id, row, speaker)
+        self._on_speakers_changed(job.id)
+        return True
+
+    def _on_speakers_changed(self, job_id: str) -> None:
+        if self.job is None or self.job.id != job_id:
+            return
+        self.model.changed_all()
+        self._refresh_speakers()
+        self._on_search(self.search_box.text())
+        self._refresh_title()
+        self._refresh_stale()
+
     def step_match(self, step: int) -> None:
         matches = self.model.matches
         if not matches:
             return
         self.model.current_match = (self.model.current_match + step) % len(matches)
         row = matches[self.model.current_match]
-        self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(self.model.rowCount() - 1, 1))
+        self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(self.model.rowCount() - 1, SPEAKER_COLUMN))
         self.table.scrollTo(self.model.index(row, 1))
         self.match_label.setText(f"{self.model.current_match + 1} of {len(matches)}")
 
@@ -567,10 +784,12 @@ class TranscriptView(QWidget):
         index = self.model.index(row, 1)
         if not index.isValid():
             return False
+        if not self.model.shows_speaker(row):  # a hit from another speaker: show everyone
+            self.set_speaker_filter(None)
         matches = self.model.matches
         if row in matches:
             self.model.current_match = matches.index(row)
-            self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(self.model.rowCount() - 1, 1))
+            self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(self.model.rowCount() - 1, SPEAKER_COLUMN))
             self.match_label.setText(f"{self.model.current_match + 1} of {len(matches)}")
         self.table.setCurrentIndex(index)
         self.table.selectRow(row)
@@ -585,7 +804,9 @@ class TranscriptView(QWidget):
 
     def _on_double_clicked(self, index: QModelIndex) -> None:
         """Double-click edits the text (the table's edit trigger); the line is also played,
-        once, so it is heard before it is corrected."""
+        once, so it is heard before it is corrected. On a speaker it renames (no playing)."""
+        if index.column() == SPEAKER_COLUMN:
+            return
         self.play_segment(index.row())
 
     def play_segment(self, row: int) -> None:

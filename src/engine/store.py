@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
@@ -899,7 +899,7 @@ class JobStore:
         data.setdefault("model", str((record.options or {}).get("model", "")))
         info = TranscriptInfo.from_dict(data)
         if self.edited_positions(job_id):
-            info = TranscriptInfo(info.source, info.duration_s, info.language, info.model, edited=True)
+            info = replace(info, edited=True)  # keeps the speakers' names
         return Transcript(
             tuple(segment for window in windows for segment in window.segments),
             tuple(span for window in windows for span in window.speech),
@@ -931,6 +931,75 @@ class JobStore:
                 (text, text.casefold(), job_id, window["idx"], remaining),
             )
             conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time(), job_id))
+
+    def _locate(self, conn: sqlite3.Connection, job_id: str, position: int) -> tuple[int, int]:
+        """(window index, seq) of segment number `position` (as in `segments(job_id)`)."""
+        if position < 0:
+            raise IndexError(f"segment position {position} out of range")
+        windows = conn.execute(
+            "SELECT idx, segment_count FROM windows WHERE job_id = ? ORDER BY idx", (job_id,)
+        ).fetchall()
+        remaining = position
+        for window in windows:
+            if remaining < window["segment_count"]:
+                return window["idx"], remaining
+            remaining -= window["segment_count"]
+        raise IndexError(f"job {job_id} has no segment {position}")
+
+    def _mark_hand_edited(self, conn: sqlite3.Connection, job_id: str, **changes) -> None:
+        """Merge `changes` into the job's transcript metadata and mark it edited by hand (its
+        JSON export says so; the app shows exports written before as stale after a restart)."""
+        row = conn.execute("SELECT transcript_json FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no job {job_id}")
+        data = json.loads(row["transcript_json"]) if row["transcript_json"] else {}
+        data.update(changes, edited=True)
+        conn.execute(
+            "UPDATE jobs SET transcript_json = ?, updated_at = ? WHERE id = ?", (_dumps(data), time.time(), job_id)
+        )
+
+    def set_speaker_names(self, job_id: str, names: Sequence[str]) -> None:
+        """Name the job's speakers (by number: names[0] is speaker 0): every export rendered
+        from `transcript(job_id)` uses them. Stored in the transcript metadata."""
+        with self._write() as conn:
+            self._mark_hand_edited(conn, job_id, speakers=[str(name) for name in names])
+
+    def set_segment_speaker(self, job_id: str, position: int, speaker: int | None) -> None:
+        """Say who said segment number `position` (as in `segments(job_id)`); its words
+        follow it. The text and the word timings stay as they are."""
+        with self._write() as conn:
+            window_idx, seq = self._locate(conn, job_id, position)
+            self._set_speaker(conn, job_id, window_idx, seq, speaker)
+            self._mark_hand_edited(conn, job_id)
+
+    def swap_speakers(self, job_id: str, first: int, second: int) -> int:
+        """Every segment (and word) of speaker `first` becomes `second`'s and the other way
+        round, in one transaction; the names stay with the numbers. Returns segments changed."""
+        swap = {first: second, second: first}
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT window_idx, seq, speaker FROM segments WHERE job_id = ? AND speaker IN (?, ?)",
+                (job_id, first, second),
+            ).fetchall()
+            for row in rows:
+                self._set_speaker(conn, job_id, row["window_idx"], row["seq"], swap[row["speaker"]])
+            self._mark_hand_edited(conn, job_id)
+        return len(rows)
+
+    @staticmethod
+    def _set_speaker(conn: sqlite3.Connection, job_id: str, window_idx: int, seq: int, speaker: int | None) -> None:
+        key = (job_id, window_idx, seq)
+        row = conn.execute(
+            "SELECT words_json FROM segments WHERE job_id = ? AND window_idx = ? AND seq = ?", key
+        ).fetchone()
+        words_json = row["words_json"] if row is not None else None
+        if words_json is not None:
+            words = [replace(word, speaker=speaker) for word in _words_from_json(words_json)]
+            words_json = _words_json(words)
+        conn.execute(
+            "UPDATE segments SET speaker = ?, words_json = ? WHERE job_id = ? AND window_idx = ? AND seq = ?",
+            (speaker, words_json, *key),
+        )
 
     def edited_positions(self, job_id: str) -> list[int]:
         """Positions (as in `segments(job_id)`) of the segments the user has edited."""

@@ -4,6 +4,9 @@ Events come in the real engine's order under the one id the app gave the job: Jo
 then decoding (on its own thread, in the engine) while the model loads; stages overlap (decode/condition/speech finish while transcription runs), progress is
 reported in seconds of audio, and cancel() stops it within one step. It returns the real
 `JobOutcome` with a `Transcript`, and writes its exports with the engine's own renderer.
+With `speakers=N` (>= 2) its speaker stage labels segment i as speaker i % N (words too)
+after transcription, as the real one does: live segments come unlabelled, the final transcript
+and the store's windows labelled, named from `options.speaker_names`.
 Recordings whose name contains "broken" fail with a one-line reason, like a damaged file.
 Given the app's job store, it records the run there like the real engine: status, one
 committed window per segment, and the outputs and report when done.
@@ -11,6 +14,7 @@ committed window per segment, and the outputs and report when done.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 import time
 import uuid
 from pathlib import Path
@@ -31,7 +35,7 @@ from engine.events import (
 from engine.job_run import JobOutcome
 from engine.monitor import GpuSample, SystemSample
 from engine.report import RunReport
-from engine.segments import Segment
+from engine.segments import Segment, Word
 from engine.status import JobStatus
 from engine.transcript import Transcript
 
@@ -49,8 +53,12 @@ LONG_MODEL_REASON = (
 
 
 class FakeEngine:
-    def __init__(self, sink, store=None, *, segments: int = 6, step_s: float = 0.02, duration_s: float = 60.0):
+    def __init__(
+        self, sink, store=None, *, segments: int = 6, step_s: float = 0.02, duration_s: float = 60.0,
+        speakers: int | None = None,
+    ):
         self._sink = sink
+        self.speakers = speakers
         self.store = store
         self._cancel = threading.Event()
         self.segments = segments
@@ -128,13 +136,18 @@ class FakeEngine:
                 emit(StageFinished(job_id, stage, 0.01 * self.segments))
             emit(StageFinished(job_id, Stage.TRANSCRIBE, self.step_s * 2 * self.segments))
             emit(StageStarted(job_id, Stage.SPEAKERS))
+            if self.speakers and options.speaker_labels:
+                segments = [_labelled(segment, i % self.speakers) for i, segment in enumerate(segments)]
+                for i, segment in enumerate(segments):
+                    self._record("relabel_window", job_id, i, [segment])
             emit(StageFinished(job_id, Stage.SPEAKERS, 0.01))
             emit(StageStarted(job_id, Stage.EXPORT))
             from engine.export import write_outputs
 
             stem = output_stem or Path(options.output_dir or path.parent) / path.stem
             transcript = Transcript.of(
-                segments, [(s.start, s.end) for s in segments], source=path.name, duration_s=total, model="tiny"
+                segments, [(s.start, s.end) for s in segments], source=path.name, duration_s=total, model="tiny",
+                speakers=tuple(options.speaker_names) if self.speakers else (),
             )
             outputs = write_outputs(transcript, stem, options.formats)
             emit(StageProgress(job_id, Stage.EXPORT, 1.0, 1.0))
@@ -156,6 +169,17 @@ class FakeEngine:
         emit(JobNote(job_id, f"{path.name}: fake engine finished", "info"))
         emit(JobDone(job_id, outputs, report, transcript))
         return JobOutcome(job_id, JobStatus.DONE, outputs, None, report, transcript)
+
+
+def _labelled(segment: Segment, speaker: int) -> Segment:
+    """The segment said by `speaker`, with timed words (each word its share of the time)."""
+    texts = segment.text.split()
+    step = (segment.end - segment.start) / len(texts)
+    words = tuple(
+        Word(segment.start + k * step, segment.start + (k + 1) * step, f" {text}", 0.9, speaker)
+        for k, text in enumerate(texts)
+    )
+    return replace(segment, words=words, speaker=speaker)
 
 
 class _Stop(Exception):

@@ -1,0 +1,106 @@
+"""Who said what, as the app changes it (issue 12): rename a speaker, swap two, reassign one
+segment. No Qt here; the transcript view calls these and then saves through app.history.
+
+Every change goes into the Job the view shows (its `transcript.info.speakers` names and its
+`segments`), so `Job.current_transcript()`, and so every export and "Update exports", has it
+at once; the change also counts as an edit, so the job's exports written before it are stale.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from app.jobs import Job
+from engine import Segment, Transcript
+
+# One colour per speaker number (cycled past eight), for the name written in it: dark enough
+# to read on white and on the search highlight (contrast >= 4.5), far apart in hue so that
+# Speaker 1 and Speaker 2 never look alike.
+PALETTE = ("#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#a84300", "#00695c", "#ad1457", "#4e342e")
+MAX_NAME = 60  # characters: a name is a label, not a note
+
+
+def colour(speaker: int) -> str:
+    return PALETTE[speaker % len(PALETTE)]
+
+
+def numbers(job: Job | None) -> list[int]:
+    """The speakers heard in the job's transcript as it stands, in order of number."""
+    if job is None:
+        return []
+    return sorted({s.speaker for s in job.segments if s.speaker is not None})
+
+
+def name(job: Job, speaker: int) -> str:
+    return _base(job).info.speaker_name(speaker)
+
+
+def names(job: Job) -> tuple[str, ...]:
+    return _base(job).info.speakers
+
+
+def editable(job: Job | None) -> bool:
+    """Speakers can be changed once the job has finished: before that, its segments are the
+    live, unlabelled ones, and the engine's final transcript would replace them."""
+    return job is not None and job.status.finished and bool(numbers(job))
+
+
+def clean_name(text: str) -> str:
+    return " ".join(str(text).split())[:MAX_NAME]
+
+
+def rename(job: Job, speaker: int, new_name: str) -> tuple[str, ...] | None:
+    """Name `speaker` (0-based) in every view and export of `job`. Returns all the names to
+    store, or None when nothing changed. An empty name goes back to "Speaker N"."""
+    new_name = clean_name(new_name)
+    current = list(names(job))
+    if name(job, speaker) == (new_name or f"Speaker {speaker + 1}"):
+        return None
+    while len(current) <= speaker:
+        current.append("")  # unnamed speakers before it keep "Speaker N"
+    current[speaker] = new_name
+    while current and not current[-1]:
+        current.pop()
+    job.transcript = _base(job).with_speaker_names(current)
+    _edited(job)
+    return tuple(current)
+
+
+def swap(job: Job, first: int, second: int) -> bool:
+    """Whatever `first` said, `second` said, and the other way round (the names stay with
+    the numbers: "Therapist" is still speaker 0)."""
+    if first == second:
+        return False
+    other = {first: second, second: first}
+    changed = False
+    for row, segment in enumerate(job.segments):
+        if segment.speaker in other:
+            job.segments[row] = _said_by(segment, other[segment.speaker])
+            changed = True
+    if changed:
+        _edited(job)
+    return changed
+
+
+def reassign(job: Job, row: int, speaker: int) -> bool:
+    """Segment `row` was said by `speaker`; its words follow it."""
+    segment = job.segments[row]
+    if segment.speaker == speaker:
+        return False
+    job.segments[row] = _said_by(segment, speaker)
+    _edited(job)
+    return True
+
+
+def _said_by(segment: Segment, speaker: int) -> Segment:
+    words = None if segment.words is None else tuple(replace(w, speaker=speaker) for w in segment.words)
+    return replace(segment, speaker=speaker, words=words)
+
+
+def _base(job: Job) -> Transcript:
+    return job.transcript or Transcript.of([], source=job.path.name)
+
+
+def _edited(job: Job) -> None:
+    job.edited = True
+    job.edited_at = time.time()  # exports written before now are stale

@@ -1,0 +1,266 @@
+"""Speakers in the app (issue 12): a coloured speaker column, rename once and it applies
+everywhere (view, search, exports, the store), swap two speakers, reassign one line, filter
+search by speaker, and the speaker settings reaching the engine."""
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+
+from app import speakers
+from app.jobs import JobStatus
+from app.transcript_view import MATCH_COLOR, SPEAKER_COLUMN, TEXT_COLUMN, TIME_COLUMN
+
+
+def _finished(make_window, qtbot, tmp_path, name="couple session.wav", **engine):
+    window = make_window(segments=engine.pop("segments", 6), step_s=0.005, speakers=engine.pop("speakers", 2))
+    recording = tmp_path / name
+    recording.write_bytes(b"x")
+    job = window.add_paths([recording])[0]
+    window.controller.start()
+    qtbot.waitUntil(lambda: job.status.finished, timeout=10000)
+    assert job.status == JobStatus.DONE and job.outputs
+    window.select_job(job.id)
+    return window, job
+
+
+def _speaker_cells(view) -> list[str]:
+    return [view.model.index(row, SPEAKER_COLUMN).data() for row in range(view.model.rowCount())]
+
+
+def _visible_rows(view) -> list[int]:
+    return [row for row in range(view.model.rowCount()) if not view.table.isRowHidden(row)]
+
+
+def _action(menu, text: str):
+    for action in menu.actions():
+        if action.menu() is not None:
+            found = _action(action.menu(), text)
+            if found is not None:
+                return found
+        if action.text() == text:
+            return action
+    return None
+
+
+def _rename(view, row: int, name: str) -> None:
+    assert view.model.setData(view.model.index(row, SPEAKER_COLUMN), name, Qt.ItemDataRole.EditRole)
+
+
+def test_speaker_column_between_time_and_text_with_a_colour_per_speaker(make_window, qtbot, tmp_path):
+    window, job = _finished(make_window, qtbot, tmp_path)
+    view = window.transcript
+    header = view.table.horizontalHeader()
+    assert not view.table.isColumnHidden(SPEAKER_COLUMN)
+    assert [header.logicalIndex(i) for i in range(3)] == [TIME_COLUMN, SPEAKER_COLUMN, TEXT_COLUMN]
+    assert _speaker_cells(view) == ["Speaker 1", "Speaker 2"] * 3
+    first = view.model.index(0, SPEAKER_COLUMN).data(Qt.ItemDataRole.ForegroundRole)
+    second = view.model.index(1, SPEAKER_COLUMN).data(Qt.ItemDataRole.ForegroundRole)
+    assert isinstance(first, QColor) and isinstance(second, QColor) and first != second
+    assert view.model.index(2, SPEAKER_COLUMN).data(Qt.ItemDataRole.ForegroundRole) == first
+    # readable on white and on a search match: no pale colour in the palette (WCAG >= 4.5)
+    for colour in speakers.PALETTE:
+        assert _contrast(QColor(colour), QColor("white")) >= 4.5, colour
+        assert _contrast(QColor(colour), MATCH_COLOR) >= 4.5, colour
+    assert not view.speaker_filter.isHidden()
+    assert [view.speaker_filter.itemText(i) for i in range(view.speaker_filter.count())] == [
+        "All speakers", "Speaker 1", "Speaker 2"
+    ]
+
+
+def test_no_speaker_column_for_an_unlabelled_transcript(make_window, qtbot, tmp_path):
+    window, job = _finished(make_window, qtbot, tmp_path, speakers=None)
+    view = window.transcript
+    assert view.model.rowCount() == 6
+    assert view.table.isColumnHidden(SPEAKER_COLUMN) and view.speaker_filter.isHidden()
+    assert view.speaker_menu(0) is None  # nothing to rename or swap
+
+
+def test_rename_applies_to_view_search_and_updated_exports(make_window, qtbot, tmp_path):
+    window, job = _finished(make_window, qtbot, tmp_path)
+    view = window.transcript
+    assert view.stale_bar.isHidden()
+    assert "Therapist" not in job.outputs["txt"].read_text(encoding="utf-8")
+    _rename(view, 2, "Therapist")  # row 2 is Speaker 1's: every line of theirs is renamed
+    assert _speaker_cells(view) == ["Therapist", "Speaker 2"] * 3
+    assert "Therapist" in [view.speaker_filter.itemText(i) for i in range(view.speaker_filter.count())]
+    assert "(edited)" in view.title.text()
+    assert not view.stale_bar.isHidden()  # the exports still say "Speaker 1"
+    view.update_exports_button.click()
+    assert view.stale_bar.isHidden()
+    txt = job.outputs["txt"].read_text(encoding="utf-8")
+    assert "Therapist: I have been sleeping better mostly number 1." in txt
+    assert "Speaker 1" not in txt and "Speaker 2:" in txt
+    vtt = job.outputs["vtt"].read_text(encoding="utf-8")
+    assert "<v Therapist>" in vtt and "<v Speaker 1>" not in vtt
+    data = json.loads(job.outputs["json"].read_text(encoding="utf-8"))
+    assert data["metadata"]["speakers"] == ["Therapist"]
+    # Export (a new file) has it too
+    out = view.export_format("srt", tmp_path / "copy.srt")
+    assert "Therapist" in out.read_text(encoding="utf-8")
+
+
+def test_rename_survives_a_restart(make_window, qtbot, tmp_path):
+    window, job = _finished(make_window, qtbot, tmp_path)
+    _rename(window.transcript, 1, "Client")
+    _rename(window.transcript, 0, "Therapist")
+    job_id = job.id
+    window.close()
+
+    again = make_window(segments=6, step_s=0.005, speakers=2)
+    stored = again.history.job(job_id)
+    again.history.load_segments(stored)
+    again.transcript.set_job(stored)
+    assert _speaker_cells(again.transcript) == ["Therapist", "Client"] * 3
+    assert stored.current_transcript().info.speakers == ("Therapist", "Client")
+    # exports written before the rename are still named stale after the restart
+    assert not again.transcript.stale_bar.isHidden()
+
+
+def test_swap_two_speakers_in_one_click_and_it_persists(make_window, qtbot, tmp_path):
+    window, job = _finished(make_window, qtbot, tmp_path)
+    view = window.transcript
+    _rename(view, 0, "Therapist")
+    _rename(view, 1, "Client")
+    first_line = job.segments[0].text
+    menu = view.speaker_menu(0)
+    swap = _action(menu, "Swap Therapist and Client")
+    assert swap is not None
+    swap.trigger()
+    assert _speaker_cells(view) == ["Client", "Therapist"] * 3
+    assert job.segments[0].text == first_line  # who said it changed, not what
+    assert {w.speaker for w in job.segments[0].words} == {1}  # the words follow
+    assert not view.stale_bar.isHidden()
+    view.update_exports_button.click()
+    assert f"Client: {first_line.strip()}" in job.outputs["txt"].read_text(encoding="utf-8")
+    stored = window.history.store.transcript(job.id)
+    assert [stored.speaker_name(s.speaker) for s in stored.segments] == ["Client", "Therapist"] * 3
+
+
+def test_reassign_one_line_and_it_persists(make_window, qtbot, tmp_path):
+    window, job = _finished(make_window, qtbot, tmp_path)
+    view = window.transcript
+    menu = view.speaker_menu(3)
+    said_by = _action(menu, "Speaker 1")
+    assert said_by is not None and not said_by.isChecked()  # row 3 is Speaker 2's
+    assert _action(menu, "Speaker 2").isChecked()
+    said_by.trigger()
+    assert _speaker_cells(view) == ["Speaker 1", "Speaker 2", "Speaker 1", "Speaker 1", "Speaker 1", "Speaker 2"]
+    assert {w.speaker for w in job.segments[3].words} == {0}
+    assert not view.stale_bar.isHidden()
+    stored = window.history.store.segments(job.id)
+    assert [s.speaker for s in stored] == [0, 1, 0, 0, 0, 1]
+    assert {w.speaker for w in stored[3].words} == {0}
+    # a third voice the engine missed
+    _action(view.speaker_menu(5), "Speaker 3 (new speaker)").trigger()
+    assert _speaker_cells(view)[5] == "Speaker 3"
+    assert window.history.store.segments(job.id)[5].speaker == 2
+    assert _action(view.speaker_menu(0), "Swap Speaker 2 and Speaker 3") is not None  # any two of three
+
+
+def test_filter_shows_and_searches_one_speakers_lines(make_window, qtbot, tmp_path):
+    window, job = _finished(make_window, qtbot, tmp_path, segments=8)
+    view = window.transcript
+    _rename(view, 1, "Client")
+    assert _visible_rows(view) == list(range(8))
+    view.speaker_filter.setCurrentIndex(view.speaker_filter.findText("Client"))
+    assert _visible_rows(view) == [1, 3, 5, 7]
+    view.search_box.setText("number")  # in every line
+    assert view.model.matches == [1, 3, 5, 7]
+    assert view.match_label.text() == "4 matches"
+    view.speaker_filter.setCurrentIndex(0)  # All speakers
+    assert _visible_rows(view) == list(range(8))
+    assert len(view.model.matches) == 8
+    # a hit from the other speaker (e.g. "Search all sessions") shows everyone again
+    view.set_speaker_filter(1)
+    assert view.reveal(0, "sleeping")
+    assert view.speaker_filter.currentIndex() == 0 and not view.table.isRowHidden(0)
+
+
+def test_speaker_settings_are_saved_and_reach_the_engine(make_window, qtbot, tmp_path, settings_path):
+    window = make_window(segments=4, step_s=0.005, speakers=2)
+    panel = window.settings_panel
+    panel.speakers.setCurrentIndex(panel.speakers.findData(2))
+    panel.speaker_names.setText("Therapist,  Client ")
+    panel.speaker_names.editingFinished.emit()
+    saved = json.loads(settings_path.read_text(encoding="utf-8"))["options"]
+    assert saved["speakers"] == 2 and saved["speaker_labels"] is True
+    assert saved["speaker_names"] == ["Therapist", "Client"]
+
+    recording = tmp_path / "session.wav"
+    recording.write_bytes(b"x")
+    job = window.add_paths([recording])[0]
+    window.controller.start()
+    qtbot.waitUntil(lambda: job.status.finished, timeout=10000)
+    options = window.test.factory.engine.calls[-1][1]
+    assert options.speakers == 2 and options.speaker_labels and options.speaker_names == ("Therapist", "Client")
+    window.select_job(job.id)
+    assert _speaker_cells(window.transcript)[:2] == ["Therapist", "Client"]
+    window.close()
+
+    again = make_window().settings_panel
+    assert again.speakers.currentData() == 2 and again.speaker_names.text() == "Therapist, Client"
+    again.speakers.setCurrentIndex(again.speakers.findData("off"))
+    assert again.settings.options.speaker_labels is False and again.settings.options.speakers is None
+    again.speakers.setCurrentIndex(again.speakers.findData("auto"))
+    assert again.settings.options.speaker_labels is True and again.settings.options.speakers is None
+
+
+def _contrast(text: QColor, background: QColor) -> float:
+    def luminance(colour: QColor) -> float:
+        def channel(value: float) -> float:
+            return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+        return 0.2126 * channel(colour.redF()) + 0.7152 * channel(colour.greenF()) + 0.0722 * channel(colour.blueF())
+
+    return (luminance(background) + 0.05) / (luminance(text) + 0.05)
+
+
+def test_the_engines_final_split_lines_replace_the_live_ones_in_place(qtbot, tmp_path):
+    """Live lines have no speakers; the finished transcript splits them at turn changes. The
+    view shows the new rows and the speaker column without losing the selected line."""
+    from app.jobs import Job
+    from app.transcript_view import TranscriptView
+    from engine import Segment, Transcript
+
+    view = TranscriptView()
+    qtbot.addWidget(view)
+    job = Job(path=tmp_path / "s.wav", status=JobStatus.RUNNING)
+    job.segments = [Segment(0, 4, " How are you? Fine, thanks."), Segment(4, 6, " Good.")]
+    view.set_job(job)
+    assert view.table.isColumnHidden(SPEAKER_COLUMN)
+    view.table.selectRow(1)
+    final = [Segment(0, 2, " How are you?", speaker=0), Segment(2, 4, " Fine, thanks.", speaker=1),
+             Segment(4, 6, " Good.", speaker=0)]
+    job.transcript = Transcript.of(final, speakers=("Therapist",))
+    job.segments = list(final)
+    job.status = JobStatus.DONE
+    view.refresh(job.id)
+    assert view.model.rowCount() == 3
+    assert [view.model.index(r, TEXT_COLUMN).data() for r in range(3)] == ["How are you?", "Fine, thanks.", "Good."]
+    assert _speaker_cells(view) == ["Therapist", "Speaker 2", "Therapist"]
+    assert not view.table.isColumnHidden(SPEAKER_COLUMN)
+    assert view.table.selectionModel().isRowSelected(1)  # not reset under the user
+
+
+def test_double_click_a_speaker_and_type_a_name(make_window, qtbot, tmp_path):
+    from PySide6.QtWidgets import QApplication, QLineEdit
+
+    window, job = _finished(make_window, qtbot, tmp_path)
+    window.show()
+    qtbot.waitExposed(window)
+    view = window.transcript
+    rect = view.table.visualRect(view.model.index(1, SPEAKER_COLUMN))
+    assert rect.isValid() and rect.left() < view.table.visualRect(view.model.index(1, TEXT_COLUMN)).left()
+    # QTest sends only the double-click event; a real one comes after a press and release.
+    qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(view.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: isinstance(QApplication.focusWidget(), QLineEdit))  # editing
+    editor = QApplication.focusWidget()
+    assert editor.text() == "Speaker 2"
+    editor.selectAll()
+    qtbot.keyClicks(editor, "Client")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)  # the delegate commits on the next turn of the loop
+    qtbot.waitUntil(lambda: _speaker_cells(view) == ["Speaker 1", "Client"] * 3)
+    assert job.segments[1].text.strip() != "Client"  # the text column was not edited
