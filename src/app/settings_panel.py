@@ -125,6 +125,8 @@ class SettingsPanel(QWidget):
         self.output_browse = QPushButton("Choose…")
         self.output_clear = QPushButton("Beside recordings")
         self.formats = {name: QCheckBox(name.upper()) for name in EXPORT_FORMATS}
+        self.formats["docx"].setToolTip("A Word document: a header (recording, date, duration) and the turns")
+        self.formats["maxqda"].setToolTip("<name>.maxqda.txt: timestamps and speakers as MAXQDA imports them")
         self.retention = QCheckBox("Delete sessions not changed for")
         self.retention_days = QSpinBox()
         self.retention_days.setRange(1, 3650)

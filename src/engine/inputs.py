@@ -12,7 +12,7 @@ import unicodedata
 from pathlib import Path
 from typing import Sequence
 
-from engine.options import EXPORT_FORMATS
+from engine.options import EXPORT_FORMATS, EXPORT_SUFFIXES
 
 AUDIO_EXTENSIONS = frozenset(
     {
@@ -209,7 +209,7 @@ def plan_output_stems(inputs: Sequence[Path], output_dir: Path | None) -> dict[P
     def free(folder: Path, name: str) -> bool:
         if _key(folder, name) in taken:
             return False
-        return not any(_key(folder, f"{name}.{fmt}") in inputs_keys for fmt in EXPORT_FORMATS)
+        return not any(_key(folder, name + EXPORT_SUFFIXES[fmt]) in inputs_keys for fmt in EXPORT_FORMATS)
 
     taken: set[tuple[str, str]] = set()
     plan: dict[Path, Path] = {}
