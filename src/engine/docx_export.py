@@ -79,7 +79,7 @@ def _document(transcript: Transcript):
 
     document = Document()
     info = transcript.info
-    document.add_heading(_clean(info.source or "Transcript"), level=1)
+    document.add_heading("Session transcript", level=1)
     for label, value in header_fields(transcript):
         paragraph = document.add_paragraph()
         paragraph.add_run(f"{label}: ").bold = True
