@@ -1,5 +1,5 @@
-"""Transcripts on disk: plain text, SRT, WebVTT, JSON, MAXQDA text and Word (DOCX, in
-engine.docx_export), each written atomically.
+"""Transcripts on disk: plain text, SRT, WebVTT, JSON, MAXQDA text (engine.maxqda_export)
+and Word (engine.docx_export), each written atomically.
 
 A file is first written to a hidden temporary file in the same folder, flushed to disk,
 then renamed over the target in one step: a crash, a full disk or a locked file never
@@ -183,38 +183,6 @@ def format_turns(segments: Sequence[Segment], names: Callable[[int], str]) -> st
         for turn in turns(segments)
     ]
     return "\n\n".join(lines) + "\n" if lines else ""
-
-
-def _maxqda_time(seconds: float) -> str:
-    """`#00:12:03-4#`: MAXQDA's (and f4transkript's) timestamp, tenths after the dash."""
-    tenths = max(0, round(seconds * 10))
-    hours, rest = divmod(tenths, 36_000)
-    minutes, rest = divmod(rest, 600)
-    secs, tenth = divmod(rest, 10)
-    return f"#{hours:02d}:{minutes:02d}:{secs:02d}-{tenth}#"
-
-
-def format_maxqda(transcript: Transcript) -> str:
-    """A transcript MAXQDA imports with its media links and speakers.
-
-    `#00:00:00-0#` opens the file and each paragraph ends with the time it ends: MAXQDA links
-    the text between two timestamps to that stretch of the recording (the f4 convention).
-    With speakers, each paragraph is a turn starting `Name: `, which MAXQDA's focus-group
-    import reads as the speaker; without, the TXT export's paragraphs. A '#' in the text
-    would read as half a timestamp, so it becomes the full-width '＃', which looks the same.
-    """
-    segments, speech = transcript.segments, transcript.speech
-    if transcript.speaker_numbers:
-        parts = [
-            (turn.end, f"{transcript.info.speaker_name(turn.speaker)}: {turn.text}" if turn.speaker is not None else turn.text)
-            for turn in turns(segments)
-        ]
-    else:
-        parts = [(end, text) for _, end, text in paragraphs(segments, speech)]
-    if not parts:
-        return ""
-    lines = [f"{text.replace('#', '＃')} {_maxqda_time(end)}" for end, text in parts]
-    return _maxqda_time(0.0) + "\n" + "\n".join(lines) + "\n"  # a line is a paragraph in MAXQDA
 
 
 def _sorted_keys(value):
@@ -423,6 +391,8 @@ def render(transcript: Transcript, fmt: str, cues: list[Cue] | None = None) -> s
     if fmt == "json":
         return format_json(segments, transcript.info.to_dict())
     if fmt == "maxqda":
+        from engine.maxqda_export import format_maxqda
+
         return _BOM + format_maxqda(transcript)
     if cues is None:
         cues = build_cues(segments, speech)
