@@ -128,7 +128,7 @@ def test_same_stem_inputs_do_not_overwrite_each_other(good_recording, tiny_model
     "args",
     [
         ["transcribe"],
-        ["transcribe", "x.wav", "--format", "docx"],
+        ["transcribe", "x.wav", "--format", "odt"],
         ["transcribe", "x.wav", "--batch-size", "zero"],
         ["transcribe", "x.wav", "--device", "tpu"],
         ["bogus"],

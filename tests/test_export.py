@@ -237,7 +237,7 @@ def test_write_outputs_stops_at_the_first_failure_keeping_earlier_files(tmp_path
 
 def test_unknown_format_is_refused(tmp_path):
     with pytest.raises(ValueError):
-        export(TRANSCRIPT, tmp_path / "x.docx", "docx")
+        export(TRANSCRIPT, tmp_path / "x.odt", "odt")
 
 
 def test_txt_joins_chinese_segments_without_a_space_before_their_punctuation():

@@ -116,3 +116,12 @@ def test_nfd_and_nfc_spellings_collide_like_on_macos(tmp_path):
     nfd = tmp_path / unicodedata.normalize("NFD", "Zoë.m4a")
     plan = plan_output_stems([nfc, nfd], None)
     assert plan[nfc].name.endswith(".wav") and plan[nfd].name.endswith(".m4a")
+
+
+def test_a_maxqda_named_recording_never_shares_an_output_with_another(tmp_path):
+    """`a.wav`'s MAXQDA file is `a.maxqda.txt`, which is also `a.maxqda.wav`'s plain text."""
+    first = tmp_path / "a.wav"
+    second = tmp_path / "a.maxqda.wav"
+    plan = plan_output_stems([first, second], None)
+    assert plan[first] == tmp_path / "a"
+    assert plan[second] == tmp_path / "a.maxqda-2"

@@ -51,14 +51,26 @@ def test_a_caller_named_job_keeps_its_id_even_when_the_store_does_not_know_it(re
 
 
 def test_the_outcome_and_the_store_hold_the_transcript_the_exports_were_rendered_from(recording, tiny_model, tmp_path):
-    from engine.export import render
+    import datetime
 
-    options = TranscribeOptions(model=str(tiny_model), device="cpu", output_dir=tmp_path / "out")
+    from engine.export import render_bytes
+    from engine.options import EXPORT_FORMATS
+
+    options = TranscribeOptions(model=str(tiny_model), device="cpu", output_dir=tmp_path / "out",
+                                formats=EXPORT_FORMATS, speaker_names=("Therapist",))
     with JobStore(tmp_path / "jobs.sqlite3") as store:
         outcome, events = _run(store, recording, options)
         done = next(e for e in events if isinstance(e, ev.JobDone))
         assert done.transcript == outcome.transcript and outcome.transcript.speech
+        # The session's date is the recording's: what the DOCX header says, now and later.
+        assert outcome.transcript.info.recorded == datetime.date.fromtimestamp(recording.stat().st_mtime).isoformat()
         stored = store.transcript(outcome.job_id)
         assert stored == outcome.transcript
+        assert set(outcome.outputs) == set(EXPORT_FORMATS)
         for fmt, path in outcome.outputs.items():
-            assert render(stored, fmt).encode("utf-8") == path.read_bytes(), fmt
+            assert render_bytes(stored, fmt) == path.read_bytes(), fmt
+        # A corrected transcript keeps its date and speakers' names.
+        store.update_segment_text(outcome.job_id, 0, "Corrected.")
+        edited = store.transcript(outcome.job_id)
+        assert edited.info.edited and edited.info.recorded == stored.info.recorded
+        assert edited.info.speakers == ("Therapist",)

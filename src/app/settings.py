@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import APP_NAME
-from engine import EXPORT_FORMATS, TranscribeOptions
+from engine import DEFAULT_FORMATS, EXPORT_FORMATS, TranscribeOptions
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class SettingsStore:
         try:
             options = TranscribeOptions.from_dict(data.get("options", {}))
             formats = tuple(f for f in options.formats if f in EXPORT_FORMATS)
-            settings.options = options.with_changes(formats=formats or EXPORT_FORMATS)
+            settings.options = options.with_changes(formats=formats or DEFAULT_FORMATS)
         except (TypeError, ValueError) as error:
             log.warning("saved options unusable (%s); using defaults", type(error).__name__)
         geometry = data.get("window_geometry")

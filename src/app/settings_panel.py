@@ -154,6 +154,8 @@ class SettingsPanel(QWidget):
             "Names for speakers 1, 2, … in new transcripts, separated by commas. Speaker 1 is "
             "whoever speaks first; rename or swap them in the transcript if they come out the other way round."
         )
+        self.formats["docx"].setToolTip("A Word document: a header (recording, date, duration) and the turns")
+        self.formats["maxqda"].setToolTip("<name>.maxqda.txt: timestamps and speakers as MAXQDA imports them")
         self.retention = QCheckBox("Delete sessions not changed for")
         self.retention_days = QSpinBox()
         self.retention_days.setRange(1, 3650)

@@ -31,8 +31,7 @@ from app import file_dialogs, fmt, speakers, stale_exports
 from app.confidence_delegate import ConfidenceDelegate
 from app.jobs import Job, JobStatus
 from app.model_manager import download_label
-from engine import EXPORT_FORMATS
-from engine import Segment
+from engine import EXPORT_FORMATS, EXPORT_SUFFIXES, Segment
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +52,22 @@ REPLAY_KEY = "Ctrl+R"
 # Model columns. The speaker column is the model's last one (so the time and text columns
 # keep their numbers) and is shown between them (see TranscriptView: header.moveSection).
 TIME_COLUMN, TEXT_COLUMN, SPEAKER_COLUMN = 0, 1, 2
+
+# How the export dialogs name each format (others: the format in capitals).
+FORMAT_LABELS = {"vtt": "WebVTT", "docx": "Word document", "maxqda": "MAXQDA text"}
+
+
+def _filter(fmt_name: str) -> str:
+    """The file dialog's filter for one format: `Word document (*.docx)`."""
+    return f"{FORMAT_LABELS.get(fmt_name, fmt_name.upper())} (*{EXPORT_SUFFIXES[fmt_name]})"
+
+
+def format_of(path: Path) -> str | None:
+    """The export format a chosen file name asks for, by its ending (the longest that fits:
+    `x.maxqda.txt` is MAXQDA, `x.txt` plain text); None when no format's ending fits."""
+    name = path.name.lower()
+    fitting = [fmt_name for fmt_name in EXPORT_FORMATS if name.endswith(EXPORT_SUFFIXES[fmt_name])]
+    return max(fitting, key=lambda fmt_name: len(EXPORT_SUFFIXES[fmt_name]), default=None)
 
 
 class SegmentModel(QAbstractTableModel):
@@ -514,8 +529,8 @@ class TranscriptView(QWidget):
         bottom.addWidget(QLabel("Export:"))
         for name in EXPORT_FORMATS:
             button = QPushButton(name.upper())
-            button.setMaximumWidth(64)
-            button.setToolTip(f"Save the transcript (with your edits) as {name.upper()}")
+            button.setMaximumWidth(72)  # "MAXQDA" is the widest label
+            button.setToolTip(f"Save the transcript (with your edits) as {FORMAT_LABELS.get(name, name.upper())}")
             button.clicked.connect(lambda _checked=False, f=name: self.export_format(f))
             self.export_buttons[name] = button
             bottom.addWidget(button)
@@ -944,10 +959,8 @@ class TranscriptView(QWidget):
             return None
         if path is None:
             folder = self.output_folder() or job.path.parent
-            suggested = folder / f"{job.path.stem}.{fmt_name}"
-            chosen = file_dialogs.save_file(
-                self, f"Export {fmt_name.upper()}", suggested, f"{fmt_name.upper()} (*.{fmt_name})"
-            )
+            suggested = folder / f"{job.path.stem}{EXPORT_SUFFIXES[fmt_name]}"
+            chosen = file_dialogs.save_file(self, f"Export {fmt_name.upper()}", suggested, _filter(fmt_name))
             if chosen is None:
                 return None
             path = chosen
@@ -978,15 +991,13 @@ class TranscriptView(QWidget):
         if job is None or not job.segments:
             self.message.emit("Select a recording with a transcript to export it")
             return None
-        from engine import EXPORT_FORMATS
-
         folder = self.output_folder() or job.path.parent
-        filters = ";;".join(f"{'WebVTT' if name == 'vtt' else name.upper()} (*.{name})" for name in EXPORT_FORMATS)
+        filters = ";;".join(_filter(name) for name in EXPORT_FORMATS)
         chosen = file_dialogs.save_file(self, "Export transcript", folder / f"{job.path.stem}.txt", filters)
         if chosen is None:
             return None
-        fmt_name = chosen.suffix.lstrip(".").lower()
-        if fmt_name not in EXPORT_FORMATS:
+        fmt_name = format_of(chosen)
+        if fmt_name is None:
             fmt_name, chosen = "txt", chosen.with_name(chosen.name + ".txt")
         return self.export_format(fmt_name, chosen)
 

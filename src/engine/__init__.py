@@ -32,6 +32,8 @@ _DOOR: dict[str, str] = {
     "JobStatus": "engine.status",
     "TranscribeOptions": "engine.options",
     "EXPORT_FORMATS": "engine.options",
+    "DEFAULT_FORMATS": "engine.options",
+    "EXPORT_SUFFIXES": "engine.options",
     "DEVICES": "engine.options",
     "COMPUTE_TYPES": "engine.options",
     "events": "engine.events",  # the module: the typed events, by name (events.JobDone)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from engine.options import COMPUTE_TYPES, DEVICES, EXPORT_FORMATS, TranscribeOptions
+from engine.options import COMPUTE_TYPES, DEFAULT_FORMATS, DEVICES, EXPORT_FORMATS, TranscribeOptions
 from engine.privacy import disable_core_dumps, printable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -118,8 +118,9 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--language", default="auto", type=_language, metavar="auto|CODE",
                         help="the language spoken, e.g. en or fr (`sessionscribe languages` lists the codes). "
                         "Default: auto = detected from the start of each recording")
-    parser.add_argument("--format", default=",".join(EXPORT_FORMATS), type=_formats, metavar="txt,srt,vtt,json",
-                        help="which files to write, separated by commas. Default: all four")
+    parser.add_argument("--format", default=",".join(DEFAULT_FORMATS), type=_formats, metavar="txt,srt,vtt,json",
+                        help="which files to write, separated by commas: txt, srt, vtt, json, docx (a Word "
+                        "document), maxqda (<name>.maxqda.txt, for MAXQDA's import). Default: txt,srt,vtt,json")
     parser.add_argument("--output-dir", type=Path, default=None, metavar="DIR",
                         help="where the files go. Default: beside each recording")
     parser.add_argument("--hotwords", default=None, metavar="TEXT",

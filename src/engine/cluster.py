@@ -27,6 +27,7 @@ not started, and worker logs are not streamed to this terminal.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -41,6 +42,7 @@ from engine import events as ev
 from engine.errors import SessionScribeError
 from engine.options import TranscribeOptions
 from engine.remote import AudioSource, RemoteTranscript, TranscribeWorker
+from engine.transcript import recording_date
 
 log = logging.getLogger("sessionscribe.cluster")
 
@@ -259,6 +261,10 @@ class ClusterRun:
         if result.status != "done":
             sink(ev.JobFailed(job.job_id, result.reason or f"{job.path.name}: failed"))
             return None, result.reason
+        if result.transcript is not None:
+            # The date on the driver's own file: a worker sent the bytes dates its copy "today".
+            info = dataclasses.replace(result.transcript.info, recorded=recording_date(job.path))
+            result.transcript = dataclasses.replace(result.transcript, info=info)
         try:
             outputs, export_s = _write_exports(job, result, options, store, sink)
         except SessionScribeError as error:  # e.g. the disk is full: one line naming the file

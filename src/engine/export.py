@@ -1,9 +1,10 @@
-"""Transcripts on disk: plain text, SRT, WebVTT and JSON, each written atomically.
+"""Transcripts on disk: plain text, SRT, WebVTT, JSON, MAXQDA text (engine.maxqda_export)
+and Word (engine.docx_export), each written atomically.
 
 A file is first written to a hidden temporary file in the same folder, flushed to disk,
 then renamed over the target in one step: a crash, a full disk or a locked file never
 leaves a half-written transcript, and an earlier transcript stays intact until the new one
-is complete. All files are UTF-8 with "\\n" line endings.
+is complete. Text files are UTF-8 with "\\n" line endings.
 
 Transcripts are health data: a file is never more readable than the recording it came from
 (`max_mode`), folders created for them are 0700, and temporary files a killed run left
@@ -17,13 +18,14 @@ import os
 import re
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 from engine.cues import MAX_PAUSE_S, build_cues, join_text
 from engine.errors import ExportError
 from engine.folders import make_dirs
-from engine.options import EXPORT_FORMATS
+from engine.options import EXPORT_FORMATS, EXPORT_SUFFIXES
 from engine.segments import Cue, Segment
 from engine.transcript import Transcript
 
@@ -98,15 +100,18 @@ def _spoken_span(segment: Segment, speech: Sequence[tuple[float, float]]) -> tup
     return segment.start, segment.end
 
 
-def format_txt(segments: Sequence[Segment], speech: Sequence[tuple[float, float]] = ()) -> str:
-    """Plain paragraphs, no timestamps.
+def paragraphs(
+    segments: Sequence[Segment], speech: Sequence[tuple[float, float]] = ()
+) -> list[tuple[float, float, str]]:
+    """The TXT export's paragraphs as (start, end, text), times of the speech inside them.
 
     A paragraph ends at a pause longer than 2.5 s between segments (measured between the
     speech inside them) or at the first segment end after ~600 characters.
     """
     regions = sorted((float(a), float(b)) for a, b in speech if float(b) > float(a))
-    paragraphs: list[str] = []
+    found: list[tuple[float, float, str]] = []
     current = ""
+    first: float | None = None
     last_end: float | None = None
     for segment in sorted(segments, key=lambda s: (s.start, s.end)):
         text = " ".join(segment.text.split())
@@ -117,39 +122,67 @@ def format_txt(segments: Sequence[Segment], speech: Sequence[tuple[float, float]
             (last_end is not None and start - last_end > MAX_PAUSE_S)
             or len(current) >= PARAGRAPH_CHARS
         ):
-            paragraphs.append(current)
-            current = ""
+            found.append((first or 0.0, last_end or 0.0, current))
+            current, first = "", None
+        if first is None:
+            first = start
         current = join_text(current, text)
         last_end = end if last_end is None else max(last_end, end)
     if current:
-        paragraphs.append(current)
-    return "\n\n".join(paragraphs) + "\n" if paragraphs else ""
+        found.append((first or 0.0, last_end or 0.0, current))
+    return found
 
 
-def format_turns(segments: Sequence[Segment], names: Callable[[int], str]) -> str:
-    """TXT of a transcript with speakers: one paragraph per turn, `[00:12:03] Client: ...`."""
-    paragraphs: list[str] = []
-    speaker: int | None = None
-    start = 0.0
-    current = ""
+def format_txt(segments: Sequence[Segment], speech: Sequence[tuple[float, float]] = ()) -> str:
+    """Plain paragraphs (`paragraphs`), no timestamps."""
+    texts = [text for _, _, text in paragraphs(segments, speech)]
+    return "\n\n".join(texts) + "\n" if texts else ""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one speaker said without interruption: a paragraph of the TXT, DOCX and MAXQDA exports."""
+
+    start: float
+    end: float
+    speaker: int | None
+    text: str
+
+
+def turns(segments: Sequence[Segment]) -> list[Turn]:
+    """Consecutive segments of one speaker joined, in time order (empty segments skipped)."""
+    found: list[Turn] = []
+    current: Turn | None = None
     for segment in sorted(segments, key=lambda s: (s.start, s.end)):
         text = " ".join(segment.text.split())
         if not text:
             continue
-        if current and segment.speaker != speaker:
-            paragraphs.append(_turn(start, speaker, current, names))
-            current = ""
-        if not current:
-            speaker, start = segment.speaker, segment.start
-        current = join_text(current, text)
-    if current:
-        paragraphs.append(_turn(start, speaker, current, names))
-    return "\n\n".join(paragraphs) + "\n" if paragraphs else ""
+        if current is not None and segment.speaker == current.speaker:
+            current = Turn(current.start, max(current.end, segment.end), current.speaker,
+                           join_text(current.text, text))
+            continue
+        if current is not None:
+            found.append(current)
+        current = Turn(segment.start, segment.end, segment.speaker, text)
+    if current is not None:
+        found.append(current)
+    return found
 
 
-def _turn(start: float, speaker: int | None, text: str, names: Callable[[int], str]) -> str:
-    clock = _timestamp(start, ",")[:8]
-    return f"[{clock}] {names(speaker)}: {text}" if speaker is not None else f"[{clock}] {text}"
+def clock(seconds: float) -> str:
+    """`00:12:03`: where a turn starts, to the second (TXT and DOCX)."""
+    return _timestamp(seconds, ",")[:8]
+
+
+def format_turns(segments: Sequence[Segment], names: Callable[[int], str]) -> str:
+    """TXT of a transcript with speakers: one paragraph per turn, `[00:12:03] Client: ...`."""
+    lines = [
+        f"[{clock(turn.start)}] {names(turn.speaker)}: {turn.text}"
+        if turn.speaker is not None
+        else f"[{clock(turn.start)}] {turn.text}"
+        for turn in turns(segments)
+    ]
+    return "\n\n".join(lines) + "\n" if lines else ""
 
 
 def _sorted_keys(value):
@@ -281,8 +314,9 @@ def mode_limit(recording: Path) -> int | None:
         return None
 
 
-def write_atomic(path: Path, text: str, *, max_mode: int | None = None) -> Path:
-    """Write `text` (UTF-8) to `path` all at once or not at all; returns `path`.
+def write_atomic(path: Path, text: str | bytes, *, max_mode: int | None = None) -> Path:
+    """Write `text` (a str is written as UTF-8; bytes as they are) to `path` all at once or
+    not at all; returns `path`.
 
     The file gets the mode it had (new: 0666 less the umask), never more than `max_mode`;
     missing folders are created 0700. Raises ExportError("<name>: could not write
@@ -290,7 +324,7 @@ def write_atomic(path: Path, text: str, *, max_mode: int | None = None) -> Path:
     left as it was.
     """
     path = Path(path)
-    data = text.encode("utf-8")
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
     temp_name: str | None = None
     try:
         make_dirs(path.parent)
@@ -339,20 +373,42 @@ def _sync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
+# Formats whose file is text (UTF-8); the others are documents rendered to bytes.
+TEXT_FORMATS = ("txt", "srt", "vtt", "json", "maxqda")
+_BOM = "\ufeff"  # MAXQDA runs on Windows, where a BOM is what says "UTF-8" to a .txt reader
+
+
 def render(transcript: Transcript, fmt: str, cues: list[Cue] | None = None) -> str:
-    """The text of one export (txt, srt, vtt or json) of `transcript`: the one renderer the
-    CLI, the app's Export and "Update exports" all use, so the same transcript gives the same
-    bytes from every door. `cues`: built once when writing several formats."""
+    """The text of one text export (txt, srt, vtt, json, maxqda) of `transcript`; DOCX is a
+    document: `render_bytes`. `cues`: built once when writing several formats."""
     _check_format(fmt)
+    if fmt not in TEXT_FORMATS:
+        raise ValueError(f"{fmt} is not a text format; use render_bytes")
     segments, speech = transcript.segments, transcript.speech
     names = transcript.info.speaker_name if transcript.speaker_numbers else None
     if fmt == "txt":
         return format_turns(segments, names) if names is not None else format_txt(segments, speech)
     if fmt == "json":
         return format_json(segments, transcript.info.to_dict())
+    if fmt == "maxqda":
+        from engine.maxqda_export import format_maxqda
+
+        return _BOM + format_maxqda(transcript)
     if cues is None:
         cues = build_cues(segments, speech)
     return format_srt(cues, names) if fmt == "srt" else format_vtt(cues, names)
+
+
+def render_bytes(transcript: Transcript, fmt: str, cues: list[Cue] | None = None) -> bytes:
+    """The bytes of one export of `transcript`, any format: the one renderer the CLI, the
+    app's Export and "Update exports" all use, so the same transcript gives the same bytes
+    from every door (text formats are `render` in UTF-8)."""
+    _check_format(fmt)
+    if fmt == "docx":
+        from engine.docx_export import format_docx  # python-docx loads only when asked for
+
+        return format_docx(transcript)
+    return render(transcript, fmt, cues).encode("utf-8")
 
 
 def _check_format(fmt: str) -> None:
@@ -361,14 +417,15 @@ def _check_format(fmt: str) -> None:
 
 
 def export(transcript: Transcript, path: Path, fmt: str, *, max_mode: int | None = None) -> Path:
-    """Write one format (txt, srt, vtt or json) to `path`; returns `path`."""
-    return write_atomic(Path(path), render(transcript, fmt), max_mode=max_mode)
+    """Write one format (any of EXPORT_FORMATS) to `path`; returns `path`."""
+    return write_atomic(Path(path), render_bytes(transcript, fmt), max_mode=max_mode)
 
 
 def output_path(stem: Path, fmt: str) -> Path:
-    """`<stem>.<fmt>`, keeping any dots already in the stem (`a.ogg` -> `a.ogg.srt`)."""
+    """`<stem>.<fmt>` (`<stem>.maxqda.txt` for MAXQDA), keeping any dots already in the stem
+    (`a.ogg` -> `a.ogg.srt`)."""
     stem = Path(stem)
-    return stem.with_name(f"{stem.name}.{fmt}")
+    return stem.with_name(stem.name + EXPORT_SUFFIXES.get(fmt, f".{fmt}"))
 
 
 def check_output_names(stem: Path, formats: Sequence[str], source_name: str) -> None:
@@ -381,7 +438,7 @@ def check_output_names(stem: Path, formats: Sequence[str], source_name: str) -> 
         if size > limit:
             raise ExportError(
                 f"{source_name}: the name is too long for its transcripts ({size} bytes with "
-                f"'.{fmt}'; this disk takes {limit}); rename the recording to a shorter name",
+                f"'{EXPORT_SUFFIXES.get(fmt, '.' + fmt)}'; this disk takes {limit}); rename the recording to a shorter name",
                 kind="name-too-long",
             )
 
@@ -406,5 +463,5 @@ def write_outputs(
     written: dict[str, Path] = {}
     for fmt in wanted:
         path = output_path(stem, fmt)
-        written[fmt] = write_atomic(path, render(transcript, fmt, cues), max_mode=max_mode)
+        written[fmt] = write_atomic(path, render_bytes(transcript, fmt, cues), max_mode=max_mode)
     return written

@@ -12,7 +12,7 @@ import unicodedata
 from pathlib import Path
 from typing import Sequence
 
-from engine.options import EXPORT_FORMATS
+from engine.options import EXPORT_FORMATS, EXPORT_SUFFIXES
 
 AUDIO_EXTENSIONS = frozenset(
     {
@@ -206,10 +206,14 @@ def plan_output_stems(inputs: Sequence[Path], output_dir: Path | None) -> dict[P
     # Never write over one of the run's inputs, nor over another input's outputs.
     inputs_keys = {_key(path.parent, path.name) for path in unique}
 
+    def outputs(folder: Path, name: str) -> set[tuple[str, str]]:
+        return {_key(folder, name + EXPORT_SUFFIXES[fmt]) for fmt in EXPORT_FORMATS}
+
     def free(folder: Path, name: str) -> bool:
-        if _key(folder, name) in taken:
-            return False
-        return not any(_key(folder, f"{name}.{fmt}") in inputs_keys for fmt in EXPORT_FORMATS)
+        # Output names, not stems, must differ: `a`'s MAXQDA file (a.maxqda.txt) is the plain
+        # text of a recording named `a.maxqda.wav`.
+        names = outputs(folder, name)
+        return not (names & taken or names & inputs_keys)
 
     taken: set[tuple[str, str]] = set()
     plan: dict[Path, Path] = {}
@@ -220,6 +224,6 @@ def plan_output_stems(inputs: Sequence[Path], output_dir: Path | None) -> dict[P
         while not free(folder, name):
             name = f"{candidates[path]}-{number}"
             number += 1
-        taken.add(_key(folder, name))
+        taken.update(outputs(folder, name))
         plan[path] = folder / name
     return plan

@@ -54,7 +54,7 @@ from engine.report import PeakMemory, RunReport, StageClock
 from engine.segments import Segment
 from engine.status import JobStatus
 from engine.transcribe import SpeechCheck, Transcriber, WindowAudio
-from engine.transcript import Transcript, TranscriptInfo
+from engine.transcript import Transcript, TranscriptInfo, recording_date
 
 if TYPE_CHECKING:
     from engine.pipeline import Engine
@@ -195,6 +195,7 @@ class JobRun:
                         language=language,
                         model=Path(runtime.model).name if Path(runtime.model).is_dir() else runtime.model,
                         speakers=tuple(self.options.speaker_names),
+                        recorded=recording_date(path),
                     ),
                 )
                 outputs = self._export()

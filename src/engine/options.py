@@ -6,7 +6,14 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-EXPORT_FORMATS = ("txt", "srt", "vtt", "json")
+# Every format a transcript can be exported as; DEFAULT_FORMATS are written unless others
+# are asked for. DOCX (a Word document) and MAXQDA (its transcript import) are on request:
+# most users want the four text files, and a .docx nobody opens is one more copy of health data.
+DEFAULT_FORMATS = ("txt", "srt", "vtt", "json")
+EXPORT_FORMATS = (*DEFAULT_FORMATS, "docx", "maxqda")
+# The file name ending of each format. MAXQDA's import wants a .txt; ".maxqda.txt" keeps it
+# apart from the plain `<stem>.txt` transcript beside it (engine.outputs checks every name).
+EXPORT_SUFFIXES: dict[str, str] = {fmt: f".{fmt}" for fmt in EXPORT_FORMATS} | {"maxqda": ".maxqda.txt"}
 DEVICES = ("auto", "cpu", "cuda")
 COMPUTE_TYPES = ("auto", "float16", "int8_float16", "int8", "float32")
 
@@ -23,7 +30,7 @@ class TranscribeOptions:
     # Kept for stored options and old scripts: words are always timed now (cues take their
     # times from them) and always in the JSON export.
     word_timestamps: bool = True
-    formats: tuple[str, ...] = EXPORT_FORMATS
+    formats: tuple[str, ...] = DEFAULT_FORMATS
     output_dir: Path | None = None  # None: beside each input
     cpu_threads: int | None = None  # CTranslate2 intra-op threads; None: chosen from the CPU
     num_workers: int | None = None  # CTranslate2 parallel workers; None: chosen (1)

@@ -21,6 +21,7 @@ are fine too (WAL mode, busy timeout).
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -897,9 +898,11 @@ class JobStore:
         data.setdefault("duration_s", record.duration_s or 0.0)
         data.setdefault("language", record.language)
         data.setdefault("model", str((record.options or {}).get("model", "")))
+        if not data.get("recorded"):  # stored before sessions were dated: the job's own date
+            data["recorded"] = datetime.date.fromtimestamp(record.created_at).isoformat()
         info = TranscriptInfo.from_dict(data)
         if self.edited_positions(job_id):
-            info = replace(info, edited=True)  # keeps the speakers' names
+            info = replace(info, edited=True)  # keeps the speakers' names and the date
         return Transcript(
             tuple(segment for window in windows for segment in window.segments),
             tuple(span for window in windows for span in window.speech),

@@ -7,11 +7,22 @@ CLI's (same segment: 10.000-15.312 from the CLI, 9.800-14.498 from the app).
 """
 from __future__ import annotations
 
+import datetime
+import os
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Sequence
 
 from engine.folders import APP_NAME
 from engine.segments import Segment
+
+
+def recording_date(path: Path | str) -> str | None:
+    """The recording's modification date (local), YYYY-MM-DD; None where it cannot be read."""
+    try:
+        return datetime.date.fromtimestamp(os.stat(path).st_mtime).isoformat()
+    except (OSError, ValueError, OverflowError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -24,6 +35,10 @@ class TranscriptInfo:
     model: str  # a model's name, or a model folder's name
     edited: bool = False  # corrected by hand since the engine wrote it
     speakers: tuple[str, ...] = ()  # names by speaker number; "Speaker N" where none is given
+    # The session's date, YYYY-MM-DD: the recording's modification date (`recording_date`),
+    # taken when the job ran and kept with the transcript, so every later export (DOCX's
+    # header) says the same date even after the file is copied or touched.
+    recorded: str | None = None
 
     def speaker_name(self, speaker: int) -> str:
         if 0 <= speaker < len(self.speakers) and self.speakers[speaker].strip():
@@ -43,6 +58,8 @@ class TranscriptInfo:
             data["edited"] = True
         if self.speakers:
             data["speakers"] = list(self.speakers)
+        if self.recorded:
+            data["recorded"] = self.recorded
         return data
 
     @classmethod
@@ -54,6 +71,7 @@ class TranscriptInfo:
             model=str(data.get("model", "")),
             edited=bool(data.get("edited", False)),
             speakers=tuple(str(name) for name in data.get("speakers") or ()),
+            recorded=str(data["recorded"]) if data.get("recorded") else None,
         )
 
 

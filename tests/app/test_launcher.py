@@ -88,9 +88,9 @@ def test_no_arguments_opens_the_window(monkeypatch):
 
 def test_unknown_format_is_refused(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        launcher.main(["gui", "--format", "docx"])
+        launcher.main(["gui", "--format", "odt"])
     assert exit_info.value.code == 2
-    assert "unknown format docx" in capsys.readouterr().err
+    assert "unknown format odt" in capsys.readouterr().err
 
 
 def test_python_dash_m_app_shows_gui_help():

@@ -8,7 +8,7 @@ from pathlib import Path
 from app.jobs import JobStatus
 from app.settings import AppSettings, SettingsStore
 from engine.events import Stage
-from engine.options import TranscribeOptions
+from engine.options import EXPORT_FORMATS, TranscribeOptions
 
 
 def test_real_engine_run_fills_the_transcript(make_window, qtbot, tmp_path, settings_path, tiny_model, speech_available):
@@ -21,7 +21,9 @@ def test_real_engine_run_fills_the_transcript(make_window, qtbot, tmp_path, sett
     recording = write_audio(tmp_path / "in" / "client session.mp3", audio)
     out = tmp_path / "out"
     store = SettingsStore(settings_path)
-    store.save(AppSettings(options=TranscribeOptions(model=str(tiny_model), device="cpu", output_dir=out)))
+    # Every format, DOCX and MAXQDA too: the window's Export must equal each engine file.
+    store.save(AppSettings(options=TranscribeOptions(model=str(tiny_model), device="cpu", output_dir=out,
+                                                     formats=EXPORT_FORMATS)))
 
     window = make_window(real_engine=True, settings_store=store)
     segments_seen = []
@@ -40,7 +42,8 @@ def test_real_engine_run_fills_the_transcript(make_window, qtbot, tmp_path, sett
     assert "hello" in view.model.index(0, 1).data().lower()
     assert job.duration_s and 5 < job.duration_s < 15
     assert all(job.stages[s].finished_at is not None for s in Stage)
-    assert set(job.outputs) == {"txt", "srt", "vtt", "json"}
+    assert set(job.outputs) == {"txt", "srt", "vtt", "json", "docx", "maxqda"}
+    assert job.outputs["maxqda"].name == "client session.maxqda.txt"
     for path in job.outputs.values():
         assert Path(path).parent == out and Path(path).stat().st_size > 0
     assert json.loads(job.outputs["json"].read_text(encoding="utf-8"))["segments"]

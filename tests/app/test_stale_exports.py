@@ -124,3 +124,29 @@ def test_an_edit_made_while_the_job_ran_makes_its_exports_stale(make_window, qtb
     view.update_exports_button.click()
     assert "Corrected while it ran." in job.outputs["txt"].read_text(encoding="utf-8")
     assert view.stale_bar.isHidden()
+
+
+def test_update_exports_rewrites_a_stale_docx(make_window, qtbot, tmp_path, settings_path):
+    import docx
+
+    from app.settings import AppSettings, SettingsStore
+    from engine import TranscribeOptions
+
+    store = SettingsStore(settings_path)
+    store.save(AppSettings(options=TranscribeOptions(formats=("txt", "docx"))))
+    window = make_window(segments=6, step_s=0.005, settings_store=store)
+    recording = tmp_path / "client session.wav"
+    recording.write_bytes(b"x")
+    job = window.add_paths([recording])[0]
+    window.controller.start()
+    qtbot.waitUntil(lambda: job.status.finished, timeout=10000)
+    assert job.status == JobStatus.DONE and set(job.outputs) == {"txt", "docx"}
+    window.select_job(job.id)
+    view = window.transcript
+    _edit(view, 1, "The client said: mostly better.")
+    assert job.outputs["docx"].name in view.stale_label.text()
+    view.update_exports_button.click()
+    assert view.stale_bar.isHidden()
+    paragraphs = [p.text for p in docx.Document(str(job.outputs["docx"])).paragraphs]
+    assert any("The client said: mostly better." in text for text in paragraphs), paragraphs
+    assert "Note: corrected by hand after transcription" in paragraphs

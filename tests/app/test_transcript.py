@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import docx
 from PySide6.QtCore import Qt
 
 from app.jobs import JobStatus
@@ -71,6 +72,13 @@ def test_edit_then_export_every_format(make_window, qtbot, tmp_path):
     assert data["segments"][1]["text"] == "The client said: mostly better."
     assert len(data["segments"]) == 6
     assert all(s["start"] <= s["end"] for s in data["segments"])
+    # The Word document and MAXQDA's text carry the edit too.
+    document = docx.Document(str(out / "t.docx"))
+    assert any("The client said: mostly better." in p.text for p in document.paragraphs)
+    assert "Recording: client session.wav" in [p.text for p in document.paragraphs]
+    maxqda = (out / "t.maxqda").read_text(encoding="utf-8-sig")
+    assert maxqda.startswith("#00:00:00-0#\n") and "The client said: mostly better." in maxqda
+    assert set(view.export_buttons) == {"txt", "srt", "vtt", "json", "docx", "maxqda"}
 
 
 def test_export_button_asks_where_and_writes(make_window, qtbot, tmp_path, monkeypatch):
@@ -148,3 +156,30 @@ def test_file_export_asks_for_any_format_and_writes_it(make_window, qtbot, tmp_p
     window.export_action.trigger()
     assert target.read_text(encoding="utf-8").startswith("WEBVTT")
     assert all(f"*.{name}" in asked["filter"] for name in ("txt", "srt", "vtt", "json"))
+    assert "Word document (*.docx)" in asked["filter"] and "MAXQDA text (*.maxqda.txt)" in asked["filter"]
+
+    # The chosen name's ending says the format: .docx a Word document, .maxqda.txt MAXQDA.
+    target = tmp_path / "chosen.docx"
+    window.export_action.trigger()
+    assert "Recording: client session.wav" in [p.text for p in docx.Document(str(target)).paragraphs]
+    target = tmp_path / "chosen.maxqda.txt"
+    window.export_action.trigger()
+    assert target.read_text(encoding="utf-8-sig").startswith("#00:00:00-0#")
+
+
+def test_docx_button_suggests_a_docx_beside_the_recording(make_window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    window, _job = _finished_window(make_window, qtbot, tmp_path)
+    asked = {}
+
+    def fake_dialog(_parent, _title, suggested, name_filter, *_options):
+        asked.update(suggested=suggested, filter=name_filter)
+        return suggested, ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", fake_dialog)
+    window.transcript.export_buttons["docx"].click()
+    assert Path(asked["suggested"]).name == "client session.docx" and asked["filter"] == "Word document (*.docx)"
+    assert docx.Document(asked["suggested"]).paragraphs
+    window.transcript.export_buttons["maxqda"].click()
+    assert Path(asked["suggested"]).name == "client session.maxqda.txt"
