@@ -317,6 +317,7 @@ class JobRun:
             edges,
             reporter=self,
             channels=self.route.used if self.route.separate else (),
+            loud_dbfs=self.route.loud_dbfs or None,
         ):
             if window.audio is not None:
                 prepared += 1

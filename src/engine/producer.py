@@ -94,6 +94,11 @@ class WindowLevels:
         self._levels = meter.levels()
         self._offset_s = offset / SAMPLE_RATE
 
+    @property
+    def rms(self) -> np.ndarray:
+        """(channels, frames) linear RMS from the window's first sample."""
+        return self._levels.rms
+
     def rms_over(self, channel: int, start_s: float, end_s: float) -> float:
         return self._levels.rms_over(channel, max(0.0, start_s - self._offset_s), max(0.0, end_s - self._offset_s))
 
@@ -162,12 +167,14 @@ def prepared_windows(
     edges: EdgeSilence | None = None,
     reporter: StageReporter = _Silent(),
     channels: tuple[int, ...] = (),
+    loud_dbfs: tuple[float, ...] | None = None,
 ) -> Iterator[Window]:
     """Cut windows, then condition each and find its speech clips.
 
     (channels, n) blocks (engine.channel_route, one speaker per channel): every channel is
     cut at the same samples, then each of `channels` conditioned and searched on its own
-    (Window.parts); the job store sees one window per span as for mono.
+    (Window.parts), its bleed-only stretches silenced first (engine.channel_gate; `loud_dbfs`:
+    each channel's speech level); the job store sees one window per span as for mono.
 
     `stored`: windows an earlier run finished (engine.store.WindowRecord, in order). One
     this run cuts at exactly the same span comes out with `audio=None` and is not prepared
@@ -188,7 +195,7 @@ def prepared_windows(
         end_s = (offset + length) / SAMPLE_RATE
         total = max(total_s, end_s)
         if audio.ndim == 2:
-            yield _channel_window(index, offset, audio, channels, detector, clock, reporter, total)
+            yield _channel_window(index, offset, audio, channels, loud_dbfs, detector, clock, reporter, total)
             continue
         with clock.timed(Stage.CONDITION.value):
             conditioned = condition(audio)
@@ -204,19 +211,29 @@ def prepared_windows(
         yield Window(index, offset, length, conditioned.audio, clips, conditioned.nonfinite)
 
 
-def _channel_window(index: int, offset: int, audio: np.ndarray, channels: tuple[int, ...], detector,
+def _channel_window(index: int, offset: int, audio: np.ndarray, channels: tuple[int, ...],
+                    loud_dbfs: tuple[float, ...] | None, detector,
                     clock: StageClock, reporter: StageReporter, total: float) -> Window:
     """One span of a two-microphone recording: each channel conditioned and searched alone
     (a channel's own speech level sets its conditioning, so a quiet microphone is not
     judged by the loud one's)."""
     length = audio.shape[-1]
     end_s = (offset + length) / SAMPLE_RATE
+    from dataclasses import replace
+
+    from engine.channel_gate import bleed_frames, gate
+
     used = channels or tuple(range(audio.shape[0]))
+    with clock.timed(Stage.CONDITION.value):
+        levels = WindowLevels(np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0), offset)
     parts: list[ChannelPart] = []
     nonfinite = 0
     for number, channel in enumerate(used):
         with clock.timed(Stage.CONDITION.value):
             conditioned = condition(np.ascontiguousarray(audio[channel]))
+            bleed = bleed_frames(levels.rms, channel, loud_dbfs)
+            if bleed.any():
+                conditioned = replace(conditioned, audio=gate(conditioned.audio, bleed))
         reporter.progress(Stage.CONDITION, end_s, total)
 
         def speech_progress(fraction: float, number=number) -> None:
@@ -227,8 +244,6 @@ def _channel_window(index: int, offset: int, audio: np.ndarray, channels: tuple[
             clips = detector.clips(conditioned, offset, progress=speech_progress)
         parts.append(ChannelPart(channel, conditioned.audio, clips))
         nonfinite += conditioned.nonfinite
-    with clock.timed(Stage.CONDITION.value):
-        levels = WindowLevels(np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0), offset)
     clips = [clip for part in parts for clip in part.clips]
     return Window(index, offset, length, np.zeros(0, np.float32), clips, nonfinite, parts=tuple(parts), levels=levels)
 
