@@ -201,3 +201,16 @@ def test_a_channel_window_holds_each_channel_apart():
     assert sum(w.length for w in windows) == 16000 * 90
     assert all(len(w.parts) == 2 and w.parts[0].audio.shape == (w.length,) for w in windows)
     assert windows[0].levels.rms_over(1, windows[0].start_s, windows[0].start_s + 1.0) > 0
+
+
+def test_a_recording_with_one_silent_channel_is_transcribed_from_the_other(speech_available, real_model, tmp_path):
+    audio, _ = session([1.0, "We talked about the week and how it went.", 1.0])
+    stereo = np.stack([np.zeros_like(audio), audio])
+    recording = _bench_speakers().write_wav(tmp_path / "one side.wav", stereo)
+    events: list = []
+    options = TranscribeOptions(model=str(real_model), device="cpu", output_dir=tmp_path, speaker_labels=False)
+    outcome = Engine(events.append).transcribe(recording, options)
+    assert outcome.status == "done"
+    assert outcome.report.channel_layout == "one-silent" and outcome.report.channel_route == "one"
+    assert "week" in outcome.outputs["txt"].read_text(encoding="utf-8")
+    assert any("only channel 2 carries sound" in e.message for e in events if isinstance(e, ev.JobNote))

@@ -19,6 +19,7 @@ and the setting, so a resumed job takes the same route and its stored windows st
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,10 @@ from typing import Iterator
 import numpy as np
 
 from engine.channels import ChannelLayout, ChannelVerdict, LayoutMeter
+from engine.errors import Cancelled
 from engine.decode import SAMPLE_RATE, DecodeReport
+
+log = logging.getLogger("sessionscribe.pipeline")
 
 CHANNEL_SETTINGS = ("auto", "speakers", "mix")
 
@@ -123,7 +127,13 @@ def routed_stream(path: Path, report: DecodeReport, route: ChannelRoute, in_chil
             return decode_stage.stream_audio_in_child(path, rep, channels=True)
         return stream_channels(path, rep)
 
-    measure(channels_stream(DecodeReport()), route)
+    try:
+        measure(channels_stream(DecodeReport()), route)
+    except Cancelled:
+        raise
+    except Exception as error:  # e.g. a stream whose layout changes midway: mixing still works
+        log.warning("channel layout not measured (%s); mixing to mono", type(error).__name__)
+        route.route, route.used, route.verdict = "mix", (), None
     if route.route == "mix":
         stream = decode_stage.stream_audio_in_child(path, report) if in_child else decode_stage.stream_audio(path, report)
         yield from stream
