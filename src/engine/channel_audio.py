@@ -88,7 +88,9 @@ def _planar_16k(container, stream, report: DecodeReport) -> Iterator[np.ndarray]
         if resampler is None:
             channels = channels or item.layout.nb_channels
             layout = item.layout.name if item.layout.nb_channels == channels else _layout(channels)
-            resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE)
+            # Packed, not planar: PyAV's to_ndarray of a planar frame with 8 channels crashed
+            # the process (SIGSEGV in its plane copy; the eight-channel test file).
+            resampler = av.AudioResampler(format="flt", layout=layout, rate=SAMPLE_RATE)
         if fifo.samples >= group:
             yield from _convert(resampler, fifo.read(), channels)
     if resampler is not None:
@@ -109,5 +111,5 @@ def _drain(resampler: av.AudioResampler | None, fifo: av.AudioFifo, channels: in
 
 def _convert(resampler: av.AudioResampler, frame, channels: int) -> Iterator[np.ndarray]:
     for out in resampler.resample(frame):
-        planes = out.to_ndarray()  # planar float: (channels, n)
-        yield planes.reshape(channels, -1).astype(np.float32, copy=False)
+        packed = out.to_ndarray()  # packed float: (1, n * channels), channels interleaved
+        yield np.ascontiguousarray(packed.reshape(-1, channels).T, dtype=np.float32)

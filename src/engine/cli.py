@@ -131,6 +131,10 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speaker-names", default=(), type=_speaker_names, metavar="NAMES",
                         help="names for speakers 1, 2, ... in every file, separated by commas, e.g. "
                         "\"Therapist,Client\" (speaker 1 is the first to speak). Default: Speaker 1, Speaker 2, ...")
+    parser.add_argument("--channels", default="auto", choices=("auto", "speakers", "mix"),
+                        help="recordings with two or more channels: speakers = each channel is one person's "
+                        "microphone (transcribed on its own, words labelled by channel); mix = mix to mono. "
+                        "Default: auto = speakers when the channels hold different voices, else mix")
     # Words are always timed now (cues take their times from them) and always in the JSON.
     parser.add_argument("--word-timestamps", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--report", type=Path, default=None, metavar="FILE.json",
@@ -284,6 +288,7 @@ def start_run(args: argparse.Namespace) -> TranscribeOptions:
         speaker_labels=args.speakers is not False,
         speakers=args.speakers if args.speakers is not False else None,
         speaker_names=args.speaker_names,
+        channels=args.channels,
     )
 
 
@@ -405,6 +410,8 @@ class ProgressPrinter:
                 )
                 if report.resumed_windows:  # else "transcribe done (0.00 s)" looks like magic
                     self._line(f"resumed: {report.resume_text()}")
+                if report.channels_note:
+                    self._line(f"channels: {report.channels_note}")
                 self._line(f"speech: {report.check_text()}")
                 self._line(f"cost: {report.cost_text()}")
 

@@ -384,19 +384,26 @@ def _start_decoder() -> subprocess.Popen:
 
 
 def stream_audio_in_child(
-    path: Path, report: DecodeReport | None = None, block_samples: int = BLOCK_SAMPLES
+    path: Path, report: DecodeReport | None = None, block_samples: int = BLOCK_SAMPLES,
+    channels: bool = False,
 ) -> Iterator[np.ndarray]:
-    """`stream_audio`, run in a child Python process; same blocks, same errors, same report."""
+    """`stream_audio`, run in a child Python process; same blocks, same errors, same report.
+    `channels`: `engine.channel_audio.stream_channels`'s (channels, n) blocks instead of mono."""
     report = report if report is not None else DecodeReport()
     check_readable(path)
     try:
         child = _start_decoder()
     except OSError:  # no separate interpreter to start (e.g. a frozen app): decode here
-        yield from stream_audio(path, report, block_samples)
+        if channels:
+            from engine.channel_audio import stream_channels
+
+            yield from stream_channels(path, report, block_samples)
+        else:
+            yield from stream_audio(path, report, block_samples)
         return
     try:
         # Absolute: the child runs in another folder.
-        request = {"path": os.path.abspath(path), "block_samples": block_samples}
+        request = {"path": os.path.abspath(path), "block_samples": block_samples, "channels": channels}
         try:
             child.stdin.write(json.dumps(request).encode() + b"\n")
             child.stdin.close()
@@ -412,7 +419,8 @@ def stream_audio_in_child(
                     kind="decoder-crash",
                 )
             if count >= 0:
-                block = np.empty(count, dtype=np.float32)
+                rows = (_read_header(child.stdout) or 0) if channels else 0
+                block = np.empty((rows, count) if channels else count, dtype=np.float32)
                 if child.stdout.readinto(memoryview(block).cast("B")) != block.nbytes:
                     raise InputError(f"{path.name}: the decoder stopped in the middle of a block")
                 yield block
@@ -455,6 +463,7 @@ def _child_main() -> int:
         return 0
     request = json.loads(line)
     path, block_samples = Path(request["path"]), int(request["block_samples"])
+    keep_channels = bool(request.get("channels"))  # (channels, n) blocks, engine.channel_audio
     out = sys.stdout.buffer
     report = DecodeReport()
 
@@ -463,9 +472,17 @@ def _child_main() -> int:
         out.write(_HEADER.pack(kind) + _HEADER.pack(len(payload)) + payload)
 
     try:
-        for block in stream_audio(path, report, block_samples):
-            out.write(_HEADER.pack(block.shape[0]))
-            out.write(block.data)
+        if keep_channels:
+            from engine.channel_audio import stream_channels
+
+            # Header: the block's sample count, then its channel count, then the rows.
+            for block in stream_channels(path, report, block_samples):
+                out.write(_HEADER.pack(block.shape[1]) + _HEADER.pack(block.shape[0]))
+                out.write(np.ascontiguousarray(block).data)
+        else:
+            for block in stream_audio(path, report, block_samples):
+                out.write(_HEADER.pack(block.shape[0]))
+                out.write(block.data)
         message(_END, asdict(report))
     except InputError as error:
         message(_ERROR, {"error": str(error), "kind": error.kind})

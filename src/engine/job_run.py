@@ -18,11 +18,13 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from engine import decode as decode_stage
+from engine.channel_route import ChannelRoute, routed_stream
 from engine.condition import EdgeSilence
 from engine.process import warm_imports
 from engine.decode import SAMPLE_RATE, DecodeReport
@@ -53,7 +55,7 @@ from engine.producer import (
 from engine.report import PeakMemory, RunReport, StageClock
 from engine.segments import Segment
 from engine.status import JobStatus
-from engine.transcribe import SpeechCheck, Transcriber, WindowAudio
+from engine.transcribe import SpeechCheck, Transcriber, WindowAudio, WindowTranscript
 from engine.transcript import Transcript, TranscriptInfo, recording_date
 
 if TYPE_CHECKING:
@@ -113,6 +115,7 @@ class JobRun:
         self.transcript: Transcript | None = None
         self.diarization = None  # engine.diarize.DiarizationRun, when speakers are told apart
         self.window_segments: list[tuple[int, list[Segment]]] = []  # (window index, its segments)
+        self.route = ChannelRoute(setting=options.channels)  # how the channels go (2+ channels)
         self._speakers_started = False
 
     # -- endings: every one becomes an outcome and an event ---------------------------------
@@ -164,9 +167,14 @@ class JobRun:
         edges = EdgeSilence()
         stop = threading.Event()
         total_s = info.duration_s or 0.0
-        # Decoding needs nothing from the device check or the model: it starts first.
+        # Decoding needs nothing from the device check or the model: it starts first. A
+        # recording with 2+ channels is measured first (engine.channel_route) on the same
+        # thread, so the route is decided before the first block reaches the windows.
+        routed = None
+        if (info.channels or 1) >= 2 and self.options.channels != "mix":
+            routed = routed_stream(path, decode_report, self.route)
         blocks = Ahead(
-            decoded_blocks(path, decode_report, self.clock, total_s, self),
+            decoded_blocks(path, decode_report, self.clock, total_s, self, blocks=routed),
             DECODE_AHEAD_BLOCKS, stop, "decode", self.cancel,
         )
         windows = Ahead(
@@ -210,6 +218,10 @@ class JobRun:
             report.leading_silence_s = round(edges.leading / SAMPLE_RATE, 2)
             report.trailing_silence_s = round(edges.trailing / SAMPLE_RATE, 2)
         report.segments = len(segments)
+        if self.route.verdict is not None:
+            report.channel_layout = self.route.verdict.layout.value
+            report.channel_route = self.route.route
+            report.channels_note = self.route.text()
         report.stages = {stage.value: round(self.clock.seconds.get(stage.value, 0.0), 4) for stage in Stage}
         report.peak_ram_bytes = memory.peak_rss
         report.peak_vram_bytes = memory.peak_vram
@@ -288,7 +300,12 @@ class JobRun:
         the device and the detector (decoding, in its own thread, has started already and
         runs ahead meanwhile, so it overlaps loading the model)."""
         device, detector = plan.result()
-        if self.options.speaker_labels:
+        # The first block comes after the channel route is decided (engine.channel_route):
+        # one speaker per channel needs no diarization model.
+        blocks = iter(blocks)
+        first = next(blocks, None)
+        blocks = chain([] if first is None else [first], blocks)
+        if self.options.speaker_labels and not self.route.separate:
             self.diarization = self.engine.diarizer(device).start()
         prepared = 0
         for window in prepared_windows(
@@ -300,6 +317,8 @@ class JobRun:
             self.resume.windows,
             edges,
             reporter=self,
+            channels=self.route.used if self.route.separate else (),
+            loud_dbfs=self.route.loud_dbfs or None,
         ):
             if window.audio is not None:
                 prepared += 1
@@ -340,19 +359,32 @@ class JobRun:
             nonlocal language
             if not pending:
                 return
+            # Two-microphone windows go in as one WindowAudio per channel, so both channels'
+            # clips share the batches; their results are merged back into one per window.
+            audios: list[WindowAudio] = []
+            for w in pending:
+                if w.parts:
+                    audios.extend(WindowAudio(part.audio, w.offset, part.clips) for part in w.parts)
+                else:
+                    audios.append(WindowAudio(w.audio, w.offset, w.clips))
             with clock.timed(Stage.TRANSCRIBE.value):
-                results = transcriber.transcribe_windows(
-                    [WindowAudio(w.audio, w.offset, w.clips) for w in pending],
+                flat = transcriber.transcribe_windows(
+                    audios,
                     options,
                     language,
                     progress=self._transcribe_progress(job_id, pending, duration_s),
                 )
+            results, position = [], 0
+            for w in pending:
+                count = len(w.parts) or 1
+                results.append(self._merge_channels(w, flat[position : position + count]) if w.parts else flat[position])
+                position += count
             for window, result in zip(pending, results):
                 if result.language and not language and window.clips:
                     language = result.language  # detected once, then fixed for the whole job
                     if self.store is not None:
                         self.store.set_language(job_id, language)
-                window_speech = [span for clip in window.clips for span in clip.voiced]
+                window_speech = window.speech
                 check.add(result.check)
                 report.nonfinite_samples += window.nonfinite
                 if self.store is not None:
@@ -404,6 +436,38 @@ class JobRun:
         self.emit(StageFinished(job_id, Stage.TRANSCRIBE, clock.seconds.get(Stage.TRANSCRIBE.value, 0.0), reused))
         return segments, speech, language
 
+    def _merge_channels(self, window: Window, results: list[WindowTranscript]) -> WindowTranscript:
+        """One window's per-channel transcripts as one: words labelled by channel (speaker =
+        channel index), merged by time with bleed settled by level (engine.channel_words),
+        then cut into segments that never hold two speakers (engine.speaker_labels)."""
+        from engine.channel_words import merge_channel_words
+        from engine.speaker_labels import segments_from_words
+
+        count = self.route.channels or (max(p.channel for p in window.parts) + 1)
+        by_channel: list[list] = [[] for _ in range(count)]
+        check = SpeechCheck()
+        language = None
+        for part, result in zip(window.parts, results):
+            by_channel[part.channel] = [w for seg in result.segments for w in (seg.words or ()) if w.text.strip()]
+            check.add(result.check)
+            language = language or result.language
+        loud = self.route.loud_dbfs if len(self.route.loud_dbfs) == count else None
+        merged = merge_channel_words(by_channel, window.levels.rms_over, loud)
+        # Rows per speaker, then in time order: where both talk at once, each keeps a row of
+        # their own (cut by time order alone, stereo_diarization.wav's two overlapping
+        # sentences came out as eleven one- or two-word rows, alternating).
+        rows = []
+        for channel in range(count):
+            words = [m.word for m in merged if m.channel == channel]
+            rows.extend(segments_from_words(words, [channel] * len(words)))
+        rows.sort(key=lambda row: (row.segment.start, row.segment.end, row.speaker))
+        segments = [
+            replace(row.segment, speaker=row.speaker,
+                    words=tuple(replace(w, speaker=row.speaker) for w in row.segment.words or ()))
+            for row in rows
+        ]
+        return WindowTranscript(segments, language, check)
+
     def _speakers(self, segments: list[Segment]) -> list[Segment]:
         """Who said what: the voices heard in every window told apart, then each word and
         segment given its speaker (a segment holding a turn change is split there), and the
@@ -412,6 +476,10 @@ class JobRun:
 
         job_id, clock = self.job_id, self.clock
         self._start_speakers()
+        if self.route.separate:  # speakers are the channels: labelled as the words were merged
+            self.report.speakers = len({s.speaker for s in segments if s.speaker is not None})
+            self.emit(StageFinished(job_id, Stage.SPEAKERS, clock.seconds.get(Stage.SPEAKERS.value, 0.0)))
+            return segments
         if self.diarization is None or not self.diarization.windows:
             self.emit(StageFinished(job_id, Stage.SPEAKERS, clock.seconds.get(Stage.SPEAKERS.value, 0.0)))
             return segments
@@ -516,6 +584,20 @@ class JobRun:
             )
         if not segments:
             self.emit(JobNote(job_id, f"{path.name}: no speech found; the transcript is empty"))
+        if self.route.separate:
+            names = self.options.speaker_names
+            who = ", ".join(
+                f"channel {c + 1} = {names[c] if c < len(names) else f'Speaker {c + 1}'}" for c in self.route.used
+            )
+            self.emit(JobNote(
+                job_id,
+                f"{path.name}: one voice per channel (two microphones): each channel was transcribed "
+                f"as one speaker ({who}); if both voices are on both channels, run again with --channels mix",
+            ))
+        elif self.route.route == "one":
+            self.emit(JobNote(
+                job_id, f"{path.name}: only channel {self.route.used[0] + 1} carries sound; the other was left out",
+            ))
 
     def _export(self) -> dict[str, Path]:
         from engine.export import mode_limit, write_outputs

@@ -40,6 +40,10 @@ class TranscribeOptions:
     speaker_labels: bool = True
     speakers: int | None = None
     speaker_names: tuple[str, ...] = ()  # "Therapist", "Client": names for speakers 1, 2, ...
+    # Recordings with 2+ channels (engine.channel_route): "auto" measures the layout (one
+    # speaker per channel -> each channel transcribed as its speaker); "speakers" forces that;
+    # "mix" mixes to mono as for any recording. Changes who said what, so in the transcript key.
+    channels: str = "auto"
     gpu_dollars_per_hour: float = 0.42
     api_dollars_per_minute: float = 0.006
 

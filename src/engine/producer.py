@@ -35,19 +35,42 @@ DECODE_AHEAD_BLOCKS = 16
 
 
 @dataclass
+class ChannelPart:
+    """One channel of a two-microphone window: conditioned and searched for speech alone."""
+
+    channel: int
+    audio: np.ndarray
+    clips: list[Clip]
+
+
+@dataclass
 class Window:
     index: int
     offset: int  # samples from the start of the recording
     length: int
     audio: np.ndarray | None  # None when an earlier run finished this window (job store)
-    clips: list[Clip]
+    clips: list[Clip]  # with `parts`: every channel's clips, in channel order
     nonfinite: int = 0  # damaged (NaN/Inf) samples replaced by silence
     voices: "Voices | None" = None  # its speech's speaker embeddings (engine.diarize)
+    # One speaker per channel (engine.channel_route "speakers"): each channel's audio and
+    # clips, and the raw channel levels of the window (for the merge's bleed rule); `audio`
+    # is then an empty array (prepared, but nothing to send as one mono window).
+    parts: tuple[ChannelPart, ...] = ()
+    levels: "WindowLevels | None" = None
 
     @property
     def speech(self) -> list[tuple[float, float]]:
-        """Voiced regions, seconds of the recording."""
-        return [span for clip in self.clips for span in clip.voiced]
+        """Voiced regions, seconds of the recording (channels' regions joined where they overlap)."""
+        spans = [span for clip in self.clips for span in clip.voiced]
+        if not self.parts:
+            return spans
+        joined: list[tuple[float, float]] = []
+        for start, end in sorted(spans):
+            if joined and start <= joined[-1][1]:
+                joined[-1] = (joined[-1][0], max(joined[-1][1], end))
+            else:
+                joined.append((start, end))
+        return joined
 
     @property
     def start_s(self) -> float:
@@ -56,6 +79,28 @@ class Window:
     @property
     def end_s(self) -> float:
         return (self.offset + self.length) / SAMPLE_RATE
+
+
+class WindowLevels:
+    """Per-channel 30-ms levels of one window's raw audio, asked in recording seconds
+    (engine.channels.ChannelLevels.rms_over with the window's offset): the merge compares
+    channels without the audio, and only the window's frames are held (0.1 MB for 300 s)."""
+
+    def __init__(self, audio: np.ndarray, offset: int) -> None:
+        from engine.channels import LayoutMeter
+
+        meter = LayoutMeter(audio.shape[0])
+        meter.add(audio)
+        self._levels = meter.levels()
+        self._offset_s = offset / SAMPLE_RATE
+
+    @property
+    def rms(self) -> np.ndarray:
+        """(channels, frames) linear RMS from the window's first sample."""
+        return self._levels.rms
+
+    def rms_over(self, channel: int, start_s: float, end_s: float) -> float:
+        return self._levels.rms_over(channel, max(0.0, start_s - self._offset_s), max(0.0, end_s - self._offset_s))
 
 
 class StageReporter(Protocol):
@@ -86,12 +131,15 @@ def decoded_blocks(
     total_s: float,
     reporter: StageReporter = _Silent(),
     in_child: bool = True,
+    blocks: Iterator[np.ndarray] | None = None,
 ) -> Iterator[np.ndarray]:
     """The recording as 16 kHz mono float32 blocks, timed on `clock` under "decode".
     `in_child`: decode in a child process (the product: a crashing codec takes only the child
-    down); False decodes in this process (benchmarks of the decoder itself)."""
-    stream = decode_stage.stream_audio_in_child if in_child else decode_stage.stream_audio
-    blocks = stream(Path(path), report)
+    down); False decodes in this process (benchmarks of the decoder itself). `blocks`: a
+    stream of its own instead (engine.channel_route: mono, or (channels, n) blocks)."""
+    if blocks is None:
+        stream = decode_stage.stream_audio_in_child if in_child else decode_stage.stream_audio
+        blocks = stream(Path(path), report)
     decoded = 0
     first = True
     while True:
@@ -103,7 +151,7 @@ def decoded_blocks(
         if first:
             reporter.started(Stage.DECODE)
             first = False
-        decoded += block.shape[0]
+        decoded += block.shape[-1]
         seconds = decoded / SAMPLE_RATE
         reporter.progress(Stage.DECODE, seconds, max(total_s, seconds))
         yield block
@@ -118,8 +166,15 @@ def prepared_windows(
     stored: list | None = None,
     edges: EdgeSilence | None = None,
     reporter: StageReporter = _Silent(),
+    channels: tuple[int, ...] = (),
+    loud_dbfs: tuple[float, ...] | None = None,
 ) -> Iterator[Window]:
     """Cut windows, then condition each and find its speech clips.
+
+    (channels, n) blocks (engine.channel_route, one speaker per channel): every channel is
+    cut at the same samples, then each of `channels` conditioned and searched on its own
+    (Window.parts), its bleed-only stretches silenced first (engine.channel_gate; `loud_dbfs`:
+    each channel's speech level); the job store sees one window per span as for mono.
 
     `stored`: windows an earlier run finished (engine.store.WindowRecord, in order). One
     this run cuts at exactly the same span comes out with `audio=None` and is not prepared
@@ -132,13 +187,16 @@ def prepared_windows(
         if index == 0:
             reporter.started(Stage.CONDITION)
             reporter.started(Stage.SPEECH)
-        length = audio.shape[0]
+        length = audio.shape[-1]
         if index < len(stored) and _same_span(stored[index], offset, length):
             yield Window(index, offset, length, None, [])
             continue
         del stored[index:]  # from here on, stored windows are recomputed
         end_s = (offset + length) / SAMPLE_RATE
         total = max(total_s, end_s)
+        if audio.ndim == 2:
+            yield _channel_window(index, offset, audio, channels, loud_dbfs, detector, clock, reporter, total)
+            continue
         with clock.timed(Stage.CONDITION.value):
             conditioned = condition(audio)
         if edges is not None:
@@ -151,6 +209,43 @@ def prepared_windows(
         with clock.timed(Stage.SPEECH.value):
             clips = detector.clips(conditioned, offset, progress=speech_progress)
         yield Window(index, offset, length, conditioned.audio, clips, conditioned.nonfinite)
+
+
+def _channel_window(index: int, offset: int, audio: np.ndarray, channels: tuple[int, ...],
+                    loud_dbfs: tuple[float, ...] | None, detector,
+                    clock: StageClock, reporter: StageReporter, total: float) -> Window:
+    """One span of a two-microphone recording: each channel conditioned and searched alone
+    (a channel's own speech level sets its conditioning, so a quiet microphone is not
+    judged by the loud one's)."""
+    length = audio.shape[-1]
+    end_s = (offset + length) / SAMPLE_RATE
+    from dataclasses import replace
+
+    from engine.channel_gate import bleed_frames, gate
+
+    used = channels or tuple(range(audio.shape[0]))
+    with clock.timed(Stage.CONDITION.value):
+        levels = WindowLevels(np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0), offset)
+    parts: list[ChannelPart] = []
+    nonfinite = 0
+    for number, channel in enumerate(used):
+        with clock.timed(Stage.CONDITION.value):
+            conditioned = condition(np.ascontiguousarray(audio[channel]))
+            bleed = bleed_frames(levels.rms, channel, loud_dbfs)
+            if bleed.any():
+                conditioned = replace(conditioned, audio=gate(conditioned.audio, bleed))
+        reporter.progress(Stage.CONDITION, end_s, total)
+
+        def speech_progress(fraction: float, number=number) -> None:
+            done = (number + fraction) / len(used)
+            reporter.progress(Stage.SPEECH, (offset + done * length) / SAMPLE_RATE, total)
+
+        with clock.timed(Stage.SPEECH.value):
+            clips = detector.clips(conditioned, offset, progress=speech_progress)
+        parts.append(ChannelPart(channel, conditioned.audio, clips))
+        nonfinite += conditioned.nonfinite
+    clips = [clip for part in parts for clip in part.clips]
+    return Window(index, offset, length, np.zeros(0, np.float32), clips, nonfinite, parts=tuple(parts), levels=levels)
 
 
 def produce(

@@ -37,6 +37,11 @@ class RunReport:
     resumed_windows: int = 0  # windows taken from the job store, not recomputed
     segments: int = 0
     speakers: int = 0  # voices told apart (0: the speaker stage was off or heard no speech)
+    # Recordings with 2+ channels: the layout found and what was done (engine.channel_route);
+    # "" for a mono recording or --channels mix on one.
+    channel_layout: str = ""  # "separate", "shared", "mono", "one-silent"
+    channel_route: str = ""  # "speakers", "one", "mix"
+    channels_note: str = ""  # ChannelRoute.text(): the line the CLI prints
     # Did every word come back? (engine.transcribe.SpeechCheck, summed over the windows run)
     clips: int = 0
     clip_fill: float = 0.0  # share of the encoder's 30-s inputs that held audio

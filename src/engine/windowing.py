@@ -40,8 +40,12 @@ def quietest_cut(audio: np.ndarray, search_from: int, search_to: int) -> int:
     """
     first = search_from // CHUNK_SAMPLES
     last = search_to // CHUNK_SAMPLES
-    chunks = audio[first * CHUNK_SAMPLES : last * CHUNK_SAMPLES].reshape(-1, CHUNK_SAMPLES)
-    energy = np.einsum("ij,ij->i", chunks, chunks, dtype=np.float64)
+    if audio.ndim == 2:  # (channels, n): quiet on every channel (a pause of both speakers)
+        chunks = audio[:, first * CHUNK_SAMPLES : last * CHUNK_SAMPLES].reshape(audio.shape[0], -1, CHUNK_SAMPLES)
+        energy = np.einsum("cij,cij->i", chunks, chunks, dtype=np.float64)
+    else:
+        chunks = audio[first * CHUNK_SAMPLES : last * CHUNK_SAMPLES].reshape(-1, CHUNK_SAMPLES)
+        energy = np.einsum("ij,ij->i", chunks, chunks, dtype=np.float64)
     energy[~np.isfinite(energy)] = np.inf  # damaged float audio (NaN) counts as loud
     kernel = np.ones(SMOOTH_CHUNKS)
     # Mean, not sum: at the edges fewer chunks are summed, which would look quieter.
@@ -62,7 +66,8 @@ def cut_windows(
     first_window_s: float | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(offset in samples, window audio) for consecutive windows of about `window_s`
-    (the first one about `first_window_s`, when given)."""
+    (the first one about `first_window_s`, when given). Blocks may be mono (n,) or
+    (channels, n): all channels are cut at the same sample."""
     def sizes(seconds: float) -> tuple[int, int]:
         search_now = min(search_s, seconds / 2)  # short test windows too
         return int(seconds * SAMPLE_RATE), int(search_now * SAMPLE_RATE)
@@ -73,13 +78,13 @@ def cut_windows(
     offset = 0
     for block in blocks:
         pending.append(block)
-        buffered += block.shape[0]
+        buffered += block.shape[-1]
         while buffered >= window:
-            joined = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            joined = np.concatenate(pending, axis=-1) if len(pending) > 1 else pending[0]
             cut = quietest_cut(joined, window - search, window)
-            yield offset, joined[:cut].copy()
-            rest = joined[cut:]
-            pending, buffered, offset = [rest], rest.shape[0], offset + cut
+            yield offset, joined[..., :cut].copy()
+            rest = joined[..., cut:]
+            pending, buffered, offset = [rest], rest.shape[-1], offset + cut
             window, search = sizes(window_s)
     if buffered:
-        yield offset, (np.concatenate(pending) if len(pending) > 1 else pending[0]).copy()
+        yield offset, (np.concatenate(pending, axis=-1) if len(pending) > 1 else pending[0]).copy()

@@ -1,0 +1,57 @@
+"""Silence a two-microphone channel where it only hears the other speaker (bleed).
+
+Each microphone hears the other speaker ~25 dB down, and Silero calls that speech: on the
+3-min generated two-mic session every channel's clips covered both speakers' turns, so each
+channel was transcribed for the whole session (14 clips against 7 mixed to mono, 40 s of
+transcription against 13 s), and a third of each channel's words were the other speaker's,
+for the merge (engine.channel_words) to throw away. Where a channel is BLEED_DB below
+another (each against its own speech level) for a while, nobody is speaking into it: those
+stretches are zeroed before speech detection, so they are neither transcribed nor merged.
+Figures after: docs/BENCHMARKS.md (speakers section).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from engine.channel_words import BLEED_DB
+from engine.channels import FRAME
+
+# Only stretches this long are silenced (a stop or a breath inside a word is not bleed)...
+MIN_GATE_S = 0.5
+# ...and this much is kept on each side of what was heard, so word edges keep their context.
+KEEP_PAD_S = 0.25
+_FRAME_S = FRAME / 16000
+
+
+def bleed_frames(rms: np.ndarray, channel: int, loud_dbfs: tuple[float, ...] | None) -> np.ndarray:
+    """Per 30-ms frame of `rms` (channels, frames): True where `channel` hears only bleed."""
+    db = 20.0 * np.log10(np.maximum(rms.astype(np.float64), 1e-5))
+    if loud_dbfs is not None and len(loud_dbfs) == rms.shape[0]:
+        db = db - np.asarray(loud_dbfs, dtype=np.float64)[:, None]
+    others = np.delete(db, channel, axis=0)
+    if not others.size:
+        return np.zeros(rms.shape[1], dtype=bool)
+    bleed = db[channel] < others.max(axis=0) - BLEED_DB
+    keep = ~bleed
+    pad = int(round(KEEP_PAD_S / _FRAME_S))
+    if pad and keep.any():  # widen what is kept by `pad` frames each side
+        kernel = np.ones(2 * pad + 1)
+        keep = np.convolve(keep.astype(np.float64), kernel, mode="same") > 0
+    gated = ~keep
+    # Drop gated runs shorter than MIN_GATE_S.
+    edges = np.diff(np.concatenate(([0], gated.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    shortest = int(round(MIN_GATE_S / _FRAME_S))
+    for start, end in zip(starts, ends):
+        if end - start < shortest:
+            gated[start:end] = False
+    return gated
+
+
+def gate(audio: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """`audio` (one channel) with the samples of gated frames set to zero (a copy)."""
+    out = audio.copy()
+    limit = min(frames.size, out.size // FRAME + 1)
+    mask = np.repeat(frames[:limit], FRAME)[: out.size]
+    out[: mask.size][mask] = 0.0
+    return out
