@@ -151,7 +151,10 @@ def run_ours(audio: Path, setup: Setup) -> dict:
     with C.IsolatedDirs("accuracy") as dirs:
         report_path = dirs.root / "report.json"
         cmd = [C.SESSIONSCRIBE, "transcribe", audio, "--model", setup.model, "--device", "cpu",
-               "--format", "json,srt", "--output-dir", dirs.output, "--report", report_path]
+               "--format", "json,srt", "--output-dir", dirs.output, "--report", report_path,
+               # faster-whisper tells no speakers apart: like against like (the speaker stage's
+               # own cost is bench/speakers.py's part d)
+               "--speakers", "off"]
         run = C.run_child(cmd, env=dirs.env, timeout=CHILD_TIMEOUT_S).check()
         report = json.loads(report_path.read_text())["jobs"][0]
         document = json.loads((dirs.output / (audio.stem + ".json")).read_text(encoding="utf-8"))

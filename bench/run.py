@@ -222,7 +222,10 @@ def run_ours_cli(audio: Path, model: Path) -> dict:
     with C.IsolatedDirs("cli") as dirs:
         report_path = dirs.root / "report.json"
         cmd = [C.SESSIONSCRIBE, "transcribe", audio, "--model", model, "--output-dir", dirs.output,
-               "--report", report_path]
+               "--report", report_path,
+               # faster-whisper tells no speakers apart: like against like (the speaker stage's
+               # own cost is bench/speakers.py's part d)
+               "--speakers", "off"]
         run = C.run_child(cmd, env=dirs.env, timeout=CHILD_TIMEOUT_S).check()
         report = json.loads(report_path.read_text())["jobs"][0]
     return {"wall_s": run.wall_s, "inproc_s": report["wall_s"], "rss": run.max_rss_bytes,
