@@ -348,7 +348,6 @@ class JobRun:
         job_id, options, resume, report, clock = (
             self.job_id, self.options, self.resume, self.report, self.clock
         )
-        segments: list[Segment] = []
         speech: list[tuple[float, float]] = []
         check = SpeechCheck()
         language = options.language or resume.language
@@ -391,8 +390,8 @@ class JobRun:
                     self.store.commit_window(
                         job_id,
                         window.index,
-                        window.offset / SAMPLE_RATE,
-                        (window.offset + window.length) / SAMPLE_RATE,
+                        window.start_s,
+                        window.end_s,
                         result.segments,
                         window_speech,
                         window.voices,
@@ -400,7 +399,6 @@ class JobRun:
                 if self.diarization is not None and window.voices is not None:
                     self.diarization.add_voices(window.voices)
                 self.window_segments.append((window.index, list(result.segments)))
-                segments.extend(result.segments)
                 speech.extend(window_speech)
                 report.speech_s += sum(clip.duration for clip in window.clips)
                 report.windows += 1
@@ -417,7 +415,6 @@ class JobRun:
                 if self.diarization is not None and stored.voices is not None:
                     self.diarization.add_voices(stored.voices)
                 self.window_segments.append((window.index, list(stored.segments)))
-                segments.extend(stored.segments)
                 speech.extend(stored.speech)
                 report.resumed_windows += 1
                 for segment in stored.segments:
@@ -434,6 +431,7 @@ class JobRun:
         report.add_check(check)
         reused = not report.windows and report.resumed_windows > 0
         self.emit(StageFinished(job_id, Stage.TRANSCRIBE, clock.seconds.get(Stage.TRANSCRIBE.value, 0.0), reused))
+        segments = [segment for _index, window_segments in self.window_segments for segment in window_segments]
         return segments, speech, language
 
     def _merge_channels(self, window: Window, results: list[WindowTranscript]) -> WindowTranscript:

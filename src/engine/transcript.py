@@ -105,10 +105,6 @@ class Transcript:
         """Names for speakers 0, 1, ... (a rename applies to every export)."""
         return replace(self, info=replace(self.info, speakers=tuple(names)))
 
-    @property
-    def text(self) -> str:
-        return " ".join(segment.text.strip() for segment in self.segments if segment.text.strip())
-
     def with_text(self, position: int, text: str) -> "Transcript":
         """The transcript with segment `position` corrected to `text` (marked edited)."""
         segments = list(self.segments)
