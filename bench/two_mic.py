@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             results[channels] = {
                 "wall_s": got["wall_s"], "scores": scores, "layout": report.channel_layout,
                 "route": report.channel_route, "note": report.channels_note, "stages": report.stages,
-                "clips": report.clips, "speakers": report.speakers,
+                "clips": report.clips, "speakers": report.speakers, "redecoded_clips": report.redecoded_clips,
+                "redecoded_regions": report.redecoded_regions, "loops": report.loops, "fill": getattr(report, "clip_fill", None),
             }
             print(channels, json.dumps(results[channels], default=str), flush=True)
     results["seconds"] = plan.seconds

@@ -129,6 +129,27 @@ def test_a_two_mic_session_gives_each_speaker_their_words(two_mic, real_model, t
     assert "Therapist: " in txt and "Client: " in txt
 
 
+def test_each_microphone_is_silenced_where_it_only_hears_the_other_speaker(speech_available):
+    """engine.channel_gate on the bench session: the other speaker's turns go (they used to
+    stay 95 %: each clip then held seconds of wordless bleed and was decoded twice), and none
+    of the channel's own speaker does."""
+    from engine.channel_gate import bleed_frames
+    from engine.channels import FRAME, FRAME_S
+
+    stereo, plan = _bench_speakers().stereo_session(90.0)
+    frames = stereo.shape[1] // FRAME
+    rms = np.sqrt((stereo[:, : frames * FRAME].reshape(2, frames, FRAME) ** 2).mean(axis=2))
+    t = np.arange(frames) * FRAME_S
+    for channel, name in enumerate(("therapist", "client")):
+        own = np.zeros(frames, bool)
+        other = np.zeros(frames, bool)
+        for u in plan.utterances:
+            (own if u.speaker == name else other)[(t >= u.start) & (t < u.end)] = True
+        gated = bleed_frames(rms, channel, None)
+        assert gated[other & ~own].mean() >= 0.9, name
+        assert gated[own].mean() <= 0.01, name
+
+
 RUNNER = """
 import sys, time
 from pathlib import Path
