@@ -155,3 +155,36 @@ def _write_stereo(path, audio: np.ndarray):
         for packet in stream.encode(None):
             container.mux(packet)
     return path
+
+
+def _blocks(audio: np.ndarray, consumed: list, seconds: float = 10.0):
+    step = int(seconds * SR)
+    for start in range(0, audio.shape[1], step):
+        consumed.append(start)
+        yield audio[:, start : start + step]
+
+
+def test_a_mono_recording_stored_as_stereo_is_decided_after_a_minute(voices):
+    """Copies need no 10 min of decoding to be told (it took ~3 s of a 23-s job here)."""
+    from engine.channel_route import EARLY_S, ChannelRoute, measure
+
+    one = np.tile(voices[0] + voices[1], 20)  # ~5 min
+    consumed: list = []
+    route = ChannelRoute()
+    measure(_blocks(np.stack([one, one]), consumed), route)
+    assert route.route == "mix" and route.verdict.layout is ChannelLayout.MONO
+    assert route.measured_s == EARLY_S and len(consumed) == 6
+
+
+def test_one_voice_alone_on_its_microphone_at_first_is_measured_on(voices):
+    """A session that opens with one speaker on two microphones is not cut short: the other
+    speaker's channel holds only bleed, so the channels are not copies."""
+    from engine.channel_route import EARLY_S, ChannelRoute, measure
+
+    therapist, client = voices
+    alone = np.tile(two_mic(therapist, np.zeros_like(client)), 6)  # the therapist alone, > 1 min
+    audio = np.concatenate([alone, np.tile(two_mic(therapist, client), 4)], axis=1)
+    consumed: list = []
+    route = ChannelRoute()
+    measure(_blocks(audio, consumed), route)
+    assert route.measured_s > EARLY_S and route.verdict.layout is ChannelLayout.SEPARATE
