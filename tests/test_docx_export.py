@@ -2,9 +2,11 @@
 both through the one renderer every door uses (render_bytes / write_outputs / export)."""
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import io
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -105,6 +107,56 @@ def test_a_control_character_in_the_text_does_not_break_the_document():
     broken = TURNS.with_text(0, "Hello\x00 there\x1b")
     body = _body(_open(render_bytes(broken, "docx")))
     assert body[0].text == "[00:00:00] Therapist: Hello there"
+
+
+def test_characters_a_word_processor_cannot_show_are_dropped_and_the_rest_survives():
+    """Seen in LibreOffice: DEL, C1 controls and noncharacters (legal XML, discouraged) were
+    drawn as empty boxes mid-sentence; a file name that is not UTF-8 (surrogate escapes, as
+    Python decodes it) failed the whole export with UnicodeEncodeError."""
+    odd = dataclasses.replace(
+        TURNS.with_text(0, "Zoë\x7f said\x85 it\x9f,\ufdd0 ok\x1b.\ufffe 😀 Łódź"),
+        info=dataclasses.replace(TURNS.info, source="bad\udcff name.wav", speakers=("Dr. Ōkafor\x01", "Zoë")),
+    )
+    data = render_bytes(odd, "docx")
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        etree.fromstring(package.read("word/document.xml"))
+    document = _open(data)
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "Recording: bad\ufffd name.wav" in text  # a character was there: U+FFFD says so
+    assert "Speakers: Dr. Ōkafor, Zoë" in text
+    assert _body(document)[0].text == "[00:00:00] Dr. Ōkafor: Zoë said it, ok. 😀 Łódź"
+    assert document.core_properties.title == "bad\ufffd name.wav"
+
+
+def test_every_page_says_which_recording_and_which_page_of_how_many():
+    """A printed transcript is filed as loose sheets: the footer names the recording and
+    carries PAGE and NUMPAGES fields (Word and LibreOffice fill them in)."""
+    footer = _open(render_bytes(TURNS, "docx")).sections[0].footer
+    assert footer.paragraphs[0].text == "Séance 12.m4a · page 1 of 1"  # the fields' stored results
+    xml = footer._element.xml
+    assert xml.count('fldCharType="begin"') == 2 and " PAGE " in xml and " NUMPAGES " in xml
+
+
+@pytest.mark.skipif(not shutil.which("soffice") or not shutil.which("pdftotext"),
+                    reason="LibreOffice (soffice) and poppler-utils (pdftotext) not installed")
+def test_libreoffice_opens_the_document_and_lays_out_header_turns_and_page_numbers(tmp_path):
+    """A real word processor, not python-docx reading back what python-docx wrote."""
+    long = TURNS.with_text(1, " ".join(["Better, thanks."] * 400))  # more than one page
+    source = export(long, tmp_path / "s.docx", "docx")
+    profile = (tmp_path / "lo-profile").as_uri()  # its own profile: no clash with a running office
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation={profile}", "--headless", "--convert-to", "pdf",
+         "--outdir", str(tmp_path), str(source)],
+        capture_output=True, timeout=180, check=True,
+    )
+    text = subprocess.run(["pdftotext", str(tmp_path / "s.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Recording: Séance 12.m4a" in text and "Speakers: Therapist, Client" in text
+    assert "[00:00:00] Therapist: How was your week?" in text
+    pages = text.split("\f")[:-1]
+    assert len(pages) >= 2
+    for number, page in enumerate(pages, 1):
+        assert f"Séance 12.m4a · page {number} of {len(pages)}" in page
 
 
 def test_docx_reruns_are_byte_identical_even_in_another_process_later(tmp_path):
