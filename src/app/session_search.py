@@ -5,7 +5,7 @@ a few hundred stored sessions are a few hundred thousand segments. Typing is deb
 only the answer to the latest query is shown.
 
 Each hit says who said it (issue 12), by the name its transcript gives the speaker. The
-combo beside the box keeps one speaker's lines: it offers the names of everyone who said the
+combo under the box keeps one speaker's lines: it offers the names of everyone who said the
 searched words, matched across sessions by name (app.history.speaker_key), since "Therapist"
 is speaker 1 in one session and speaker 2 in the next.
 """
@@ -121,12 +121,13 @@ class SessionSearch(QWidget):
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.box, 1)
-        row.addWidget(self.speaker)
         row.addWidget(self.count)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(row)
+        # Under the box, not beside it: the pane is narrow, and the box must keep its width.
+        layout.addWidget(self.speaker, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.results)
 
         self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
