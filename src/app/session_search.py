@@ -55,6 +55,13 @@ def hit_label(hit: SearchHit, query: str) -> str:
     return f"{hit.name} · {fmt.timestamp(hit.start_s)} · {said_by}{snippet(hit.text, query)}"
 
 
+def _same_speaker(first: str | None, second: str | None) -> bool:
+    """Whether two filter choices keep the same lines ("Therapist" and "therapist" do)."""
+    if first is None or second is None:
+        return first is second
+    return speaker_key(first) == speaker_key(second)
+
+
 @dataclass(frozen=True)
 class Answer:
     """What one search found: the hits to list (one speaker's, when the filter asks) and
@@ -149,7 +156,7 @@ class SessionSearch(QWidget):
         return (
             self._timer.isActive()
             or self._shown_query != self.box.text().strip()
-            or self._shown_speaker != self.speaker_filter()
+            or not _same_speaker(self._shown_speaker, self.speaker_filter())
         )
 
     def speaker_filter(self) -> str | None:

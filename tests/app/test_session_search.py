@@ -316,6 +316,25 @@ def test_the_speaker_filter_finds_their_lines_past_the_first_matches(make_window
     assert {hit.speaker for hit in search.hits()} == {"Speaker 2"}
 
 
+def test_a_name_typed_differently_in_two_sessions_is_one_filter_entry(make_window, qtbot, tmp_path):
+    window = make_window(segments=2, step_s=0.002, speakers=2)
+    _names(window, "Therapist, Client")
+    (first,) = _run(window, qtbot, [_touch(tmp_path / "first.wav")])
+    _names(window, "THERAPIST,  client ")
+    (second,) = _run(window, qtbot, [_touch(tmp_path / "second.wav")])
+    search = window.session_search
+    _search(window, qtbot, "number")
+    entries = [search.speaker.itemText(i) for i in range(search.speaker.count())]
+    assert entries == ["All speakers", "client", "THERAPIST"]  # as the newest session spells them
+    with qtbot.waitSignal(search.searched, timeout=5000):
+        search.speaker.setCurrentIndex(2)
+    assert [(hit.job_id, hit.speaker) for hit in search.hits()] == [(second.id, "THERAPIST"), (first.id, "Therapist")]
+    assert not search.pending
+    with qtbot.waitSignal(search.hit_opened, timeout=5000) as opened:
+        qtbot.keyClick(search.box, Qt.Key.Key_Return)  # opens the first hit, does not search again
+    assert opened.args[0].job_id == second.id
+
+
 def test_speaker_names_match_across_sessions_ignoring_case_and_spacing():
     from app.history import speaker_key
 
