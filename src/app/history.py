@@ -26,7 +26,15 @@ RETENTION_STATUSES = ("done", "failed", "cancelled", "interrupted")
 # Store statuses that come back into the queue at start-up: work left to do.
 UNFINISHED_STATUSES = ("queued", "running", "interrupted")
 SEARCH_LIMIT = 200  # hits listed by "Search all sessions"
+# A search for one speaker's lines reads this many times more matches each round until it has
+# SEARCH_LIMIT of theirs (or every match): the other speakers' lines come first as often as not.
+_SPEAKER_READ_AHEAD = 8
 
+
+def speaker_key(name: str) -> str:
+    """What two speaker names must share to be the same person across sessions: "Therapist"
+    in one and "therapist " in another (names are typed per session) are one filter entry."""
+    return " ".join(name.split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,9 @@ class SearchHit:
     start_s: float
     text: str
     name: str  # the recording's file name
+    # Who said it, as the transcript names them ("Therapist" once renamed, else "Speaker 2");
+    # None when the transcript has no speakers.
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,21 +184,42 @@ class History:
             return None
         return None if record is None else record.fingerprint
 
-    def search(self, text: str, limit: int = SEARCH_LIMIT) -> list[SearchHit]:
+    def search(self, text: str, limit: int = SEARCH_LIMIT, speaker: str | None = None) -> list[SearchHit]:
         """Every stored transcript's segments containing `text` (case-insensitive), newest
-        session first. Blocking: call it from a background task. Raises on a store error."""
+        session first; with `speaker`, only the lines of speakers so named (speaker_key).
+        Blocking: call it from a background task. Raises on a store error."""
         if self.store is None or not text.strip():
             return []
-        found = self.store.search(text, limit=limit)
-        names: dict[str, str] = {}
-        for job_id, _position, _segment in found:
-            if job_id not in names:
-                record = self.store.get_job(job_id)
-                names[job_id] = record.input_name if record is not None else "(deleted recording)"
-        return [
-            SearchHit(job_id, position, float(segment.start), segment.text.strip(), names[job_id])
-            for job_id, position, segment in found
-        ]
+        wanted = speaker_key(speaker) if speaker else ""
+        sessions: dict[str, tuple[str, Any]] = {}
+        asked = limit
+        while True:
+            found = self.store.search(text, limit=asked)
+            hits = [self._hit(job_id, position, segment, sessions) for job_id, position, segment in found]
+            if wanted:
+                hits = [hit for hit in hits if hit.speaker is not None and speaker_key(hit.speaker) == wanted]
+            if not wanted or len(hits) >= limit or len(found) < asked:
+                return hits[:limit]
+            asked *= _SPEAKER_READ_AHEAD
+
+    def _hit(self, job_id: str, position: int, segment: Any, sessions: dict[str, tuple[str, Any]]) -> SearchHit:
+        if job_id not in sessions:
+            from engine import TranscriptInfo
+
+            record = self.store.get_job(job_id)
+            # The names the store keeps with the job (set_speaker_names, or the Settings' names
+            # the run started with): what store.transcript(job_id).info holds, without reading
+            # every segment of every session that matched.
+            info = TranscriptInfo.from_dict(record.transcript_info or {}) if record is not None else None
+            sessions[job_id] = (record.input_name if record is not None else "(deleted recording)", info)
+        name, info = sessions[job_id]
+        if segment.speaker is None:
+            said_by = None
+        elif info is not None:
+            said_by = info.speaker_name(segment.speaker)
+        else:
+            said_by = f"Speaker {segment.speaker + 1}"
+        return SearchHit(job_id, position, float(segment.start), segment.text.strip(), name, said_by)
 
     def load_segments(self, job: Job) -> None:
         """Fill a history job's transcript on first view (kept out of start-up)."""

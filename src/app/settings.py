@@ -20,6 +20,10 @@ from engine import DEFAULT_FORMATS, EXPORT_FORMATS, TranscribeOptions
 log = logging.getLogger(__name__)
 
 FILE_NAME = "settings.json"
+# TranscribeOptions.channels' values: engine.channel_route.CHANNEL_SETTINGS, repeated here
+# because that module loads numpy and PyAV, which the window must open without
+# (tests/app/test_settings.py checks that the two agree).
+CHANNEL_VALUES = ("auto", "speakers", "mix")
 
 
 def config_dir() -> Path:
@@ -67,6 +71,10 @@ class SettingsStore:
             options = TranscribeOptions.from_dict(data.get("options", {}))
             formats = tuple(f for f in options.formats if f in EXPORT_FORMATS)
             settings.options = options.with_changes(formats=formats or DEFAULT_FORMATS)
+            if options.channels not in CHANNEL_VALUES:
+                # A hand-edited (or newer version's) value: Settings could not show it, and
+                # the engine knows only these three. "auto" is what a fresh install runs.
+                settings.options = settings.options.with_changes(channels="auto")
         except (TypeError, ValueError) as error:
             log.warning("saved options unusable (%s); using defaults", type(error).__name__)
         geometry = data.get("window_geometry")

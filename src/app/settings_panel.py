@@ -1,5 +1,6 @@
 """Settings tab: model (download or local folder), device, compute type, batch size, language,
-hotwords, output folder, formats. Every change is saved at once."""
+hotwords, output folder, formats, speakers, two-microphone recordings. Every change is saved
+at once."""
 from __future__ import annotations
 
 import threading
@@ -41,6 +42,14 @@ LANGUAGES = (
 # (label, value): "auto" finds how many speak; a number is given; "off" skips the stage.
 SPEAKER_CHOICES: tuple[tuple[str, int | str], ...] = (
     ("Automatic", "auto"), ("2 (one-to-one session)", 2), ("3", 3), ("4", 4), ("Off (one speaker)", "off"),
+)
+# (label, value of TranscribeOptions.channels): how a recording with two or more channels is
+# heard (engine.channel_route). Worded for the clinician, who knows how the room was miked,
+# not what a channel layout is.
+CHANNEL_CHOICES: tuple[tuple[str, str], ...] = (
+    ("Detect automatically", "auto"),
+    ("Each channel is one speaker", "speakers"),
+    ("Mix channels to mono", "mix"),
 )
 
 
@@ -154,6 +163,19 @@ class SettingsPanel(QWidget):
             "Names for speakers 1, 2, … in new transcripts, separated by commas. Speaker 1 is "
             "whoever speaks first; rename or swap them in the transcript if they come out the other way round."
         )
+        self.channels = QComboBox()
+        for label, value in CHANNEL_CHOICES:
+            self.channels.addItem(label, value)
+        self.channels.setToolTip(
+            "For recordings made with two microphones (a stereo file, one microphone per person).\n"
+            "Detect automatically: listens to the start of each recording and chooses for you; "
+            "right for most sessions.\n"
+            "Each channel is one speaker: each person had their own microphone (e.g. two lapel "
+            "microphones); every line is given to the person whose microphone heard it.\n"
+            "Mix channels to mono: both microphones heard both people (e.g. a recorder on the "
+            "table); the speakers are told apart by their voices.\n"
+            "Recordings with one channel are not affected."
+        )
         self.formats["docx"].setToolTip("A Word document: a header (recording, date, duration) and the turns")
         self.formats["maxqda"].setToolTip("<name>.maxqda.txt: timestamps and speakers as MAXQDA imports them")
         self.retention = QCheckBox("Delete sessions not changed for")
@@ -201,6 +223,7 @@ class SettingsPanel(QWidget):
         form.addRow("Formats:", formats_row)
         form.addRow("Speakers:", self.speakers)
         form.addRow("Speaker names:", self.speaker_names)
+        form.addRow("Two-microphone recordings:", self.channels)
         retention_row = QHBoxLayout()
         retention_row.addWidget(self.retention)
         retention_row.addWidget(self.retention_days)
@@ -240,7 +263,7 @@ class SettingsPanel(QWidget):
 
         # --- signals
         self.model.currentIndexChanged.connect(self._save)
-        for combo in (self.device, self.compute_type, self.language, self.speakers):
+        for combo in (self.device, self.compute_type, self.language, self.speakers, self.channels):
             combo.currentIndexChanged.connect(self._save)
         self.batch_size.valueChanged.connect(self._save)
         self.hotwords.editingFinished.connect(self._save)
@@ -281,6 +304,7 @@ class SettingsPanel(QWidget):
                 index = self.speakers.count() - 1
             self.speakers.setCurrentIndex(index)
             self.speaker_names.setText(", ".join(options.speaker_names))
+            self.channels.setCurrentIndex(max(0, self.channels.findData(options.channels)))
         finally:
             self._loading = False
         self._show_overrides()
@@ -303,6 +327,7 @@ class SettingsPanel(QWidget):
             speaker_labels=self.speakers.currentData() != "off",
             speakers=self.speakers.currentData() if isinstance(self.speakers.currentData(), int) else None,
             speaker_names=split_names(self.speaker_names.text()),
+            channels=self.channels.currentData(),
         )
 
     def _save(self) -> None:

@@ -272,6 +272,12 @@ class MainWindow(QMainWindow):
         self.transcript.speakers_renamed.connect(self.history.set_speaker_names)
         self.transcript.speakers_swapped.connect(self.history.swap_speakers)
         self.transcript.segment_speaker_set.connect(self.history.set_segment_speaker)
+        # ...and the open search names who said its lines anew (after the store has the change:
+        # slots run in the order they were connected).
+        for speakers_changed in (
+            self.transcript.speakers_renamed, self.transcript.speakers_swapped, self.transcript.segment_speaker_set
+        ):
+            speakers_changed.connect(lambda *_: self.session_search.refresh_soon())
         self.settings_panel.message.connect(self.show_message)
         self.health.message.connect(self.show_message)
         self.report.rates_changed.connect(self.settings_panel.save_rates)

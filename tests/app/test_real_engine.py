@@ -81,3 +81,41 @@ def test_real_engine_run_fills_the_transcript(make_window, qtbot, tmp_path, sett
     assert again.transcript.model.rowCount() == len(job.segments)
     assert again.transcript.model.index(0, 1).data() == "Hello, edited."
     assert "(edited)" in again.transcript.title.text()
+
+
+def test_retry_with_another_two_microphone_setting_transcribes_afresh(make_window, qtbot, tmp_path, settings_path,
+                                                                       tiny_model, speech_available):
+    """The stored words of one Settings choice are never reused for another: "Retry" after
+    choosing "Mix channels to mono" transcribes the recording again, while a Retry with
+    nothing changed takes every part from the store."""
+    from support.audio import session, write_audio
+
+    audio, _spans = session([1.0, "We can start whenever you are ready.", 1.5, "Thank you for coming.", 1.0])
+    recording = write_audio(tmp_path / "in" / "two mics.ogg", audio)
+    store = SettingsStore(settings_path)
+    store.save(AppSettings(options=TranscribeOptions(model=str(tiny_model), device="cpu",
+                                                     output_dir=tmp_path / "out", formats=("txt",))))
+    window = make_window(real_engine=True, settings_store=store)
+    job = window.add_paths([recording])[0]
+
+    def run() -> None:
+        window.start_action.trigger()
+        qtbot.waitUntil(lambda: job.status.finished, timeout=180_000)
+        assert job.status == JobStatus.DONE, job.reason
+
+    run()
+    assert job.options.channels == "auto" and job.report.resumed_windows == 0
+    window.select_job(job.id)
+    window.retry_action.trigger()
+    run()
+    assert job.report.resumed_windows > 0 and job.report.windows == 0  # nothing changed: all reused
+
+    panel = window.settings_panel
+    panel.channels.setCurrentIndex(panel.channels.findText("Mix channels to mono"))
+    window.select_job(job.id)
+    window.retry_action.trigger()
+    run()
+    assert job.options.channels == "mix"
+    assert job.report.resumed_windows == 0 and job.report.windows > 0  # transcribed again
+    window.report.set_job(job)
+    assert window.report.fields["resumed"].text() == "no: this run transcribed the whole recording"

@@ -205,3 +205,138 @@ def test_snippet_and_label():
 
     hit = SearchHit("j", 3, 3725.4, " It was probably a seven. ", "2026-11-02 session.mp3")
     assert hit_label(hit, "seven") == "2026-11-02 session.mp3 · 1:02:05 · It was probably a seven."
+    said = SearchHit("j", 3, 3725.4, "It was probably a seven.", "2026-11-02 session.mp3", "Client")
+    assert hit_label(said, "seven") == "2026-11-02 session.mp3 · 1:02:05 · Client: It was probably a seven."
+
+
+# Who said it (issue 12). The fake engine with speakers=2 gives segment i to speaker i % 2,
+# named from Settings' speaker names.
+def _labels(window) -> list[str]:
+    results = window.session_search.results
+    return [results.item(row).text() for row in range(results.count())]
+
+
+def _rename(window, job, row: int, name: str) -> None:
+    from app.transcript_view import SPEAKER_COLUMN
+
+    window.select_job(job.id)
+    view = window.transcript
+    assert view.job is job
+    assert view.model.setData(view.model.index(row, SPEAKER_COLUMN), name, Qt.ItemDataRole.EditRole)
+
+
+def _names(window, text: str) -> None:
+    panel = window.settings_panel
+    panel.speaker_names.setText(text)
+    panel.speaker_names.editingFinished.emit()
+
+
+def test_each_hit_says_who_said_it_by_the_name_the_user_gave(make_window, qtbot, tmp_path):
+    window = make_window(segments=4, step_s=0.002, speakers=2)
+    (couple,) = _run(window, qtbot, [_touch(tmp_path / "couple.wav")])
+    panel = window.settings_panel
+    panel.speakers.setCurrentIndex(panel.speakers.findData("off"))  # a dictation: no speakers
+    (memo,) = _run(window, qtbot, [_touch(tmp_path / "memo.wav")])
+
+    hits = _search(window, qtbot, "number")  # newest session first
+    assert [(hit.job_id, hit.speaker) for hit in hits] == [(memo.id, None)] * 4 + [
+        (couple.id, "Speaker 1"), (couple.id, "Speaker 2")
+    ] * 2
+    labels = _labels(window)
+    assert labels[0] == "memo.wav · 0:00:00 · I have been sleeping better mostly number 1."  # no speaker
+    assert labels[4] == "couple.wav · 0:00:00 · Speaker 1: I have been sleeping better mostly number 1."
+    assert labels[5] == "couple.wav · 0:00:15 · Speaker 2: How did your body feel in that moment number 2."
+    assert "Speaker 2" in window.session_search.results.item(5).toolTip()
+
+    # Renamed in the transcript: the open search says so without being asked again.
+    with qtbot.waitSignal(window.session_search.searched, timeout=5000):
+        _rename(window, couple, 0, "Therapist")
+    assert [hit.speaker for hit in window.session_search.hits()[4:]] == ["Therapist", "Speaker 2"] * 2
+    assert _labels(window)[4] == "couple.wav · 0:00:00 · Therapist: I have been sleeping better mostly number 1."
+    # ...and after a restart (the name is the store's)
+    window.close()
+    again = make_window()
+    _search(again, qtbot, "sleeping")
+    assert _labels(again) == [
+        "memo.wav · 0:00:00 · I have been sleeping better mostly number 1.",
+        "couple.wav · 0:00:00 · Therapist: I have been sleeping better mostly number 1.",
+    ]
+
+
+def test_the_speaker_filter_keeps_one_speakers_hits_across_sessions(make_window, qtbot, tmp_path):
+    window = make_window(segments=4, step_s=0.002, speakers=2)
+    _names(window, "Therapist, Client")
+    (monday,) = _run(window, qtbot, [_touch(tmp_path / "monday.wav")])
+    _names(window, "Client, Therapist")  # on Friday the client spoke first
+    (friday,) = _run(window, qtbot, [_touch(tmp_path / "friday.wav")])
+    panel = window.settings_panel
+    panel.speakers.setCurrentIndex(panel.speakers.findData("off"))
+    (memo,) = _run(window, qtbot, [_touch(tmp_path / "memo.wav")])
+    search = window.session_search
+    assert search.speaker.isHidden()  # nothing searched yet
+
+    assert len(_search(window, qtbot, "number")) == 12
+    assert not search.speaker.isHidden()
+    assert [search.speaker.itemText(i) for i in range(search.speaker.count())] == ["All speakers", "Client", "Therapist"]
+    with qtbot.waitSignal(search.searched, timeout=5000):
+        search.speaker.setCurrentIndex(search.speaker.findText("Therapist"))
+    # Speaker 2 on Friday, Speaker 1 on Monday; the client's lines and the memo are hidden.
+    assert [(hit.job_id, hit.position) for hit in search.hits()] == [
+        (friday.id, 1), (friday.id, 3), (monday.id, 0), (monday.id, 2)
+    ]
+    assert all(" · Therapist: " in label for label in _labels(window))
+    assert search.count.text() == "4 matches in 2 sessions"
+
+    # The filter stays for the next words.
+    assert [(hit.job_id, hit.position) for hit in _search(window, qtbot, "sleeping")] == [(monday.id, 0)]
+    assert [(hit.job_id, hit.position) for hit in _search(window, qtbot, "pause there")] == [(friday.id, 3)]
+    assert _search(window, qtbot, "zebra") == []
+    assert search.count.text() == "No matches from Therapist"
+    assert search.speaker.isVisible() or not window.isVisible()
+    assert search.speaker.currentText() == "Therapist" and not search.speaker.isHidden()
+
+    _search(window, qtbot, "number")
+    with qtbot.waitSignal(search.searched, timeout=5000):
+        search.speaker.setCurrentIndex(0)  # All speakers
+    assert len(search.hits()) == 12 and {hit.job_id for hit in search.hits()} == {monday.id, friday.id, memo.id}
+
+
+def test_the_speaker_filter_finds_their_lines_past_the_first_matches(make_window, qtbot, tmp_path):
+    from app.history import SEARCH_LIMIT
+
+    window = make_window(segments=SEARCH_LIMIT + 20, step_s=0.0002, speakers=2)
+    (job,) = _run(window, qtbot, [_touch(tmp_path / "long.wav")])
+    search = window.session_search
+    assert len(_search(window, qtbot, "number")) == SEARCH_LIMIT  # every line matches; the first 200
+    assert search.count.text() == f"first {SEARCH_LIMIT} matches in 1 session"
+    with qtbot.waitSignal(search.searched, timeout=5000):
+        search.set_speaker_filter("Speaker 2")
+    # All 110 of theirs, not the 100 among the first 200 matches.
+    assert [hit.position for hit in search.hits()] == list(range(1, SEARCH_LIMIT + 20, 2))
+    assert {hit.speaker for hit in search.hits()} == {"Speaker 2"}
+
+
+def test_a_name_typed_differently_in_two_sessions_is_one_filter_entry(make_window, qtbot, tmp_path):
+    window = make_window(segments=2, step_s=0.002, speakers=2)
+    _names(window, "Therapist, Client")
+    (first,) = _run(window, qtbot, [_touch(tmp_path / "first.wav")])
+    _names(window, "THERAPIST,  client ")
+    (second,) = _run(window, qtbot, [_touch(tmp_path / "second.wav")])
+    search = window.session_search
+    _search(window, qtbot, "number")
+    entries = [search.speaker.itemText(i) for i in range(search.speaker.count())]
+    assert entries == ["All speakers", "client", "THERAPIST"]  # as the newest session spells them
+    with qtbot.waitSignal(search.searched, timeout=5000):
+        search.speaker.setCurrentIndex(2)
+    assert [(hit.job_id, hit.speaker) for hit in search.hits()] == [(second.id, "THERAPIST"), (first.id, "Therapist")]
+    assert not search.pending
+    with qtbot.waitSignal(search.hit_opened, timeout=5000) as opened:
+        qtbot.keyClick(search.box, Qt.Key.Key_Return)  # opens the first hit, does not search again
+    assert opened.args[0].job_id == second.id
+
+
+def test_speaker_names_match_across_sessions_ignoring_case_and_spacing():
+    from app.history import speaker_key
+
+    assert speaker_key(" Therapist ") == speaker_key("therapist") == speaker_key("THERAPIST")
+    assert speaker_key("Dr.  Okafor") == speaker_key("dr. okafor") != speaker_key("Dr. Okafor-Smith")

@@ -75,6 +75,17 @@ def test_damaged_settings_file_gives_defaults(settings_path):
     assert SettingsStore(settings_path).load().options == TranscribeOptions()
 
 
+def test_an_unknown_two_microphone_value_falls_back_to_automatic(settings_path):
+    store = SettingsStore(settings_path)
+    store.save(AppSettings(options=TranscribeOptions(device="cpu", channels="mix")))
+    assert store.load().options.channels == "mix"
+    data = json.loads(settings_path.read_text(encoding="utf-8"))
+    data["options"]["channels"] = "stereo"  # hand-edited, or a later version's
+    settings_path.write_text(json.dumps(data), encoding="utf-8")
+    loaded = store.load().options
+    assert loaded.channels == "auto" and loaded.device == "cpu"  # the rest is kept
+
+
 def test_batch_size_auto_shows_the_chosen_value(make_window, qtbot):
     window = make_window()
     panel = window.settings_panel

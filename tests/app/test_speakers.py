@@ -264,3 +264,42 @@ def test_double_click_a_speaker_and_type_a_name(make_window, qtbot, tmp_path):
     qtbot.keyClick(editor, Qt.Key.Key_Return)  # the delegate commits on the next turn of the loop
     qtbot.waitUntil(lambda: _speaker_cells(view) == ["Speaker 1", "Client"] * 3)
     assert job.segments[1].text.strip() != "Client"  # the text column was not edited
+
+
+def test_two_microphone_setting_reaches_the_next_job_and_survives_a_restart(make_window, qtbot, tmp_path, settings_path):
+    from PySide6.QtWidgets import QLabel
+
+    from app.settings import CHANNEL_VALUES
+    from app.settings_panel import CHANNEL_CHOICES
+    from engine.channel_route import CHANNEL_SETTINGS
+
+    # The app's copy of the engine's values (its module is too heavy to load at start-up).
+    assert CHANNEL_VALUES == CHANNEL_SETTINGS == tuple(value for _label, value in CHANNEL_CHOICES)
+    window = make_window(segments=2, step_s=0.005, speakers=2)
+    panel = window.settings_panel
+    row_label = next(label for label in panel.findChildren(QLabel) if label.buddy() is panel.channels)
+    assert row_label.text() == "Two-microphone recordings:"
+    labels = [panel.channels.itemText(i) for i in range(panel.channels.count())]
+    assert labels == ["Detect automatically", "Each channel is one speaker", "Mix channels to mono"]
+    assert all(label in panel.channels.toolTip() for label in labels)  # when to choose each
+    assert panel.channels.currentText() == "Detect automatically"
+
+    def run(name: str):
+        recording = tmp_path / name
+        recording.write_bytes(b"x")
+        job = window.add_paths([recording])[0]
+        window.controller.start()
+        qtbot.waitUntil(lambda: job.status.finished, timeout=10000)
+        return window.test.factory.engine.calls[-1][1]
+
+    assert run("before.wav").channels == "auto"
+    panel.channels.setCurrentIndex(panel.channels.findText("Mix channels to mono"))
+    assert json.loads(settings_path.read_text(encoding="utf-8"))["options"]["channels"] == "mix"
+    assert run("after.wav").channels == "mix"
+    window.close()
+
+    again = make_window().settings_panel
+    assert again.channels.currentText() == "Mix channels to mono"
+    assert again.settings.effective_options().channels == "mix"
+    again.channels.setCurrentIndex(again.channels.findText("Each channel is one speaker"))
+    assert again.settings.effective_options().channels == "speakers"
