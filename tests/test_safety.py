@@ -112,6 +112,30 @@ def test_control_characters_in_names_are_escaped_on_the_terminal(tmp_path, tiny_
     assert len(error_lines) == 1 and "forged line.wav" in error_lines[0]
 
 
+@posix_only
+def test_a_name_that_is_not_utf8_gets_one_line_and_the_queue_goes_on(tmp_path, tiny_model):
+    """Latin-1 bytes in a file name (an old share, a USB stick) used to fail the job with
+    "unexpected error (UnicodeEncodeError)" from the job store."""
+    from support.audio import write_audio
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    latin = folder / os.fsdecode(b"caf\xe9 session.wav")
+    try:
+        write_audio(latin, _tone(1.0))
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses names that are not UTF-8")
+    write_audio(folder / "next.wav", _tone(1.0))
+    out = tmp_path / "out"
+    result = run_cli("transcribe", str(latin), str(folder / "next.wav"), "--model", str(tiny_model),
+                     "--format", "txt", "--output-dir", str(out))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1, result.stderr
+    assert "caf\ufffd session.wav" in error_lines[0] and "not valid text" in error_lines[0]
+    assert (out / "next.txt").is_file()
+
+
 def test_printable_escapes_controls_and_keeps_unicode():
     from engine.privacy import printable
 

@@ -28,7 +28,7 @@ from engine.channel_route import ChannelRoute, routed_stream
 from engine.condition import EdgeSilence
 from engine.process import warm_imports
 from engine.decode import SAMPLE_RATE, DecodeReport
-from engine.errors import Cancelled, SessionScribeError
+from engine.errors import Cancelled, InputError, SessionScribeError
 from engine.events import (
     JobCancelled,
     JobDone,
@@ -151,6 +151,7 @@ class JobRun:
     def _run(self) -> JobOutcome:
         started = time.perf_counter()
         path, engine = self.path, self.engine
+        _check_name(path)
         warm_imports()
         info = decode_stage.probe(path)
         # Settings and the model's name are known without loading anything, and they are all
@@ -651,3 +652,14 @@ def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _check_name(path: Path) -> None:
+    """A file name that is not UTF-8 (bytes from an old Latin-1 share or USB stick, which
+    Python carries as surrogates) cannot go into the job store or an export's text: one line
+    that says so, instead of "unexpected error (UnicodeEncodeError)" from deep in the store."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path.name).decode("utf-8", "replace")
+        raise InputError(f"{shown}: the file's name is not valid text (UTF-8); rename it and add it again") from None
