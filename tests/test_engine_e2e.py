@@ -234,6 +234,28 @@ def test_a_broken_gpu_falls_back_to_the_cpu_with_a_notice(speech_available, tiny
     assert engine.plan(TranscribeOptions()).device == "cpu"
 
 
+def test_a_gpu_that_cannot_be_used_is_said_once_with_its_fix(tiny_model):
+    """As on a lent H100 with CUDA 13 only: CTranslate2 sees the card, cuBLAS 12 is missing.
+    "auto" runs on the CPU, and says why once, not once per recording."""
+    from engine.health import DeviceHealth
+
+    events: list = []
+    engine = Engine(events.append)
+    engine._health = DeviceHealth(
+        ctranslate2_devices=1,
+        gpus=[{"index": 0, "name": "NVIDIA H100 80GB HBM3", "total_bytes": 80 << 30, "free_bytes": 79 << 30}],
+        problems=["libcublas.so.12 is missing, so CTranslate2 can't run on the GPU"],
+        fixes=["install cuBLAS 12 (pip install nvidia-cublas-cu12, or install the CUDA 12 toolkit)"],
+    )
+    for _ in range(2):
+        runtime, _options = engine.pick(TranscribeOptions(model=str(tiny_model)))
+        assert runtime.device == "cpu"
+    notices = [e for e in events if isinstance(e, ev.DeviceNotice)]
+    assert len(notices) == 1, notices
+    assert "H100" in notices[0].message and "libcublas.so.12" in notices[0].message
+    assert "running on the CPU" in notices[0].message and "nvidia-cublas-cu12" in notices[0].fix
+
+
 def test_short_windows_share_batches(speech_available, tiny_model, tmp_path, monkeypatch):
     """A window holding fewer clips than a batch waits for the next one: six 20-s windows
     of one clip each go to the model in two batched calls (the first window alone, so the

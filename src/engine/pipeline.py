@@ -49,6 +49,7 @@ class Engine:
         self._health: DeviceHealth | None = None
         self._health_lock = threading.Lock()
         self._cuda_failure: str | None = None  # a warm-up failure: stay on the CPU after it
+        self._gpu_told = False  # a GPU "auto" cannot use: said once
         self._transcribers: dict[tuple, Transcriber] = {}
         self._detectors: dict[int, SpeechDetector] = {}
         self._diarizers: dict[str, object] = {}  # device -> engine.diarize.CamPlusPlusDiarizer
@@ -118,6 +119,7 @@ class Engine:
         runtime = self.plan(options)
         for note in runtime.notes:
             self.emit(DeviceNotice(note, self._fix_text()))
+        self._tell_unusable_gpu(runtime)
         if options.model == "auto":
             options = options.with_changes(model=self._present_model(runtime, options.language))
             runtime = self.plan(options)
@@ -176,6 +178,19 @@ class Engine:
                 return runtime, self._transcriber(model_dir, runtime)
             except Exception as cpu_error:
                 raise _unloadable(runtime.model, cpu_error) from None
+
+    def _tell_unusable_gpu(self, runtime: Runtime) -> None:
+        """An NVIDIA GPU that "auto" cannot use is said once per engine, with the fix: on a
+        lent H100 whose image had CUDA 13 only, CTranslate2 saw the card but not cuBLAS 12,
+        and jobs went to the CPU without a word (found 2026-11-26; docs/BENCHMARKS.md)."""
+        health = self.health()
+        if runtime.device != "cpu" or not health.gpus or not health.problems or self._gpu_told:
+            return
+        self._gpu_told = True
+        self.emit(DeviceNotice(
+            f"The GPU ({health.gpus[0]['name']}) can't be used: {health.problems[0]}; running on the CPU",
+            self._fix_text() or "run `sessionscribe doctor` for details",
+        ))
 
     def _fix_text(self) -> str:
         return "; ".join(self.health().fixes)
