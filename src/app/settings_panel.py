@@ -53,6 +53,15 @@ CHANNEL_CHOICES: tuple[tuple[str, str], ...] = (
 )
 
 
+def _choice_box(choices: tuple[tuple[str, object], ...], tooltip: str) -> QComboBox:
+    """A combo box of (label, value) choices, the value as each item's data."""
+    box = QComboBox()
+    for label, value in choices:
+        box.addItem(label, value)
+    box.setToolTip(tooltip)
+    return box
+
+
 def split_names(text: str) -> tuple[str, ...]:
     """ "Therapist, Client" -> ("Therapist", "Client"); a blank between commas keeps its place
     (that speaker stays "Speaker N")."""
@@ -150,12 +159,10 @@ class SettingsPanel(QWidget):
         self.output_clear = QPushButton("Beside recordings")
         self.formats = {name: QCheckBox(name.upper()) for name in EXPORT_FORMATS}
         # Who said what (issue 12): how many voices to tell apart, and what to call them.
-        self.speakers = QComboBox()
-        for label, value in SPEAKER_CHOICES:
-            self.speakers.addItem(label, value)
-        self.speakers.setToolTip(
+        self.speakers = _choice_box(
+            SPEAKER_CHOICES,
             "How many people speak in a recording: 2 for a one-to-one session; automatic finds "
-            "how many; off leaves the transcript without speakers (a dictation)"
+            "how many; off leaves the transcript without speakers (a dictation)",
         )
         self.speaker_names = QLineEdit()
         self.speaker_names.setPlaceholderText("e.g. Therapist, Client (blank: Speaker 1, Speaker 2)")
@@ -163,10 +170,8 @@ class SettingsPanel(QWidget):
             "Names for speakers 1, 2, … in new transcripts, separated by commas. Speaker 1 is "
             "whoever speaks first; rename or swap them in the transcript if they come out the other way round."
         )
-        self.channels = QComboBox()
-        for label, value in CHANNEL_CHOICES:
-            self.channels.addItem(label, value)
-        self.channels.setToolTip(
+        self.channels = _choice_box(
+            CHANNEL_CHOICES,
             "For recordings made with two microphones (a stereo file, one microphone per person).\n"
             "Detect automatically: listens to the start of each recording and chooses for you; "
             "right for most sessions.\n"
@@ -174,7 +179,7 @@ class SettingsPanel(QWidget):
             "microphones); every line is given to the person whose microphone heard it.\n"
             "Mix channels to mono: both microphones heard both people (e.g. a recorder on the "
             "table); the speakers are told apart by their voices.\n"
-            "Recordings with one channel are not affected."
+            "Recordings with one channel are not affected.",
         )
         self.formats["docx"].setToolTip("A Word document: a header (recording, date, duration) and the turns")
         self.formats["maxqda"].setToolTip("<name>.maxqda.txt: timestamps and speakers as MAXQDA imports them")
