@@ -404,8 +404,13 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                   f" (target <= 10 %: {_goal(d['share'] <= 0.10)}).{_when(d)} Two alternating runs, the less disturbed"
                   " pair shown (the machine is shared). Earlier runs of the same part, same machine: float32"
                   " weights 11.8-12.0 s (48.5 % of the job); torch's default two threads 22-38 s (its OpenMP"
-                  " threads spin for a core). What is left to try: fewer windows in long regions (a 3-s step"
-                  " saved ~20 % of the time: 99.3 % on (b) either way, 96.0 against 96.4 % on (c)).", ""]
+                  " threads spin for a core). Tried for speed: a 3-s step saved ~20 % of the time (99.3 % on (b)"
+                  " either way, 96.0 against 96.4 % on (c)); CAM++ through ONNX Runtime, 16.7-18.3 ms of CPU a"
+                  " window against 14.5-15.9 ms for torch in bfloat16 (one thread, batches of 32): no gain;"
+                  " embedding only every third window of a region (44 % of them), simulated on the stored"
+                  " embeddings of 28 generated sessions: speech time right with the count given unchanged"
+                  " (99.1 % mean), but 9 of 56 counts wrong instead of 3. Most regions are short (Silero"
+                  " cuts at 160-ms pauses), so thinning inside regions alone removes only 17 %.", ""]
         if "job_share" in d:
             lines += [f"In the product the stage runs inside the job (embedding on the producer's thread while the"
                       f" model transcribes; clustering at the end): the CLI job with `--speakers 2` took"
