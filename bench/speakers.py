@@ -409,7 +409,8 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                   " window against 14.5-15.9 ms for torch in bfloat16 (one thread, batches of 32): no gain;"
                   " embedding only every third window of a region (44 % of them), simulated on the stored"
                   " embeddings of 28 generated sessions: speech time right with the count given unchanged"
-                  " (99.1 % mean over the 2- and 3-voice sessions of 2 min or more), but 9 of the 28 counts wrong instead of 3. Most regions are short (Silero"
+                  " (99.1 % mean over the 2- and 3-voice sessions of 2 min or more), but 9 of the 28 counts"
+                  " wrong instead of 3. Most regions are short (Silero"
                   " cuts at 160-ms pauses), so thinning inside regions alone removes only 17 %.", ""]
         if "job_share" in d:
             lines += [f"In the product the stage runs inside the job (embedding on the producer's thread while the"
