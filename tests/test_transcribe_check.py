@@ -65,6 +65,26 @@ def test_a_sentence_crammed_in_twice_is_kept_once():
     assert _drop_squeezed_repeats(said + quick) == said + quick
 
 
+def test_a_crammed_copy_that_runs_on_into_other_words_is_dropped():
+    """The 30-min bench session's words at 25:05: the sentence, its copy in 0.3 s, and
+    "Have you been" crammed again in front of the next sentence ("That is a big change")."""
+    def word(text, start, end):
+        return Word(start, end, " " + text)
+
+    said = [word(t, a, b) for t, a, b in (
+        ("How", 1505.40, 1505.62), ("long", 1505.62, 1505.94), ("have", 1505.94, 1506.14),
+        ("you", 1506.14, 1506.42), ("been", 1506.42, 1506.56), ("feeling", 1506.56, 1506.90),
+        ("this", 1506.90, 1507.20), ("way?", 1507.20, 1507.74))]
+    copy = [word("Have", 1507.86, 1507.96), word("you", 1507.96, 1508.16)] + [
+        word(t, 1508.16, 1508.16) for t in ("been", "feeling", "this", "way?", "Have", "you")]
+    after = [word(t, a, b) for t, a, b in (
+        ("been", 1508.16, 1508.24), ("a", 1508.24, 1508.24), ("big", 1508.24, 1508.56),
+        ("change", 1508.56, 1508.94), ("from", 1508.94, 1509.42), ("where", 1509.42, 1509.66))]
+    kept = " ".join(w.text.strip() for w in _drop_squeezed_repeats(said + copy + after))
+    # The copy goes; "Have you" before it took 0.1-0.2 s a word (not crammed) and stays.
+    assert kept == "How long have you been feeling this way? Have you been a big change from where"
+
+
 def test_words_decoded_twice_are_kept_once():
     existing = _words("we talked about the week and how it went", start=10.0)
     again = _words("about the week", start=14.0)
