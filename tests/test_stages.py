@@ -69,6 +69,25 @@ def test_mixing_down_first_gives_ffmpegs_samples(tmp_path):
     assert np.abs(ours - reference).max() < 1e-5
 
 
+def test_decode_works_with_pyav_19_which_dropped_metadata_errors(tmp_path, monkeypatch):
+    """PyAV 19 (what pip installs on Python 3.12+) has no `metadata_errors` in av.open: with
+    it, every job failed with "unexpected error (TypeError)"."""
+    import av
+
+    path = write_audio(tmp_path / "a.wav", np.zeros(16000, np.float32))
+    real_open = av.open
+
+    def pyav_19_open(file, *args, **kwargs):
+        if "metadata_errors" in kwargs:
+            raise TypeError("open() got an unexpected keyword argument 'metadata_errors'")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(av, "open", pyav_19_open)
+    monkeypatch.setattr(av, "__version__", "19.0.2")
+    assert probe(path).duration_s == pytest.approx(1.0, abs=0.05)
+    assert decode_all(path).size == 16000
+
+
 def test_decode_rejects_what_is_not_audio(tmp_path):
     (tmp_path / "empty.flac").write_bytes(b"")
     (tmp_path / "text.mp3").write_text("hello " * 1000)

@@ -67,10 +67,22 @@ def check_readable(path: Path) -> None:
         raise InputError(f"{name}: the file is empty")
 
 
+def _open_options() -> dict:
+    """Tags that are not UTF-8 must not make a recording unreadable: PyAV < 19 raised on them
+    unless told to ignore them; PyAV 19 dropped that argument (and no longer raises), so
+    passing it failed every job on Python 3.12+, where pip picks PyAV 19 ("unexpected error
+    (TypeError)", seen on a lent GPU machine, 2026-11-27)."""
+    try:
+        major = int(av.__version__.split(".")[0])
+    except (AttributeError, ValueError):
+        major = 0
+    return {"metadata_errors": "ignore"} if major < 19 else {}
+
+
 def _open(path: Path) -> av.container.InputContainer:
     check_readable(path)
     try:
-        return av.open(str(path), mode="r", metadata_errors="ignore")
+        return av.open(str(path), mode="r", **_open_options())
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as error:
         raise InputError(f"{path.name}: not a recording that can be read ({_short(error)})") from None
 
