@@ -152,18 +152,6 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def update_docs(content: str) -> None:
-    docs = ROOT / "docs" / "BENCHMARKS.md"
-    text = docs.read_text()
-    block = f"{BEGIN}\n{content}\n{END}"
-    if BEGIN in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n## The speaker stage on a GPU\n\n" + block + "\n"
-    docs.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=("prepare", "run", "docs"))
@@ -183,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps(result, indent=1))
         print(markdown(result))
     else:
+        from bench import common as C
+
         text = markdown(json.loads(args.path.read_text()))
-        update_docs(text)
+        C.update_docs(text, BEGIN, END)
         print(text)
     return 0
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
@@ -36,7 +35,7 @@ import numpy as np
 
 from engine.decode import SAMPLE_RATE
 from engine.errors import Cancelled, ModelError
-from engine.process import import_frozen
+from engine.process import warm_imports
 
 log = logging.getLogger("sessionscribe.diarize")
 
@@ -425,8 +424,7 @@ class CamPlusPlusDiarizer:
         self.fbank = Fbank(device)
         # scikit-learn's import (0.9 s of CPU here) while the recording is embedded, not once
         # the whole recording is heard
-        threading.Thread(target=import_frozen, args=("sklearn.cluster",), daemon=True,
-                         name="import-sklearn").start()
+        warm_imports("sklearn.cluster")
         if precision not in ("auto", "float32", "bfloat16"):
             raise ValueError(f"precision: auto, float32 or bfloat16, not {precision!r}")
         on_cpu = self.torch.device(device).type == "cpu"

@@ -66,13 +66,13 @@ def _glibc():
     return libc
 
 
-def warm_imports() -> None:
-    """Start importing faster-whisper (CTranslate2, tokenizers, onnxruntime) in the background:
-    a job needs it only once the first window is decoded. Idempotent; callers may start it as
-    early as they like."""
-    if "faster_whisper" not in sys.modules:
+def warm_imports(module: str = "faster_whisper") -> None:
+    """Start importing `module` in the background: by default faster-whisper (CTranslate2,
+    tokenizers, onnxruntime), which a job needs only once the first window is decoded.
+    Idempotent; callers may start it as early as they like."""
+    if module not in sys.modules:
         threading.Thread(
-            target=import_frozen, args=("faster_whisper",), daemon=True, name="import-engine"
+            target=import_frozen, args=(module,), daemon=True, name=f"import-{module}"
         ).start()
 
 
