@@ -254,6 +254,12 @@ def test_a_gpu_that_cannot_be_used_is_said_once_with_its_fix(tiny_model):
     assert len(notices) == 1, notices
     assert "H100" in notices[0].message and "libcublas.so.12" in notices[0].message
     assert "running on the CPU" in notices[0].message and "nvidia-cublas-cu12" in notices[0].fix
+    # The CPU asked for by name: nothing to explain.
+    told: list = []
+    asked = Engine(told.append)
+    asked._health = engine._health
+    asked.pick(TranscribeOptions(model=str(tiny_model), device="cpu"))
+    assert not [e for e in told if isinstance(e, ev.DeviceNotice)]
 
 
 def test_short_windows_share_batches(speech_available, tiny_model, tmp_path, monkeypatch):

@@ -119,7 +119,7 @@ class Engine:
         runtime = self.plan(options)
         for note in runtime.notes:
             self.emit(DeviceNotice(note, self._fix_text()))
-        self._tell_unusable_gpu(runtime)
+        self._tell_unusable_gpu(runtime, options)
         if options.model == "auto":
             options = options.with_changes(model=self._present_model(runtime, options.language))
             runtime = self.plan(options)
@@ -179,12 +179,14 @@ class Engine:
             except Exception as cpu_error:
                 raise _unloadable(runtime.model, cpu_error) from None
 
-    def _tell_unusable_gpu(self, runtime: Runtime) -> None:
+    def _tell_unusable_gpu(self, runtime: Runtime, options: TranscribeOptions) -> None:
         """An NVIDIA GPU that "auto" cannot use is said once per engine, with the fix: on a
         lent H100 whose image had CUDA 13 only, CTranslate2 saw the card but not cuBLAS 12,
-        and jobs went to the CPU without a word (found 2026-11-26; docs/BENCHMARKS.md)."""
+        and jobs went to the CPU without a word (found 2026-11-26; docs/BENCHMARKS.md). A
+        device asked for by name is plan_runtime's to explain (its note)."""
         health = self.health()
-        if runtime.device != "cpu" or not health.gpus or not health.problems or self._gpu_told:
+        if (options.device != "auto" or runtime.device != "cpu" or not health.gpus
+                or not health.problems or self._gpu_told):
             return
         self._gpu_told = True
         self.emit(DeviceNotice(
