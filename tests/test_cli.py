@@ -85,6 +85,15 @@ def test_malformed_inputs_each_get_one_line_and_the_rest_goes_on(good_recording,
     assert (out / "good.srt").exists() and (out / "good.txt").read_text().strip() == "hello"
 
 
+def test_speakers_turned_off_read_as_off_not_as_a_stage_that_took_no_time(good_recording, tiny_model, tmp_path):
+    result = run_cli("transcribe", str(good_recording), "--model", str(tiny_model), "--format", "txt",
+                     "--output-dir", str(tmp_path / "out"), "--speakers", "off")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert f"{good_recording.name}: speakers off" in lines, result.stderr
+    assert not any("speakers done" in line for line in lines), result.stderr
+
+
 def test_exit_codes_outputs_beside_input_and_report(good_recording, tiny_model, tmp_path):
     source = tmp_path / "in" / "good.ogg"
     source.parent.mkdir()

@@ -71,6 +71,7 @@ class StageState:
     done: float = 0.0
     total: float = 0.0
     seconds: float | None = None  # busy time reported by StageFinished
+    skipped: bool = False  # turned off for the job (speakers off)
     # Where the stage stood when it last took over an earlier run's work (a resumed job): the
     # speed, and so the time left, is measured on what happened after it.
     base_fraction: float = 0.0

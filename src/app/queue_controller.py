@@ -402,6 +402,7 @@ class QueueController(QObject):
                 state.started_at = now
             state.finished_at = now
             state.seconds = event.seconds
+            state.skipped = event.skipped
         elif isinstance(event, ev.SegmentReady):
             job.segments.append(event.segment)
             self.segment_added.emit(job.id, event.segment)

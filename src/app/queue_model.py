@@ -182,6 +182,8 @@ class QueueModel(QAbstractTableModel):
             for stage, state in job.stages.items():
                 if state.started_at is None:
                     lines.append(f"{STAGE_LABELS[stage]}: not started")
+                elif state.skipped:
+                    lines.append(f"{STAGE_LABELS[stage]}: off")
                 elif state.finished_at is not None:
                     lines.append(f"{STAGE_LABELS[stage]}: done ({fmt.short_seconds(state.seconds)})")
                 else:

@@ -389,8 +389,12 @@ class ProgressPrinter:
             elif isinstance(event, ev.StageProgress):
                 self._progress(event)
             elif isinstance(event, ev.StageFinished):
-                took = "from an earlier run" if event.reused else f"{event.seconds:.2f} s"
-                self._line(f"{self._names.get(event.job_id, '')}: {event.stage.value} done ({took})")
+                name = self._names.get(event.job_id, '')
+                if event.skipped:
+                    self._line(f"{name}: {event.stage.value} off")
+                else:
+                    took = "from an earlier run" if event.reused else f"{event.seconds:.2f} s"
+                    self._line(f"{name}: {event.stage.value} done ({took})")
             elif isinstance(event, ev.JobNote):
                 self._line(f"{event.level}: {event.message}")
             elif isinstance(event, ev.JobFailed):

@@ -65,6 +65,7 @@ class StageFinished:
     stage: Stage
     seconds: float  # wall time the stage was busy
     reused: bool = False  # all of its work came from an earlier run of the job (resume)
+    skipped: bool = False  # turned off for this job (speakers off): nothing ran
 
 
 @dataclass(frozen=True)

@@ -473,32 +473,36 @@ class JobRun:
         store's windows relabelled. Off (speaker_labels False): the stage passes at once."""
         from engine.speaker_labels import label_segments
 
-        job_id, clock = self.job_id, self.clock
+        clock = self.clock
         self._start_speakers()
+
+        def done(result: list[Segment]) -> list[Segment]:
+            self.emit(StageFinished(
+                self.job_id, Stage.SPEAKERS, clock.seconds.get(Stage.SPEAKERS.value, 0.0),
+                skipped=not self.options.speaker_labels,
+            ))
+            return result
+
         if self.route.separate:  # speakers are the channels: labelled as the words were merged
             self.report.speakers = len({s.speaker for s in segments if s.speaker is not None})
-            self.emit(StageFinished(job_id, Stage.SPEAKERS, clock.seconds.get(Stage.SPEAKERS.value, 0.0)))
-            return segments
+            return done(segments)
         if self.diarization is None or not self.diarization.windows:
-            self.emit(StageFinished(job_id, Stage.SPEAKERS, clock.seconds.get(Stage.SPEAKERS.value, 0.0)))
-            return segments
+            return done(segments)
         with clock.timed(Stage.SPEAKERS.value):
             turns = self.diarization.finish(self.options.speakers)
         self.report.speakers = len({turn.speaker for turn in turns})
         if self.report.speakers < 2 and not self.options.speaker_names:
             # One voice (a dictation, a monologue): "Speaker 1:" before every paragraph says
             # nothing, so the transcript stays as it is.
-            self.emit(StageFinished(job_id, Stage.SPEAKERS, clock.seconds.get(Stage.SPEAKERS.value, 0.0)))
-            return segments
+            return done(segments)
         with clock.timed(Stage.SPEAKERS.value):
             labelled: list[Segment] = []
             for index, window_segments in self.window_segments:
                 relabelled = label_segments(window_segments, turns)
                 if self.store is not None and relabelled != window_segments:
-                    self.store.relabel_window(job_id, index, relabelled)
+                    self.store.relabel_window(self.job_id, index, relabelled)
                 labelled.extend(relabelled)
-        self.emit(StageFinished(job_id, Stage.SPEAKERS, clock.seconds.get(Stage.SPEAKERS.value, 0.0)))
-        return labelled
+        return done(labelled)
 
     def _start_speakers(self) -> None:
         if not self._speakers_started:

@@ -140,7 +140,7 @@ class FakeEngine:
                 segments = [_labelled(segment, i % self.speakers) for i, segment in enumerate(segments)]
                 for i, segment in enumerate(segments):
                     self._record("relabel_window", job_id, i, [segment])
-            emit(StageFinished(job_id, Stage.SPEAKERS, 0.01))
+            emit(StageFinished(job_id, Stage.SPEAKERS, 0.01, skipped=not options.speaker_labels))
             emit(StageStarted(job_id, Stage.EXPORT))
             from engine.export import write_outputs
 

@@ -303,3 +303,20 @@ def test_two_microphone_setting_reaches_the_next_job_and_survives_a_restart(make
     assert again.settings.effective_options().channels == "mix"
     again.channels.setCurrentIndex(again.channels.findText("Each channel is one speaker"))
     assert again.settings.effective_options().channels == "speakers"
+
+
+def test_the_progress_tooltip_says_speakers_off_when_they_were_turned_off(make_window, qtbot, tmp_path):
+    from app.queue_model import COL_PROGRESS
+
+    window, job = _finished(make_window, qtbot, tmp_path)
+    tip = window.queue_model.index(0, COL_PROGRESS).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Speakers: done" in tip and "Speakers: off" not in tip
+    panel = window.settings_panel
+    panel.speakers.setCurrentIndex(panel.speakers.findData("off"))
+    memo = tmp_path / "memo.wav"
+    memo.write_bytes(b"x")
+    second = window.add_paths([memo])[0]
+    window.controller.start()
+    qtbot.waitUntil(lambda: second.status.finished, timeout=10000)
+    tip = window.queue_model.index(1, COL_PROGRESS).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Speakers: off" in tip and "Speakers: done" not in tip
