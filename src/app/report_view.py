@@ -192,15 +192,11 @@ class ReportView(QWidget):
         self.fields["device"].setText(f"{report.device or '—'} · {report.compute_type or '—'}")
         self.fields["model"].setText(report.model or "—")
         self.fields["batch"].setText(str(report.batch_size))
+        # Transcription workers decode clips side by side, each with its own CPU threads.
         self.fields["threads"].setText(
-            " · ".join(
-                _count(count, label)
-                for count, label in (
-                    (report.cpu_threads, "CPU thread"),
-                    (report.num_workers, "transcription worker"),
-                    (report.vad_workers, "speech-detection worker"),
-                )
-            )
+            f"{_count(report.num_workers, 'transcription worker')} of "
+            f"{_count(report.cpu_threads, 'CPU thread')} each · "
+            f"{_count(report.vad_workers, 'speech-detection worker')}"
         )
         self.fields["check"].setWordWrap(True)
         self.fields["check"].setText(report.check_text())

@@ -565,12 +565,15 @@ class SettingsPanel(QWidget):
     def show_plan(self, runtime: Any) -> None:
         self._runtime = runtime
         batch = getattr(runtime, "batch_size", None)
+        workers = getattr(runtime, "num_workers", 1) or 1
+        threads = getattr(runtime, "cpu_threads", "?")
         parts = []
         if self.batch_size.value() == 0 and batch is not None:
-            parts.append(f"auto chose {batch}")
+            parts.append(f"auto chose {batch}" + (f" per worker ({workers} decode side by side)" if workers > 1 else ""))
         parts.append(
             f"runs on {getattr(runtime, 'device', '?')} · {getattr(runtime, 'compute_type', '?')} · "
-            f"model {self._planned_model(runtime)} · {getattr(runtime, 'cpu_threads', '?')} CPU threads"
+            f"model {self._planned_model(runtime)} · "
+            + (f"{workers} workers x {threads} CPU thread(s)" if workers > 1 else f"{threads} CPU threads")
         )
         self.auto_label.setText("  —  ".join(parts))
         self.auto_label.setToolTip("What 'auto' settings resolve to on this computer")

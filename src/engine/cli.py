@@ -410,7 +410,8 @@ class ProgressPrinter:
                 outputs = ", ".join(str(path) for path in event.outputs.values())
                 self._line(
                     f"{self._names.get(event.job_id, '')}: done in {report.wall_s:.1f} s "
-                    f"(RTF {report.rtf:.3f}, {report.device}/{report.compute_type}, batch {report.batch_size}) -> {outputs}"
+                    f"(RTF {report.rtf:.3f}, {report.device}/{report.compute_type}, batch {report.batch_size}"
+                    + (f" x {report.num_workers} workers" if report.num_workers > 1 else "") + f") -> {outputs}"
                 )
                 if report.resumed_windows:  # else "transcribe done (0.00 s)" looks like magic
                     self._line(f"resumed: {report.resume_text()}")

@@ -16,9 +16,20 @@ from engine.options import TranscribeOptions
 GIB = 1024**3
 DEFAULT_MODEL_CUDA = "large-v3-turbo"
 DEFAULT_MODEL_CPU = "small"
-# On the CPU a batch buys little speed and costs memory: a 12-min session with tiny.en took
-# the same time with 4 as with 8, and 430 MB less peak RSS (956 vs 1,392 MB).
-CPU_BATCH_SIZE = 4
+# On the CPU a batch buys no speed and costs memory (the beam's cross-attention cache grows
+# with batch x beam): the cores go to parallel workers instead (CPU_MAX_WORKERS), each
+# decoding one clip at a time. 10-min session, tiny.en, 2 cores, process wall / peak RSS:
+# 2 workers x batch 1 10.3-10.9 s / 696-733 MB; x batch 2 11.4-11.9 s / 798-928 MB; x batch 3
+# 11.9-12.4 s / 984-1,045 MB; one worker of 2 threads x batch 4 (the plan before) 17.1-17.7 s
+# / 884-967 MB; faster-whisper batched (batch 8) 14.2-15.2 s / 929 MB.
+CPU_BATCH_SIZE = 1
+# One CTranslate2 worker per core, up to this many: a worker of several OpenMP threads spends
+# much of each decoder step waking and parking its team (the decoder's operations are small;
+# 2 cores: 6 s of the job's 25 s of CPU were system time, mostly futex wake-ups), while
+# workers of one thread each decode their own clips side by side (system time 0.8-1.1 s).
+# Each holds a clip's working set (~75 MB with tiny.en); the cap is a guess for bigger CPUs,
+# where only 2 cores were measured.
+CPU_MAX_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -115,18 +126,21 @@ def plan_runtime(
     if device == "cuda":
         # The GPU does the heavy work: a few CPU threads feed it (decode, VAD, features).
         cpu_threads = min(4, cores)
+        num_workers = 1
         vad_workers = max(1, min(4, cores - 1))
     else:
-        # CTranslate2 gets every core; VAD shares them (it runs while the previous window
-        # transcribes, so both stay busy without oversubscribing).
-        cpu_threads = cores
+        # CTranslate2 gets every core, as parallel workers (CPU_MAX_WORKERS); VAD shares
+        # them (it runs while the previous window transcribes, so both stay busy without
+        # oversubscribing).
+        num_workers = options.num_workers or min(CPU_MAX_WORKERS, cores)
+        cpu_threads = max(1, cores // num_workers)
         vad_workers = max(1, min(4, cores))
     return Runtime(
         device=device,
         compute_type=compute_type,
         batch_size=batch_size,
         cpu_threads=options.cpu_threads or cpu_threads,
-        num_workers=options.num_workers or 1,
+        num_workers=options.num_workers or num_workers,
         vad_workers=vad_workers,
         model=model,
         free_vram_bytes=free_vram_bytes,

@@ -33,7 +33,7 @@ class TranscribeOptions:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     output_dir: Path | None = None  # None: beside each input
     cpu_threads: int | None = None  # CTranslate2 intra-op threads; None: chosen from the CPU
-    num_workers: int | None = None  # CTranslate2 parallel workers; None: chosen (1)
+    num_workers: int | None = None  # CTranslate2 parallel workers; None: chosen (engine.hardware)
     max_new_tokens: int | None = None  # cap on tokens per clip (benchmarks; None: model's max)
     # Who said what (engine.diarize). speakers: how many voices (2 for a one-to-one session,
     # the usual case); None: found. speaker_labels False skips the stage (a monologue).

@@ -62,7 +62,7 @@ class Engine:
         for detector in self._detectors.values():
             detector.close()
         self._detectors.clear()
-        self._transcribers.clear()
+        self._close_transcribers()
         self._diarizers.clear()
 
     def preload(self) -> None:
@@ -204,10 +204,15 @@ class Engine:
             transcriber = Transcriber(model_dir, runtime)
             if runtime.device == "cuda":
                 transcriber.warm_up()
-            self._transcribers.clear()  # one model in memory at a time
+            self._close_transcribers()  # one model in memory at a time
             self._transcribers[key] = transcriber
         transcriber.runtime = runtime  # batch size may differ between jobs
         return transcriber
+
+    def _close_transcribers(self) -> None:
+        for transcriber in self._transcribers.values():
+            transcriber.close()
+        self._transcribers.clear()
 
     def detector(self, workers: int) -> SpeechDetector:
         if workers not in self._detectors:

@@ -21,7 +21,10 @@ utterances lost, though the speech stage had found them all). So after each batc
 """
 from __future__ import annotations
 
+import queue
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -133,9 +136,21 @@ class Transcriber:
             self.model.feature_extractor = TorchFeatureExtractor(
                 device=runtime.device, **self.model.feat_kwargs
             )
-        self.pipeline = BatchedInferencePipeline(self.model)
+        # One pipeline per CTranslate2 worker: each carries state from one clip of a call to
+        # the next, so parallel calls never share one (engine.hardware.CPU_MAX_WORKERS).
+        self.workers = max(1, runtime.num_workers)
+        self._pipelines: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(self.workers):
+            self._pipelines.put(BatchedInferencePipeline(self.model))
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="decode") if self.workers > 1 else None
         self.runtime = runtime
         self.model_dir = model_dir
+
+    def close(self) -> None:
+        """Let the parallel workers' threads go (the model goes with the last reference)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def warm_up(self) -> None:
         """Run one real encode + decode step: a broken CUDA/cuDNN install fails here, at load
@@ -159,6 +174,14 @@ class Transcriber:
         clips = [clip for _, clip in owners]
         pieces = [clip.audio(w.audio, w.offset) for w, clip in owners]
         words, language = self._batched(pieces, clips, options, language, progress)
+        # A clip whose decode loops, or that lost a turn or more, is decoded again on its own
+        # (timestamps, seek, rising temperatures), all of this call's side by side on the
+        # CPU's workers. The words it gives also have better times: after a skipped turn the
+        # batch's word alignment pulled the next turn's first word seconds early (cue start
+        # p90 2.2 s on the 3.5-min bench session when only the missing stretches were decoded
+        # again).
+        redo = [index for index, (clip, found) in enumerate(zip(clips, words)) if _redecode(clip, found)]
+        again = dict(zip(redo, self._each(lambda k: self._sequential(pieces[k], clips[k], options, language), redo)))
         results = []
         position = 0
         for window in windows:
@@ -166,6 +189,7 @@ class Transcriber:
             results.append(
                 self._check(
                     window, pieces[position : position + count], words[position : position + count],
+                    {k - position: v for k, v in again.items() if position <= k < position + count},
                     options, language,
                 )
             )
@@ -174,8 +198,9 @@ class Transcriber:
             progress(1.0)
         return results
 
-    def _check(self, window, pieces, words, options, language) -> WindowTranscript:
-        """Make the words of one window cover its speech (see the module's docstring)."""
+    def _check(self, window, pieces, words, again, options, language) -> WindowTranscript:
+        """Make the words of one window cover its speech (see the module's docstring);
+        `again`: the second decodes of its clips that `_redecode` picked, by clip index."""
         clips = window.clips
         check = SpeechCheck(
             clips=len(clips), clip_audio_s=sum(min(clip.duration, 30.0) for clip in clips)
@@ -183,21 +208,13 @@ class Transcriber:
         if not clips:
             return WindowTranscript([], language, check)
         missed_first = sum(_length(_uncovered(c.voiced, w)) for c, w in zip(clips, words))
-        # A clip whose decode loops, or that lost a turn or more, is decoded again on its own
-        # (timestamps, seek, rising temperatures). The words it gives also have better times:
-        # after a skipped turn the batch's word alignment pulled the next turn's first word
-        # seconds early (cue start p90 2.2 s on the 3.5-min bench session when only the
-        # missing stretches were decoded again).
-        for index, clip in enumerate(clips):
+        for index, second in sorted(again.items()):
+            clip = clips[index]
             voiced_s = _length(clip.voiced)
-            looped = _loops(words[index], voiced_s)
-            if not looped and _length(_uncovered(clip.voiced, words[index])) < REDECODE_CLIP_S:
-                continue
-            check.loops += looped
+            check.loops += _loops(words[index], voiced_s)
             check.redecoded_clips += 1
-            again = self._sequential(pieces[index], clip, options, language)
-            if _better(again, words[index], clip.voiced):
-                words[index] = again
+            if _better(second, words[index], clip.voiced):
+                words[index] = second
             if _loops(words[index], voiced_s):
                 check.doubtful_loops += 1
                 words[index] = _collapse_repeats(words[index])
@@ -216,13 +233,14 @@ class Transcriber:
                     all_words.extend(_new_words(clip_words, all_words))
             all_words.sort(key=lambda w: w.start)
             # What the batched retry still missed: once more, sequentially (seek, fallback).
-            for clip, piece in zip(retry, retry_pieces):
-                if not _uncovered(clip.voiced, all_words):
-                    continue
+            still_missed = [k for k, clip in enumerate(retry) if _uncovered(clip.voiced, all_words)]
+            retried = self._each(
+                lambda k: self._sequential(retry_pieces[k], retry[k], options, language), still_missed
+            )
+            for k, second in zip(still_missed, retried):
                 check.redecoded_clips += 1
-                again = self._sequential(piece, clip, options, language)
-                if not _loops(again, _length(clip.voiced)):
-                    all_words.extend(_new_words(again, all_words))
+                if not _loops(second, _length(retry[k].voiced)):
+                    all_words.extend(_new_words(second, all_words))
             all_words.sort(key=lambda w: w.start)
         all_words = _drop_squeezed_repeats(all_words)
         still = _uncovered(tuple(v for clip in clips for v in clip.voiced), all_words)
@@ -232,8 +250,48 @@ class Transcriber:
         return WindowTranscript(_segments(all_words), language, check)
 
     # -- decoding ---------------------------------------------------------------------------
+    def _each(self, work: Callable[[int], list[Word]], indices: Sequence[int]) -> list[list[Word]]:
+        """`work(index)` for each index, on the parallel workers when there are several;
+        results in the order given."""
+        if self._pool is None or len(indices) < 2:
+            return [work(index) for index in indices]
+        futures = [self._pool.submit(work, index) for index in indices]
+        wait(futures)
+        return [future.result() for future in futures]
+
     def _batched(self, pieces, clips, options, language, progress) -> tuple[list[list[Word]], str | None]:
-        """Decode clips in batches; words per clip, in recording time."""
+        """Decode clips in batches; words per clip, in recording time. With several workers
+        (the CPU), each batch is a call of its own and the workers take them in turn."""
+        size = max(1, self.runtime.batch_size)
+        if self._pool is None or len(pieces) <= size:
+            return self._decode(pieces, clips, options, language, progress)
+        groups = [range(start, min(start + size, len(pieces))) for start in range(0, len(pieces), size)]
+        words: list[list[Word]] = [[] for _ in clips]
+        total_s = sum(clip.duration for clip in clips) or 1.0
+        done = [0.0]
+        lock = threading.Lock()
+        if language is None:  # the first batch finds the language; the rest are told it
+            first = groups.pop(0)
+            words[: len(first)], language = self._decode(pieces[: len(first)], clips[: len(first)], options, None, None)
+            done[0] = sum(clips[i].duration for i in first)
+
+        def decode(group: range) -> None:
+            found, _ = self._decode(pieces[group.start : group.stop], clips[group.start : group.stop], options, language, None)
+            words[group.start : group.stop] = found
+            if progress:
+                with lock:
+                    done[0] += sum(clips[i].duration for i in group)
+                    progress(done[0] / total_s)
+
+        futures = [self._pool.submit(decode, group) for group in groups]
+        wait(futures)  # all of them, even when one fails: none may outlive the call
+        for future in futures:
+            future.result()
+        return words, language
+
+    def _decode(self, pieces, clips, options, language, progress) -> tuple[list[list[Word]], str | None]:
+        """One call of the batched pipeline over `pieces` (as many batches as they fill), on
+        a pipeline no other thread is using."""
         # Each clip gets a slot of its own, 60 s apart, in one array (np.zeros maps its pages
         # lazily: the silence between clips costs no memory, and the model never hears it,
         # since clip_timestamps name only the clips). faster-whisper carries state from one
@@ -250,29 +308,33 @@ class Transcriber:
             {"start": float(index * CLIP_SLOT_S), "end": index * CLIP_SLOT_S + piece.shape[0] / SAMPLE_RATE}
             for index, piece in enumerate(pieces)
         ]
-        segments_iter, info = self.pipeline.transcribe(
-            joined,
-            language=language,
-            clip_timestamps=clip_timestamps,
-            batch_size=self.runtime.batch_size,
-            hotwords=options.hotwords or None,
-            initial_prompt=options.initial_prompt or None,
-            word_timestamps=True,
-            max_new_tokens=options.max_new_tokens,
-            vad_filter=False,
-            log_progress=False,
-        )
-        starts = np.arange(len(pieces), dtype=np.float64) * CLIP_SLOT_S
-        done_s = np.cumsum([clip.duration for clip in clips])
-        total_s = float(done_s[-1]) or 1.0
-        words: list[list[Word]] = [[] for _ in clips]
-        for raw in segments_iter:
-            index = max(0, int(np.searchsorted(starts, raw.start + 0.01, side="right")) - 1)
-            clip = clips[index]
-            for word in raw.words or ():
-                words[index].append(_word(word, clip, float(starts[index])))
-            if progress:
-                progress(float(done_s[index]) / total_s)
+        pipeline = self._pipelines.get()
+        try:
+            segments_iter, info = pipeline.transcribe(
+                joined,
+                language=language,
+                clip_timestamps=clip_timestamps,
+                batch_size=self.runtime.batch_size,
+                hotwords=options.hotwords or None,
+                initial_prompt=options.initial_prompt or None,
+                word_timestamps=True,
+                max_new_tokens=options.max_new_tokens,
+                vad_filter=False,
+                log_progress=False,
+            )
+            starts = np.arange(len(pieces), dtype=np.float64) * CLIP_SLOT_S
+            done_s = np.cumsum([clip.duration for clip in clips])
+            total_s = float(done_s[-1]) or 1.0
+            words: list[list[Word]] = [[] for _ in clips]
+            for raw in segments_iter:
+                index = max(0, int(np.searchsorted(starts, raw.start + 0.01, side="right")) - 1)
+                clip = clips[index]
+                for word in raw.words or ():
+                    words[index].append(_word(word, clip, float(starts[index])))
+                if progress:
+                    progress(float(done_s[index]) / total_s)
+        finally:
+            self._pipelines.put(pipeline)
         return words, language or info.language
 
     def _sequential(self, piece: np.ndarray, clip: Clip, options, language) -> list[Word]:
@@ -293,6 +355,12 @@ class Transcriber:
 
 
 # -- words ----------------------------------------------------------------------------------
+def _redecode(clip: Clip, words: Sequence[Word]) -> bool:
+    """A clip to decode again on its own: its text loops, or REDECODE_CLIP_S or more of its
+    speech came back without words."""
+    return _loops(words, _length(clip.voiced)) or _length(_uncovered(clip.voiced, words)) >= REDECODE_CLIP_S
+
+
 def _word(word, clip: Clip, clip_start: float) -> Word:
     """A faster-whisper word (times in the joined audio) in recording seconds; both ends are
     mapped through the span that holds the word's middle, so a word never straddles a pause

@@ -51,7 +51,13 @@ def test_real_engine_run_fills_the_transcript(make_window, qtbot, tmp_path, sett
     window.report.set_job(job)
     assert window.report.details.isVisibleTo(window.report)
     assert job.report.stages["transcribe"] > 0 and job.report.rtf > 0
-    assert "CPU threads" in window.report.fields["threads"].text()
+    # This CPU's cores decode side by side: as many workers as cores (up to 4), one or more
+    # threads each.
+    from engine.hardware import CPU_MAX_WORKERS, usable_cores
+
+    workers = min(CPU_MAX_WORKERS, usable_cores())
+    assert f"{workers} transcription worker" in window.report.fields["threads"].text()
+    assert "CPU thread" in window.report.fields["threads"].text()
     assert "speech API" in window.report.cost_line.text()
     # Every event of the job came under the queue row's id (none re-keyed).
     assert event_ids - {None} == {job.id}

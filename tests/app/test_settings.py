@@ -92,6 +92,15 @@ def test_batch_size_auto_shows_the_chosen_value(make_window, qtbot):
     assert panel.batch_size.text() == "auto"
     panel.refresh_plan()  # the fake engine's plan() says batch 4
     qtbot.waitUntil(lambda: "auto chose 4" in panel.auto_label.text(), timeout=3000)
+    assert "2 CPU threads" in panel.auto_label.text()
+    # On a CPU the plan has several workers decoding side by side: the label says so, not
+    # "1 CPU threads" for a job that keeps every core busy.
+    from types import SimpleNamespace
+
+    panel.show_plan(SimpleNamespace(device="cpu", compute_type="int8", batch_size=1, cpu_threads=1,
+                                    num_workers=2, model="tiny"))
+    text = panel.auto_label.text()
+    assert "auto chose 1 per worker (2 decode side by side)" in text and "2 workers x 1 CPU thread(s)" in text
 
 
 def test_at_least_one_format_stays_on(make_window):
