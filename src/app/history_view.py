@@ -1,5 +1,6 @@
 """The History tab: every stored session (date, recording, duration, status), filtered by
-name and status, sorted by any column; one click opens a session's transcript.
+name and status, sorted by any column; one click opens a session's transcript; Delete (the
+button, the key or the row's menu) erases a stored session (the window asks first).
 
 Today's queue lists only this run's work; this is where earlier sessions live. The list is
 read from the job store (one small query) when the tab is shown and after a job ends.
@@ -10,7 +11,7 @@ import time
 from typing import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -18,6 +19,8 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
+    QPushButton,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -124,6 +127,7 @@ class SessionFilter(QSortFilterProxyModel):
 
 class HistoryView(QWidget):
     session_opened = Signal(str)  # job id: show its transcript
+    delete_requested = Signal(str)  # job id: erase the stored session (the window asks first)
 
     def __init__(self, sessions: Callable[[], list[SessionRow]] | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -138,6 +142,12 @@ class HistoryView(QWidget):
         self.status_box.addItems((ALL_STATUSES,) + STATUSES)
         self.count = QLabel("")
         self.count.setStyleSheet("color: #546e7a;")
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.setToolTip(
+            "Erase the selected session's stored transcript and edits from SessionScribe "
+            "(exported files and the recording stay on disk)"
+        )
+        self.delete_button.setEnabled(False)
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -162,6 +172,7 @@ class HistoryView(QWidget):
         row.addWidget(self.filter_box, 1)
         row.addWidget(self.status_box)
         row.addWidget(self.count)
+        row.addWidget(self.delete_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(row)
@@ -172,6 +183,14 @@ class HistoryView(QWidget):
         # One click opens (the transcript pane is beside this list); Enter too.
         self.table.clicked.connect(self._open)
         self.table.activated.connect(self._open)
+        self.table.selectionModel().selectionChanged.connect(
+            lambda *_: self.delete_button.setEnabled(self.selected_id() is not None)
+        )
+        self.delete_button.clicked.connect(self._delete_selected)
+        QShortcut(QKeySequence.StandardKey.Delete, self.table, self._delete_selected,
+                  context=Qt.ShortcutContext.WidgetShortcut)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._menu)
         if sessions is None:
             self.filter_box.setEnabled(False)
             self.count.setText("History unavailable: the job store could not be opened")
@@ -195,6 +214,25 @@ class HistoryView(QWidget):
         shown, total = self.proxy.rowCount(), self.model.rowCount()
         noun = f"session{'s' if total != 1 else ''}"
         self.count.setText(f"{total} {noun}" if shown == total else f"{shown} of {total} {noun}")
+
+    def selected_id(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].data(RowRole).job_id if rows else None
+
+    def _delete_selected(self) -> None:
+        job_id = self.selected_id()
+        if job_id is not None:
+            self.delete_requested.emit(job_id)
+
+    def _menu(self, position) -> None:
+        index = self.table.indexAt(position)
+        if not index.isValid():
+            return
+        self.table.selectRow(index.row())
+        menu = QMenu(self)
+        menu.addAction("Open transcript", lambda: self._open(index))
+        menu.addAction("Delete from history…", self._delete_selected)
+        menu.popup(self.table.viewport().mapToGlobal(position))
 
     def shown_rows(self) -> list[SessionRow]:
         return [self.proxy.index(row, 0).data(RowRole) for row in range(self.proxy.rowCount())]

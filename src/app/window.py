@@ -259,6 +259,7 @@ class MainWindow(QMainWindow):
             signal.connect(lambda *_: QTimer.singleShot(0, self._refresh_history_if_shown))
         self.session_search.hit_opened.connect(self.open_search_hit)
         self.history_view.session_opened.connect(self.open_session)
+        self.history_view.delete_requested.connect(self.delete_session)
         self.left_tabs.currentChanged.connect(lambda _i: self._refresh_history_if_shown())
         self.clear_finished_button.clicked.connect(self.clear_finished)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -608,6 +609,30 @@ class MainWindow(QMainWindow):
     def retry_selected(self) -> None:
         self.controller.retry([job.id for job in self.selected_jobs()])
         self._on_selection()
+
+    def delete_session(self, job_id: str) -> bool:
+        """Erase a stored session from the History tab, after asking (the same question as
+        removing a finished row from today's queue). A session still in today's queue goes
+        the queue's way (a running one is cancelled first); its row goes too."""
+        job = self.queue_model.job(job_id) or self.history.job(job_id)
+        if job is None:
+            self.history_view.refresh()
+            return False
+        if not self.confirm_remove([job]):
+            return False
+        name = job.name
+        if self.queue_model.job(job_id) is not None:
+            self.controller.remove([job_id])
+        else:
+            self.history.delete(job_id)
+        shown = self.transcript.job
+        if shown is not None and shown.id == job_id:  # (the store makes a new Job each time)
+            self.transcript.set_job(None)
+            self.report.set_job(None)
+        self.history_view.refresh()
+        self._update_actions()
+        self.show_message(f"Deleted {name} from the history; exported files stay on disk")
+        return True
 
     def remove_selected(self) -> None:
         jobs = self.selected_jobs()

@@ -173,3 +173,43 @@ def test_reused_progress_events_set_the_rows_base(make_window, qtbot, tmp_path):
     assert state.fraction == 0.6 and state.base_fraction == 0.6 and state.base_at is not None
     window.controller.cancel_running()
     qtbot.waitUntil(lambda: job.status.finished, timeout=5000)
+
+
+def test_a_session_is_deleted_from_the_history_tab_after_asking(make_window, qtbot, tmp_path):
+    window = make_window(segments=2, step_s=0.005)
+    kept, gone, queued = _finish(window, qtbot, [_touch(tmp_path / n) for n in ("kept.wav", "gone.wav", "today.wav")])
+    # Two leave today's queue (History keeps them); one stays in the queue.
+    for job in (kept, gone):
+        window.queue_model.remove_job(job.id)
+    window.show_history()
+    view = window.history_view
+    assert not view.delete_button.isEnabled()  # nothing selected yet
+
+    def select(job_id: str) -> None:
+        row = [r.job_id for r in view.shown_rows()].index(job_id)
+        view.table.selectRow(row)
+        view.table.clicked.emit(view.proxy.index(row, COL_NAME))  # opens it, as a click does
+
+    select(gone.id)
+    assert window.transcript.job is not None and window.transcript.job.id == gone.id
+    asked: list[list[str]] = []
+    window.confirm_remove = lambda jobs: asked.append([j.name for j in jobs]) or False
+    view.delete_button.click()
+    assert asked == [["gone.wav"]]
+    assert window.history.store.segments(gone.id)  # "No" keeps it
+
+    window.confirm_remove = lambda jobs: True
+    view.delete_button.click()
+    listed = [r.job_id for r in view.shown_rows()]
+    assert gone.id not in listed and kept.id in listed and queued.id in listed
+    assert window.history.store.get_job(gone.id) is None and not window.history.store.segments(gone.id)
+    assert window.transcript.job is None  # its transcript is no longer on screen
+    assert "Deleted gone.wav from the history" in window.statusBar().currentMessage()
+    assert window.history.store.segments(kept.id)  # the others are untouched
+
+    # A session still in today's queue leaves the queue too.
+    select(queued.id)
+    view.delete_button.click()
+    assert window.queue_model.job(queued.id) is None
+    assert window.history.store.get_job(queued.id) is None
+    assert [r.job_id for r in view.shown_rows()] == [kept.id]
