@@ -14,7 +14,7 @@ ENGINE = ROOT / "src" / "engine"
 
 # Changing this list changes what the app may rely on: do it on purpose, with the app.
 DOOR = [
-    "APP_NAME", "COMPUTE_TYPES", "DEFAULT_FORMATS", "DEVICES", "EXPORT_FORMATS", "EXPORT_SUFFIXES", "Engine", "JobOutcome", "JobStatus",
+    "APP_NAME", "CHANNEL_SETTINGS", "COMPUTE_TYPES", "DEFAULT_FORMATS", "DEVICES", "EXPORT_FORMATS", "EXPORT_SUFFIXES", "Engine", "JobOutcome", "JobStatus",
     "JobStore", "MODEL_FOLDER", "ModelAdvice", "RunReport", "Segment", "SessionScribeError", "Stage",
     "SystemSampler", "TranscribeOptions", "Transcript", "TranscriptInfo", "Word", "build_parser",
     "check_device", "cli_main", "disable_core_dumps", "download", "events", "exit_now",

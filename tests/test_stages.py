@@ -302,6 +302,14 @@ def test_runtime_choice_on_cpu_and_gpu():
     assert (one.num_workers, one.cpu_threads) == (1, 1)
     told = plan_runtime(TranscribeOptions(num_workers=1), cuda_usable=False, cores=8)
     assert (told.num_workers, told.cpu_threads) == (1, 8)
+    # Threads asked for: as many workers of that many threads as the cores hold, never more
+    # threads than cores (the cluster's CPU workers are planned the same way, on their share).
+    wide = plan_runtime(TranscribeOptions(cpu_threads=4), cuda_usable=False, cores=8)
+    assert (wide.num_workers, wide.cpu_threads) == (2, 4)
+    from engine.hardware import cpu_split
+
+    assert [cpu_split(c) for c in (1, 2, 3, 4, 16)] == [(1, 1), (2, 1), (3, 1), (4, 1), (4, 4)]
+    assert cpu_split(2, threads=4) == (1, 4)
     gpu = plan_runtime(TranscribeOptions(), cuda_usable=True, free_vram_bytes=20 * GIB, cores=24)
     assert (gpu.device, gpu.compute_type, gpu.model, gpu.batch_size) == ("cuda", "float16", "large-v3-turbo", 16)
     assert gpu.cpu_threads <= 4 and gpu.vad_workers <= 4  # never one thread per core on GPU runs

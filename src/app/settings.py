@@ -15,15 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from engine import APP_NAME
-from engine import DEFAULT_FORMATS, EXPORT_FORMATS, TranscribeOptions
+from engine import CHANNEL_SETTINGS, DEFAULT_FORMATS, EXPORT_FORMATS, TranscribeOptions
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = "settings.json"
-# TranscribeOptions.channels' values: engine.channel_route.CHANNEL_SETTINGS, repeated here
-# because that module loads numpy and PyAV, which the window must open without
-# (tests/app/test_settings.py checks that the two agree).
-CHANNEL_VALUES = ("auto", "speakers", "mix")
 
 
 def config_dir() -> Path:
@@ -71,7 +67,7 @@ class SettingsStore:
             options = TranscribeOptions.from_dict(data.get("options", {}))
             formats = tuple(f for f in options.formats if f in EXPORT_FORMATS)
             settings.options = options.with_changes(formats=formats or DEFAULT_FORMATS)
-            if options.channels not in CHANNEL_VALUES:
+            if options.channels not in CHANNEL_SETTINGS:
                 # A hand-edited (or newer version's) value: Settings could not show it, and
                 # the engine knows only these three. "auto" is what a fresh install runs.
                 settings.options = settings.options.with_changes(channels="auto")

@@ -36,6 +36,7 @@ _DOOR: dict[str, str] = {
     "EXPORT_SUFFIXES": "engine.options",
     "DEVICES": "engine.options",
     "COMPUTE_TYPES": "engine.options",
+    "CHANNEL_SETTINGS": "engine.options",
     "events": "engine.events",  # the module: the typed events, by name (events.JobDone)
     "Stage": "engine.events",
     "RunReport": "engine.report",

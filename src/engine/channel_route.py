@@ -33,8 +33,6 @@ from engine.decode import SAMPLE_RATE, DecodeReport
 
 log = logging.getLogger("sessionscribe.pipeline")
 
-CHANNEL_SETTINGS = ("auto", "speakers", "mix")
-
 # How much of the recording decides the layout. A session's first minutes can be one
 # speaker alone (the therapist's introduction), and one voice on its own microphone looks
 # like SHARED (its channel difference does not swing); 10 min almost always holds both.

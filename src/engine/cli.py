@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from engine.options import COMPUTE_TYPES, DEFAULT_FORMATS, DEVICES, EXPORT_FORMATS, TranscribeOptions
+from engine.options import CHANNEL_SETTINGS, COMPUTE_TYPES, DEFAULT_FORMATS, DEVICES, EXPORT_FORMATS, TranscribeOptions
 from engine.privacy import disable_core_dumps, printable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -131,7 +131,7 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speaker-names", default=(), type=_speaker_names, metavar="NAMES",
                         help="names for speakers 1, 2, ... in every file, separated by commas, e.g. "
                         "\"Therapist,Client\" (speaker 1 is the first to speak). Default: Speaker 1, Speaker 2, ...")
-    parser.add_argument("--channels", default="auto", choices=("auto", "speakers", "mix"),
+    parser.add_argument("--channels", default="auto", choices=CHANNEL_SETTINGS,
                         help="recordings with two or more channels: speakers = each channel is one person's "
                         "microphone (transcribed on its own, words labelled by channel); mix = mix to mono. "
                         "Default: auto = speakers when the channels hold different voices, else mix")
@@ -473,8 +473,8 @@ def doctor_command() -> int:
     runtime = _doctor_model(runtime)
     print(
         f"Chosen settings: device {runtime.device}, model {runtime.model}, compute type "
-        f"{runtime.compute_type}, batch size {runtime.batch_size}, CPU threads {runtime.cpu_threads}, "
-        f"workers {runtime.num_workers}, VAD threads {runtime.vad_workers}"
+        f"{runtime.compute_type}, batch size {runtime.batch_size} per worker, {runtime.num_workers} "
+        f"worker(s) of {runtime.cpu_threads} CPU thread(s) each, VAD threads {runtime.vad_workers}"
     )
     if not health.cuda_usable:
         print("Transcription will run on the CPU.")

@@ -97,12 +97,12 @@ class ClusterRun:
         gpus = int(resources.get("GPU", 0))
         cpus = int(resources.get("CPU", 1))
         if gpus:
-            count, actor_options, self.cpu_threads = gpus, {"num_gpus": 1, "num_cpus": 1}, None
+            count, actor_options, self.worker_cores = gpus, {"num_gpus": 1, "num_cpus": 1}, None
         else:
             default = min(CPUS_PER_WORKER, cpus) if workers is None else max(1, cpus // workers)
             per_worker = cpus_per_worker or default
             count, actor_options = max(1, cpus // per_worker), {"num_cpus": per_worker}
-            self.cpu_threads = per_worker
+            self.worker_cores = per_worker
         count = workers or count
         inbox_name = f"sessionscribe-events-{uuid.uuid4().hex}"
         self._inbox = ray.remote(num_cpus=0)(_EventInbox).options(name=inbox_name).remote()
@@ -163,9 +163,14 @@ class ClusterRun:
 
         from engine.cli import report_row
 
-        worker_options = options if self.cpu_threads is None else options.with_changes(
-            cpu_threads=options.cpu_threads or self.cpu_threads
-        )
+        worker_options = options
+        if self.worker_cores is not None and not (options.cpu_threads or options.num_workers):
+            # A worker's cores, shared out as on one machine: parallel CTranslate2 workers of
+            # one thread or a few (its node's whole CPU is not its own).
+            from engine.hardware import cpu_split
+
+            workers, threads = cpu_split(self.worker_cores)
+            worker_options = options.with_changes(cpu_threads=threads, num_workers=workers)
         jobs = {(job := _Job(Path(path), stems[path])).job_id: job for path in inputs}
         pending = deque(jobs.values())
         free = deque(self.workers)

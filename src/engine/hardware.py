@@ -27,8 +27,9 @@ CPU_BATCH_SIZE = 1
 # much of each decoder step waking and parking its team (the decoder's operations are small;
 # 2 cores: 6 s of the job's 25 s of CPU were system time, mostly futex wake-ups), while
 # workers of one thread each decode their own clips side by side (system time 0.8-1.1 s).
-# Each holds a clip's working set (~75 MB with tiny.en); the cap is a guess for bigger CPUs,
-# where only 2 cores were measured.
+# Each holds one clip's working set (~75 MB with tiny.en): at the cap, as many beams are in
+# flight as in the one batch of 4 before, so memory never exceeds the old plan's. The cap is
+# a guess for bigger CPUs; only 2 cores were measured.
 CPU_MAX_WORKERS = 4
 
 
@@ -46,6 +47,16 @@ class Runtime:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def cpu_split(cores: int, threads: int | None = None) -> tuple[int, int]:
+    """(CTranslate2 workers, threads each) for `cores` on the CPU: one worker per core up to
+    CPU_MAX_WORKERS, the cores shared out among them; with `threads` given, as many workers
+    of that many threads as the cores hold."""
+    if threads:
+        return max(1, min(CPU_MAX_WORKERS, cores // threads)), threads
+    workers = max(1, min(CPU_MAX_WORKERS, cores))
+    return workers, max(1, cores // workers)
 
 
 def usable_cores() -> int:
@@ -132,8 +143,10 @@ def plan_runtime(
         # CTranslate2 gets every core, as parallel workers (CPU_MAX_WORKERS); VAD shares
         # them (it runs while the previous window transcribes, so both stay busy without
         # oversubscribing).
-        num_workers = options.num_workers or min(CPU_MAX_WORKERS, cores)
-        cpu_threads = max(1, cores // num_workers)
+        num_workers, cpu_threads = cpu_split(cores, options.cpu_threads)
+        if options.num_workers:
+            num_workers = options.num_workers
+            cpu_threads = options.cpu_threads or max(1, cores // num_workers)
         vad_workers = max(1, min(4, cores))
     return Runtime(
         device=device,

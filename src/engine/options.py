@@ -16,6 +16,8 @@ EXPORT_FORMATS = (*DEFAULT_FORMATS, "docx", "maxqda")
 EXPORT_SUFFIXES: dict[str, str] = {fmt: f".{fmt}" for fmt in EXPORT_FORMATS} | {"maxqda": ".maxqda.txt"}
 DEVICES = ("auto", "cpu", "cuda")
 COMPUTE_TYPES = ("auto", "float16", "int8_float16", "int8", "float32")
+# TranscribeOptions.channels: how recordings with two or more channels are heard.
+CHANNEL_SETTINGS = ("auto", "speakers", "mix")
 
 
 @dataclass(frozen=True)
