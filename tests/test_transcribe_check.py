@@ -13,6 +13,8 @@ from engine.transcribe import (
     _drop_squeezed_repeats,
     _loops,
     _new_words,
+    _prompt,
+    _prompt_text,
     _segments,
     _uncovered,
 )
@@ -46,6 +48,22 @@ def test_a_looping_decode_is_caught_and_collapsed():
     # People do repeat themselves a little: that is speech, not a loop.
     assert not _loops(_words("no no no I know I know I know what you mean"))
     assert not _loops(_words("How have things been since we last met"))
+
+
+def test_each_clip_is_prompted_with_the_end_of_the_text_before_it():
+    """Decoding one clip at a time, the text before a clip prompts it (as sequential
+    decoding's condition_on_previous_text does): its last PROMPT_CHARS from a word's start,
+    after the user's own prompt, which is never dropped; a looping decode prompts nothing."""
+    from engine.transcribe import PROMPT_CHARS
+
+    before = " ".join(f"word{i}" for i in range(60))  # 479 characters
+    prompt = _prompt(None, before)
+    assert before.endswith(prompt) and len(prompt) <= PROMPT_CHARS
+    assert prompt.split()[0] in before.split()  # no word cut in half
+    assert _prompt("Dr. Okonkwo, EMDR.", before) == "Dr. Okonkwo, EMDR. " + prompt
+    assert _prompt(None, "") is None and _prompt("EMDR", "") == "EMDR"
+    assert _prompt_text(_words("I have been sleeping better")) == "I have been sleeping better"
+    assert _prompt_text(_words(" ".join(["when the right will lose my job"] * 7))) == ""
 
 
 def test_segments_end_at_pauses_and_sentence_ends():
@@ -111,20 +129,17 @@ def test_a_turn_the_batch_lost_is_decoded_again(three_turns, real_model, monkeyp
     words of the middle turn from the first batch) and the job must still have them."""
     path, spans = three_turns
     lost_start, lost_end = spans[1]
-    batched = Transcriber._batched
-    calls: list[int] = []
+    first_pass = Transcriber._first_pass
 
     def losing(self, pieces, clips, *args, **kwargs):
-        words, language = batched(self, pieces, clips, *args, **kwargs)
-        calls.append(len(pieces))
-        if len(calls) == 1:
-            words = [
-                [w for w in clip_words if not (lost_start - 0.2 <= w.start <= lost_end)]
-                for clip_words in words
-            ]
+        words, language = first_pass(self, pieces, clips, *args, **kwargs)
+        words = [
+            [w for w in clip_words if not (lost_start - 0.2 <= w.start <= lost_end)]
+            for clip_words in words
+        ]
         return words, language
 
-    monkeypatch.setattr(Transcriber, "_batched", losing)
+    monkeypatch.setattr(Transcriber, "_first_pass", losing)
     outcome = Engine().transcribe(path, TranscribeOptions(model=str(real_model), formats=("json",)))
     assert outcome.status == "done", outcome.reason
     text = " ".join(segment.text.lower() for segment in outcome.segments)
@@ -144,14 +159,16 @@ def test_speech_that_never_gives_words_is_reported(three_turns, real_model, monk
 
     path, spans = three_turns
     lost_start, lost_end = spans[1]
-    batched, sequential = Transcriber._batched, Transcriber._sequential
+    decode, sequential = Transcriber._decode, Transcriber._sequential
 
     def drop(words):
         return [w for w in words if not (lost_start - 0.2 <= w.start <= lost_end + 0.5)]
 
+    # Every decode there is: the first pass's (batched or chained), the retries' and the
+    # sequential ones.
     monkeypatch.setattr(
-        Transcriber, "_batched",
-        lambda self, *a, **k: (lambda r: ([drop(w) for w in r[0]], r[1]))(batched(self, *a, **k)),
+        Transcriber, "_decode",
+        lambda self, *a, **k: (lambda r: ([drop(w) for w in r[0]], r[1]))(decode(self, *a, **k)),
     )
     monkeypatch.setattr(Transcriber, "_sequential", lambda self, *a, **k: drop(sequential(self, *a, **k)))
     events: list = []

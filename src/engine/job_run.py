@@ -342,9 +342,10 @@ class JobRun:
     def _transcribe(self, windows, transcriber: Transcriber, duration_s: float | None):
         """The consumer: prepared windows through the model, committed to the store in order.
 
-        Windows are batched together until they hold a batch's worth of clips (a 300-s window
-        of conversation holds 6-10, a GPU batch 16 or more); the first window with speech goes
-        alone so the first words appear within seconds.
+        Windows are gathered until they hold a call's worth of clips (a 300-s window of
+        conversation holds 6-10; a GPU batch is 16 or more, the CPU's workers take chains of
+        4 each); the first window with speech goes alone so the first words appear within
+        seconds.
         """
         job_id, options, resume, report, clock = (
             self.job_id, self.options, self.resume, self.report, self.clock
@@ -426,7 +427,7 @@ class JobRun:
                 continue
             pending.append(window)
             clips = sum(len(w.clips) for w in pending)
-            if (clips and not report.windows) or clips >= transcriber.runtime.batch_size:
+            if (clips and not report.windows) or clips >= transcriber.clips_per_call:
                 flush()
         flush()
         report.add_check(check)

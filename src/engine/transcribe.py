@@ -3,9 +3,11 @@ every voiced region came back as words.
 
 Clips from the speech stage (voiced spans joined end to end, <= 30 s) go through
 `BatchedInferencePipeline` as `clip_timestamps` over one array holding them back to back, so
-faster-whisper skips its own (single-threaded) VAD pass and batches fill the GPU. Words
-always come back with their times (cues take their times from them; nothing is spread), and
-are mapped from the clip's audio back to the recording.
+faster-whisper skips its own (single-threaded) VAD pass and batches fill the GPU. On the CPU
+the clips go one at a time instead, on parallel workers (engine.hardware.CPU_MAX_WORKERS),
+each prompted with the end of the text before it (CHAIN_CLIPS). Words always come back with
+their times (cues take their times from them; nothing is spread), and are mapped from the
+clip's audio back to the recording.
 
 Batched decoding has no seek: on a 25-30 s clip holding several turns, the model sometimes
 stops early or skips a turn and nothing notices (tiny.en, 30-min two-voice session: 15 of 138
@@ -64,6 +66,15 @@ SEGMENT_PAUSE_S = 1.0
 SEGMENT_MAX_S = 20.0
 _SENTENCE_END = ".?!…。？！"
 CLIP_SLOT_S = 60  # where each clip sits in the array handed to the batched pipeline
+# Decoding one clip at a time (the CPU's plan, engine.hardware), each clip is prompted with the
+# end of the text before it, as sequential decoding's condition_on_previous_text does: in
+# chains of CHAIN_CLIPS clips of a window, run side by side on the workers (chains depend on
+# the recording only, never on the worker count). tiny.en, bench/accuracy.py sessions, WER /
+# inserted words without -> with: 10 min 10.0 / 19 -> 9.2 / 14 %, 30 min 9.4 / 64 -> 9.1 / 58
+# (sequential: 9.8 / 15, 9.1 / 60); the five 3.5-min sessions as good or better. A prompt
+# of 400 characters instead of 150 cost 17 % more time on 30 min for 9.2 / 61.
+CHAIN_CLIPS = 4
+PROMPT_CHARS = 150
 # Temperatures for the second, sequential decode (faster-whisper's defaults).
 FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -173,7 +184,8 @@ class Transcriber:
             return [WindowTranscript([], language, SpeechCheck()) for _ in windows]
         clips = [clip for _, clip in owners]
         pieces = [clip.audio(w.audio, w.offset) for w, clip in owners]
-        words, language = self._batched(pieces, clips, options, language, progress)
+        sizes = [len(w.clips) for w in windows]
+        words, language = self._first_pass(pieces, clips, sizes, options, language, progress)
         # A clip whose decode loops, or that lost a turn or more, is decoded again on its own
         # (timestamps, seek, rising temperatures), all of this call's side by side on the
         # CPU's workers. The words it gives also have better times: after a skipped turn the
@@ -258,6 +270,58 @@ class Transcriber:
         futures = [self._pool.submit(work, index) for index in indices]
         wait(futures)
         return [future.result() for future in futures]
+
+    @property
+    def clips_per_call(self) -> int:
+        """Clips worth gathering (from several windows) before a call: a batch on the GPU;
+        on the CPU enough chains for every worker."""
+        return self.runtime.batch_size if self.runtime.batch_size > 1 else self.workers * CHAIN_CLIPS
+
+    def _first_pass(self, pieces, clips, sizes, options, language, progress) -> tuple[list[list[Word]], str | None]:
+        """Every clip decoded once: batched, or (one clip at a time) in prompted chains."""
+        if self.runtime.batch_size > 1:
+            return self._batched(pieces, clips, options, language, progress)
+        return self._chained(pieces, clips, sizes, options, language, progress)
+
+    def _chained(self, pieces, clips, sizes, options, language, progress) -> tuple[list[list[Word]], str | None]:
+        """Clips one at a time, each prompted with the end of the text before it in its chain
+        (CHAIN_CLIPS clips of one window); chains side by side on the workers."""
+        chains: list[list[int]] = []
+        start = 0
+        for size in sizes:
+            chains.extend(list(range(at, min(at + CHAIN_CLIPS, start + size))) for at in range(start, start + size, CHAIN_CLIPS))
+            start += size
+        words: list[list[Word]] = [[] for _ in clips]
+        total_s = sum(clip.duration for clip in clips) or 1.0
+        done = [0.0]
+        lock = threading.Lock()
+        first_text = ""
+        if language is None:  # the first clip finds the language; the rest are told it
+            first = chains[0].pop(0)
+            found, language = self._decode(pieces[first : first + 1], clips[first : first + 1], options, None, None)
+            words[first] = found[0]
+            first_text = _prompt_text(found[0])
+            done[0] = clips[first].duration
+
+        def run(chain: list[int], before: str) -> None:
+            for index in chain:
+                prompt = _prompt(options.initial_prompt, before)
+                found, _ = self._decode(
+                    pieces[index : index + 1], clips[index : index + 1],
+                    options.with_changes(initial_prompt=prompt), language, None,
+                )
+                words[index] = found[0]
+                if found[0]:  # an empty clip leaves the prompt as it was
+                    before = _prompt_text(found[0])
+                if progress:
+                    with lock:
+                        done[0] += clips[index].duration
+                        progress(done[0] / total_s)
+
+        starts = [first_text if n == 0 else "" for n in range(len(chains))]
+        work = [(chain, before) for chain, before in zip(chains, starts) if chain]
+        self._each(lambda n: run(*work[n]) or [], range(len(work)))
+        return words, language
 
     def _batched(self, pieces, clips, options, language, progress) -> tuple[list[list[Word]], str | None]:
         """Decode clips in batches; words per clip, in recording time. With several workers
@@ -355,6 +419,21 @@ class Transcriber:
 
 
 # -- words ----------------------------------------------------------------------------------
+def _prompt_text(words: Sequence[Word]) -> str:
+    """A clip's text to prompt the next clip with: none from a looping decode (a loop in
+    the prompt invites the same loop)."""
+    return "" if _loops(words) else "".join(w.text for w in words).strip()
+
+
+def _prompt(initial: str | None, before: str) -> str | None:
+    """The user's prompt (names, terms), then the last PROMPT_CHARS of the text before,
+    from a word's start."""
+    tail = before[-PROMPT_CHARS:]
+    if len(before) > PROMPT_CHARS and " " in tail:
+        tail = tail.split(" ", 1)[1]
+    return " ".join(part for part in ((initial or "").strip(), tail) if part) or None
+
+
 def _redecode(clip: Clip, words: Sequence[Word]) -> bool:
     """A clip to decode again on its own: its text loops, or REDECODE_CLIP_S or more of its
     speech came back without words."""
