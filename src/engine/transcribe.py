@@ -70,9 +70,10 @@ CLIP_SLOT_S = 60  # where each clip sits in the array handed to the batched pipe
 # end of the text before it, as sequential decoding's condition_on_previous_text does: in
 # chains of CHAIN_CLIPS clips of a window, run side by side on the workers (chains depend on
 # the recording only, never on the worker count). tiny.en, bench/accuracy.py sessions, WER /
-# inserted words without -> with: 10 min 10.0 / 19 -> 9.2 / 14 %, 30 min 9.4 / 64 -> 9.1 / 58
-# (sequential: 9.8 / 15, 9.1 / 60); the five 3.5-min sessions as good or better. A prompt
-# of 400 characters instead of 150 cost 17 % more time on 30 min for 9.2 / 61.
+# inserted words without -> with: 10 min 10.0 % / 19 -> 9.3 % / 13, 30 min 9.4 % / 64 ->
+# 8.9 % / 59 (sequential: 9.8 % / 15, 9.1 % / 60); the five 3.5-min sessions as good or
+# better. A prompt of 400 characters instead of 150 cost 17 % more time on 30 min for
+# 9.2 % / 61.
 CHAIN_CLIPS = 4
 PROMPT_CHARS = 150
 # Temperatures for the second, sequential decode (faster-whisper's defaults).
