@@ -166,9 +166,37 @@ def run_ours(audio: Path, setup: Setup) -> dict:
         "wall_s": run.wall_s, "rss": run.max_rss_bytes,
         "segments": [asdict(s) for s in words.json_spans(document)],
         "cues": [asdict(s) for s in words.srt_spans(srt)],
+        "cue_limits": cue_limits(srt, document),
         "clip_fill": report.get("clip_fill"),
         "report": report,
     }
+
+
+# Issue 9's cue limits (engine.cues holds the same numbers; these count what the SRT has).
+CUE_MAX_S, CUE_LINES, CUE_WIDTH, CUE_PAUSE_S = 7.0, 2, 42, 2.5
+
+
+def cue_limits(srt: str, document: dict) -> dict[str, int]:
+    """Cues of our SRT over 7 s, over two lines of 42 characters, or holding a pause of more
+    than 2.5 s between two of their words (words from the JSON export)."""
+    words = sorted((w["start"], w["end"]) for s in document["segments"] for w in s.get("words") or ())
+    def seconds(stamp: str) -> float:
+        clock, ms = stamp.strip().split(",")
+        h, m, sec = (int(x) for x in clock.split(":"))
+        return h * 3600 + m * 60 + sec + int(ms) / 1000
+    counts = {"cues": 0, "over_7s": 0, "over_lines": 0, "across_pause": 0}
+    for block in srt.strip().split("\n\n"):
+        lines = block.split("\n")
+        if len(lines) < 3 or " --> " not in lines[1]:
+            continue
+        start, end = (seconds(x) for x in lines[1].split(" --> "))
+        text = lines[2:]
+        inside = [w for w in words if w[0] >= start - 0.01 and w[1] <= end + 0.01]
+        counts["cues"] += 1
+        counts["over_7s"] += end - start > CUE_MAX_S + 1e-6
+        counts["over_lines"] += len(text) > CUE_LINES or any(len(line) > CUE_WIDTH for line in text)
+        counts["across_pause"] += any(b[0] - a[1] > CUE_PAUSE_S for a, b in zip(inside, inside[1:]))
+    return counts
 
 
 def run_fw(kind: str, audio: Path, setup: Setup) -> dict:
@@ -248,6 +276,7 @@ def measure_session(spec: SessionSpec, setup: Setup, repeat: int, log=print) -> 
         }
         if system == "ours":  # faster-whisper's cues are its segments
             systems[system]["cues"] = items[0]["cues"]
+            systems[system]["cue_limits"] = items[0].get("cue_limits")
     walls = {s: [r["wall_s"] for r in runs[s]] for s in SYSTEMS}
     rss = {s: [r["rss"] for r in runs[s]] for s in SYSTEMS}
     return {
@@ -268,6 +297,7 @@ CHECKS = (
     ("ins <= seq", "no more inserted words than sequential"),
     ("click within 2", "quiet-click: WER within 2 points of the same session at normal level (`short`)"),
     ("cue p90 <= 0.5 s", "cue start p90 <= 0.5 s"),
+    ("cue limits", "every SRT cue <= 7 s, <= 2 lines of <= 42 characters, no pause > 2.5 s inside"),
     ("wall <= batched", "wall time <= faster-whisper batched (10- and 30-min sessions)"),
     ("RSS <= batched", "peak RSS <= faster-whisper batched (10- and 30-min sessions)"),
 )
@@ -282,6 +312,9 @@ def checks(result: dict, all_results: dict) -> dict[str, str]:
         "ins <= seq": C.check_goal(ours["insertions"] - seq["insertions"], at_most=0),
         "cue p90 <= 0.5 s": C.check_goal(ours["cue_start_p90"], at_most=0.5),
     }
+    limits = ours.get("cue_limits")
+    if limits:
+        out["cue limits"] = C.MET if not (limits["over_7s"] or limits["over_lines"] or limits["across_pause"]) else C.NOT_MET
     normal = all_results.get("short")
     if result["session"] == "quiet-click":
         out["click within 2"] = (C.check_goal(ours["wer"] - normal["systems"]["ours"]["wer"], at_most=0.02)

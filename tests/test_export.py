@@ -280,6 +280,22 @@ def test_subtitles_name_the_speaker_where_the_speaker_changes_and_no_cue_mixes_t
     assert "<v Therapist>How was your week?" in vtt and "<v Client>Better, thanks." in vtt
 
 
+def test_a_speakers_name_fits_inside_the_cues_two_lines_of_42():
+    """The name opens a turn's first cue and counts toward its width: added after wrapping,
+    it made lines of up to 53 characters (30-min bench session, 29 of 405 cues)."""
+    said = "What was the best part of your week? Can you tell me a little more about that?"
+    words = tuple(Word(0.2 + 0.3 * i, 0.45 + 0.3 * i, " " + text, 0.9, 0) for i, text in enumerate(said.split()))
+    turn = Transcript.of([Segment(0.2, words[-1].end, " " + said, words, speaker=0)], [(0.2, words[-1].end)],
+                         source="s.wav", speakers=("Therapist",))
+    blocks = [block.split("\n")[2:] for block in render(turn, "srt").strip().split("\n\n")]
+    assert blocks[0][0].startswith("Therapist: What was")
+    assert all(len(lines) <= 2 and all(len(line) <= 42 for line in lines) for lines in blocks), blocks
+    assert " ".join(" ".join(lines) for lines in blocks) == "Therapist: " + said  # every word, once
+    assert sum(line.startswith("Therapist:") for lines in blocks for line in lines) == 1
+    # Without a name (VTT's voice tag is not text on screen) the same words fill the lines.
+    assert len(build_cues(turn.segments, turn.speech)) <= len(blocks)
+
+
 def test_json_carries_each_segments_and_words_speaker_and_the_names():
     document = json.loads(render(TURNS, "json"))
     assert document["metadata"]["speakers"] == ["Therapist", "Client"]

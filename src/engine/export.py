@@ -48,18 +48,15 @@ def _cue_lines(cue: Cue) -> list[str]:
     return [line.replace("-->", "->") for line in cue.lines if line.strip()]
 
 
-def format_srt(cues: Sequence[Cue], names: Callable[[int], str] | None = None) -> str:
-    """SubRip: numbered blocks `HH:MM:SS,mmm --> HH:MM:SS,mmm`, blank line between. With
-    `names`, the speaker's name opens a cue where the speaker changes (`Client: ...`)."""
+def format_srt(cues: Sequence[Cue]) -> str:
+    """SubRip: numbered blocks `HH:MM:SS,mmm --> HH:MM:SS,mmm`, blank line between. Speaker
+    names are in the cues' text already (`build_cues(..., names)`: `Client: ...` opens a turn,
+    inside its two lines of 42)."""
     blocks = []
-    previous: int | None = None
     for cue in cues:
         lines = _cue_lines(cue)
         if not lines:
             continue
-        if names is not None and cue.speaker is not None and cue.speaker != previous:
-            lines[0] = f"{names(cue.speaker)}: {lines[0]}"
-        previous = cue.speaker if cue.speaker is not None else previous
         timing = f"{_timestamp(cue.start, ',')} --> {_timestamp(cue.end, ',')}"
         blocks.append("\n".join([str(len(blocks) + 1), timing, *lines]))
     return "\n\n".join(blocks) + "\n" if blocks else ""
@@ -378,9 +375,9 @@ TEXT_FORMATS = ("txt", "srt", "vtt", "json", "maxqda")
 _BOM = "\ufeff"  # MAXQDA runs on Windows, where a BOM is what says "UTF-8" to a .txt reader
 
 
-def render(transcript: Transcript, fmt: str, cues: list[Cue] | None = None) -> str:
+def render(transcript: Transcript, fmt: str) -> str:
     """The text of one text export (txt, srt, vtt, json, maxqda) of `transcript`; DOCX is a
-    document: `render_bytes`. `cues`: built once when writing several formats."""
+    document: `render_bytes`."""
     _check_format(fmt)
     if fmt not in TEXT_FORMATS:
         raise ValueError(f"{fmt} is not a text format; use render_bytes")
@@ -394,12 +391,12 @@ def render(transcript: Transcript, fmt: str, cues: list[Cue] | None = None) -> s
         from engine.maxqda_export import format_maxqda
 
         return _BOM + format_maxqda(transcript)
-    if cues is None:
-        cues = build_cues(segments, speech)
-    return format_srt(cues, names) if fmt == "srt" else format_vtt(cues, names)
+    if fmt == "srt":  # names inside the text: they count toward its lines
+        return format_srt(build_cues(segments, speech, names))
+    return format_vtt(build_cues(segments, speech), names)  # names in voice tags
 
 
-def render_bytes(transcript: Transcript, fmt: str, cues: list[Cue] | None = None) -> bytes:
+def render_bytes(transcript: Transcript, fmt: str) -> bytes:
     """The bytes of one export of `transcript`, any format: the one renderer the CLI, the
     app's Export and "Update exports" all use, so the same transcript gives the same bytes
     from every door (text formats are `render` in UTF-8)."""
@@ -408,7 +405,7 @@ def render_bytes(transcript: Transcript, fmt: str, cues: list[Cue] | None = None
         from engine.docx_export import format_docx  # python-docx loads only when asked for
 
         return format_docx(transcript)
-    return render(transcript, fmt, cues).encode("utf-8")
+    return render(transcript, fmt).encode("utf-8")
 
 
 def _check_format(fmt: str) -> None:
@@ -459,9 +456,8 @@ def write_outputs(
         _check_format(fmt)
     for fmt in wanted:
         remove_stale_temps(output_path(stem, fmt))
-    cues = build_cues(transcript.segments, transcript.speech) if {"srt", "vtt"} & set(wanted) else None
     written: dict[str, Path] = {}
     for fmt in wanted:
         path = output_path(stem, fmt)
-        written[fmt] = write_atomic(path, render_bytes(transcript, fmt, cues), max_mode=max_mode)
+        written[fmt] = write_atomic(path, render_bytes(transcript, fmt), max_mode=max_mode)
     return written
