@@ -176,3 +176,22 @@ def test_accuracy_checks_compare_with_sequential_and_batched():
     verdicts = checks(click, {"short": short})
     assert verdicts["click within 2"] == C.NOT_MET and "wall <= batched" not in verdicts
     assert checks(click, {})["click within 2"] == C.NOT_MEASURED
+
+
+def test_accuracy_counts_cues_over_issue_9s_limits():
+    from bench.accuracy import checks, cue_limits
+
+    words = [(0.0, 0.4), (0.5, 0.9), (4.0, 4.3), (10.0, 10.5), (17.6, 18.0)]
+    document = {"segments": [{"words": [{"start": a, "end": b} for a, b in words]}]}
+    srt = (
+        "1\n00:00:00,000 --> 00:00:00,900\nTherapist: How was your week?\n\n"  # fine
+        "2\n00:00:03,900 --> 00:00:04,300\nA line well over forty-two characters on screen\n\n"
+        "3\n00:00:10,000 --> 00:00:18,000\nSeven seconds or more,\nwith a 7-s pause inside\n\n"
+        "4\n00:00:20,000 --> 00:00:21,000\none\ntwo\nthree lines\n"
+    )
+    assert cue_limits(srt, document) == {"cues": 4, "over_7s": 1, "over_lines": 2, "across_pause": 1}
+    good = _session("short", {**_system(0.05), "cue_limits": cue_limits(srt.split("\n\n")[0], document)},
+                    _system(0.05), _system(0.1))
+    assert checks(good, {})["cue limits"] == C.MET
+    bad = _session("short", {**_system(0.05), "cue_limits": cue_limits(srt, document)}, _system(0.05), _system(0.1))
+    assert checks(bad, {})["cue limits"] == C.NOT_MET
