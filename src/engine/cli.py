@@ -114,7 +114,8 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compute-type", default="auto", choices=COMPUTE_TYPES,
                         help="number format of the model's weights. Default: auto = float16 on a GPU, int8 on the CPU")
     parser.add_argument("--batch-size", default=None, type=_batch_size, metavar="auto|N",
-                        help="clips transcribed at once. Default: auto = from free GPU memory, 4 on the CPU")
+                        help="clips transcribed at once (on the CPU: by each of its parallel workers). Default: auto = "
+                        "from free GPU memory; on the CPU 1, each clip prompted with the text before it")
     parser.add_argument("--language", default="auto", type=_language, metavar="auto|CODE",
                         help="the language spoken, e.g. en or fr (`sessionscribe languages` lists the codes). "
                         "Default: auto = detected from the start of each recording")
