@@ -296,6 +296,27 @@ def test_a_speakers_name_fits_inside_the_cues_two_lines_of_42():
     assert len(build_cues(turn.segments, turn.speech)) <= len(blocks)
 
 
+def test_turns_said_over_each_other_name_the_speaker_wherever_the_shown_voice_changes():
+    """Two voices at once (a two-microphone recording): the other voice's cue lands inside a
+    turn, so the turn's next cue names its speaker again (stereo_diarization.wav: "behind the
+    curtain on the left." came after the other speaker's cue with no name)."""
+    long = "He began a confused complaint against the wizard, who had vanished behind the curtain on the left."
+    short = "The horizon seems extremely distant."
+    first = tuple(Word(0.05 + 0.3 * i, 0.3 + 0.3 * i, " " + t, 0.9, 0) for i, t in enumerate(long.split()))
+    second = tuple(Word(0.5 + 0.4 * i, 0.8 + 0.4 * i, " " + t, 0.9, 1) for i, t in enumerate(short.split()))
+    both = Transcript.of(
+        [Segment(0.05, first[-1].end, " " + long, first, speaker=0), Segment(0.5, second[-1].end, " " + short, second, speaker=1)],
+        [(0.05, first[-1].end)], source="s.wav", speakers=("Left", "Right"),
+    )
+    blocks = [block.split("\n")[2:] for block in render(both, "srt").strip().split("\n\n")]
+    starts = [lines[0] for lines in blocks]
+    assert starts[0].startswith("Left: He began") and starts[1].startswith("Right: The horizon")
+    assert starts[2].startswith("Left: ")  # the left voice again, after the right one's cue
+    assert all(len(lines) <= 2 and all(len(line) <= 42 for line in lines) for lines in blocks), blocks
+    said = " ".join(" ".join(lines) for lines in blocks).replace("Left: ", "").replace("Right: ", "")
+    assert sorted(said.split()) == sorted((long + " " + short).split())  # every word, once
+
+
 def test_json_carries_each_segments_and_words_speaker_and_the_names():
     document = json.loads(render(TURNS, "json"))
     assert document["metadata"]["speakers"] == ["Therapist", "Client"]

@@ -239,6 +239,7 @@ class _Draft:
     end: float
     text: str
     speaker: int | None = None
+    labelled: bool = False  # its text opens with the speaker's name
 
 
 def _concat(left: str, right: str) -> str:
@@ -277,7 +278,7 @@ def _word_drafts(words: Sequence[tuple[Word, bool]], label: str = "") -> list[_D
         if text:
             # A single word stretched over more than 7 s usually swallowed the silence
             # before it: keep its last 7 s.
-            drafts.append(_Draft(max(start, end - MAX_CUE_S), end, text))
+            drafts.append(_Draft(max(start, end - MAX_CUE_S), end, text, labelled=bool(label) and not drafts))
         text = ""
 
     for word, first_of_segment in words:
@@ -470,7 +471,8 @@ def _text_drafts(segment: Segment, speech: Sequence[tuple[float, float]], label:
             begin = timeline.duration * position / total
             position += weight
             finish = timeline.duration * position / total
-            drafts.append(_Draft(timeline.start_at(begin), timeline.end_at(finish), _join(piece)))
+            drafts.append(_Draft(timeline.start_at(begin), timeline.end_at(finish), _join(piece),
+                                 labelled=bool(label) and not drafts))
     return drafts
 
 
@@ -523,7 +525,34 @@ def build_cues(
         word_run = []
         drafts.extend(spoken_by(_text_drafts(segment, regions, label), segment.speaker))
     drafts.extend(spoken_by(_word_drafts(word_run, label), run_speaker))
+    if names is not None:
+        drafts = _name_changes(drafts, names)
     return _finish(drafts)
+
+
+def _name_changes(drafts: list[_Draft], names: Callable[[int], str]) -> list[_Draft]:
+    """In time order, a cue whose speaker is not the one shown last opens with the name. A
+    turn's first cue has it already; this is for turns said over each other, where the
+    other voice's cue lands inside a turn (stereo_diarization.wav: "behind the curtain on
+    the left." came after the other speaker's cue with no name). Where the name no longer
+    fits the cue's two lines, the rest goes to a cue of its own."""
+    out: list[_Draft] = []
+    shown: int | None = None
+    for draft in sorted(drafts, key=lambda d: (d.start, d.end)):
+        if draft.speaker is not None and draft.speaker != shown and not draft.labelled:
+            units = _units(f"{names(draft.speaker)}: {draft.text}")
+            lines = _greedy_lines(units, LINE_WIDTH, _Widths(units))
+            cut = lines[MAX_LINES - 1][1] if len(lines) > MAX_LINES else len(units)
+            head, tail = _join(units[:cut]), _join(units[cut:])
+            middle = draft.start + (draft.end - draft.start) * len(head) / max(1, len(head) + len(tail))
+            out.append(replace(draft, end=middle if tail else draft.end, text=head, labelled=True))
+            if tail:
+                out.append(replace(draft, start=middle, text=tail, labelled=True))
+        else:
+            out.append(draft)
+        if draft.speaker is not None:
+            shown = draft.speaker
+    return out
 
 
 def _finish(drafts: list[_Draft]) -> list[Cue]:
