@@ -49,10 +49,13 @@ class Runtime:
         return asdict(self)
 
 
-def cpu_split(cores: int, threads: int | None = None) -> tuple[int, int]:
+def cpu_split(cores: int, threads: int | None = None, workers: int | None = None) -> tuple[int, int]:
     """(CTranslate2 workers, threads each) for `cores` on the CPU: one worker per core up to
-    CPU_MAX_WORKERS, the cores shared out among them; with `threads` given, as many workers
-    of that many threads as the cores hold."""
+    CPU_MAX_WORKERS, the cores shared out among them. Given `workers`, the cores are shared
+    out among them; given `threads` only, as many workers of that many threads as the cores
+    hold."""
+    if workers:
+        return workers, threads or max(1, cores // workers)
     if threads:
         return max(1, min(CPU_MAX_WORKERS, cores // threads)), threads
     workers = max(1, min(CPU_MAX_WORKERS, cores))
@@ -143,10 +146,7 @@ def plan_runtime(
         # CTranslate2 gets every core, as parallel workers (CPU_MAX_WORKERS); VAD shares
         # them (it runs while the previous window transcribes, so both stay busy without
         # oversubscribing).
-        num_workers, cpu_threads = cpu_split(cores, options.cpu_threads)
-        if options.num_workers:
-            num_workers = options.num_workers
-            cpu_threads = options.cpu_threads or max(1, cores // num_workers)
+        num_workers, cpu_threads = cpu_split(cores, options.cpu_threads, options.num_workers)
         vad_workers = max(1, min(4, cores))
     return Runtime(
         device=device,

@@ -29,7 +29,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -39,6 +39,8 @@ from engine.hardware import Runtime
 from engine.options import TranscribeOptions
 from engine.segments import Segment, Word
 from engine.speech import Clip, Span
+
+T = TypeVar("T")
 
 # A voiced stretch this long with no word within COVER_TOLERANCE_S of it counts as missed.
 # Word times from cross-attention are off by up to ~0.3 s at turn edges.
@@ -263,9 +265,10 @@ class Transcriber:
         return WindowTranscript(_segments(all_words), language, check)
 
     # -- decoding ---------------------------------------------------------------------------
-    def _each(self, work: Callable[[int], list[Word]], indices: Sequence[int]) -> list[list[Word]]:
+    def _each(self, work: Callable[[int], T], indices: Sequence[int]) -> list[T]:
         """`work(index)` for each index, on the parallel workers when there are several;
-        results in the order given."""
+        results in the order given. All are waited for, even when one fails: none may
+        outlive the call."""
         if self._pool is None or len(indices) < 2:
             return [work(index) for index in indices]
         futures = [self._pool.submit(work, index) for index in indices]
@@ -287,42 +290,15 @@ class Transcriber:
     def _chained(self, pieces, clips, sizes, options, language, progress) -> tuple[list[list[Word]], str | None]:
         """Clips one at a time, each prompted with the end of the text before it in its chain
         (CHAIN_CLIPS clips of one window); chains side by side on the workers."""
-        chains: list[list[int]] = []
+        chains: list[list[list[int]]] = []
         start = 0
         for size in sizes:
-            chains.extend(list(range(at, min(at + CHAIN_CLIPS, start + size))) for at in range(start, start + size, CHAIN_CLIPS))
+            chains.extend(
+                [[index] for index in range(at, min(at + CHAIN_CLIPS, start + size))]
+                for at in range(start, start + size, CHAIN_CLIPS)
+            )
             start += size
-        words: list[list[Word]] = [[] for _ in clips]
-        total_s = sum(clip.duration for clip in clips) or 1.0
-        done = [0.0]
-        lock = threading.Lock()
-        first_text = ""
-        if language is None:  # the first clip finds the language; the rest are told it
-            first = chains[0].pop(0)
-            found, language = self._decode(pieces[first : first + 1], clips[first : first + 1], options, None, None)
-            words[first] = found[0]
-            first_text = _prompt_text(found[0])
-            done[0] = clips[first].duration
-
-        def run(chain: list[int], before: str) -> None:
-            for index in chain:
-                prompt = _prompt(options.initial_prompt, before)
-                found, _ = self._decode(
-                    pieces[index : index + 1], clips[index : index + 1],
-                    options.with_changes(initial_prompt=prompt), language, None,
-                )
-                words[index] = found[0]
-                if found[0]:  # an empty clip leaves the prompt as it was
-                    before = _prompt_text(found[0])
-                if progress:
-                    with lock:
-                        done[0] += clips[index].duration
-                        progress(done[0] / total_s)
-
-        starts = [first_text if n == 0 else "" for n in range(len(chains))]
-        work = [(chain, before) for chain, before in zip(chains, starts) if chain]
-        self._each(lambda n: run(*work[n]) or [], range(len(work)))
-        return words, language
+        return self._on_workers(pieces, clips, chains, options, language, progress, prompted=True)
 
     def _batched(self, pieces, clips, options, language, progress) -> tuple[list[list[Word]], str | None]:
         """Decode clips in batches; words per clip, in recording time. With several workers
@@ -330,28 +306,40 @@ class Transcriber:
         size = max(1, self.runtime.batch_size)
         if self._pool is None or len(pieces) <= size:
             return self._decode(pieces, clips, options, language, progress)
-        groups = [range(start, min(start + size, len(pieces))) for start in range(0, len(pieces), size)]
+        batches = [[list(range(at, min(at + size, len(pieces))))] for at in range(0, len(pieces), size)]
+        return self._on_workers(pieces, clips, batches, options, language, progress, prompted=False)
+
+    def _on_workers(self, pieces, clips, chains, options, language, progress, prompted: bool) -> tuple[list[list[Word]], str | None]:
+        """Chains of calls (a call: clip indices decoded together) side by side on the
+        workers, each chain's calls in order. With `prompted`, a call is prompted with the end
+        of the text its chain decoded last. Without a language, the first call finds it."""
         words: list[list[Word]] = [[] for _ in clips]
         total_s = sum(clip.duration for clip in clips) or 1.0
         done = [0.0]
         lock = threading.Lock()
-        if language is None:  # the first batch finds the language; the rest are told it
-            first = groups.pop(0)
-            words[: len(first)], language = self._decode(pieces[: len(first)], clips[: len(first)], options, None, None)
-            done[0] = sum(clips[i].duration for i in first)
 
-        def decode(group: range) -> None:
-            found, _ = self._decode(pieces[group.start : group.stop], clips[group.start : group.stop], options, language, None)
-            words[group.start : group.stop] = found
+        def decode(call: list[int], before: str, language: str | None) -> tuple[str | None, str]:
+            """One call: the language, and the text to prompt the chain's next call with."""
+            asked = options.with_changes(initial_prompt=_prompt(options.initial_prompt, before)) if prompted else options
+            found, language = self._decode([pieces[i] for i in call], [clips[i] for i in call], asked, language, None)
+            for index, clip_words in zip(call, found):
+                words[index] = clip_words
             if progress:
                 with lock:
-                    done[0] += sum(clips[i].duration for i in group)
+                    done[0] += sum(clips[i].duration for i in call)
                     progress(done[0] / total_s)
+            return language, _prompt_text(found[-1]) if found[-1] else before  # empty: as it was
 
-        futures = [self._pool.submit(decode, group) for group in groups]
-        wait(futures)  # all of them, even when one fails: none may outlive the call
-        for future in futures:
-            future.result()
+        first_text = ""
+        if language is None:  # the first call finds the language; the rest are told it
+            language, first_text = decode(chains[0].pop(0), "", None)
+
+        def run(chain: int) -> None:
+            before = first_text if chain == 0 else ""
+            for call in chains[chain]:
+                _, before = decode(call, before, language)
+
+        self._each(run, range(len(chains)))
         return words, language
 
     def _decode(self, pieces, clips, options, language, progress) -> tuple[list[list[Word]], str | None]:
