@@ -180,17 +180,8 @@ def cue_limits(srt: str, document: dict) -> dict[str, int]:
     """Cues of our SRT over 7 s, over two lines of 42 characters, or holding a pause of more
     than 2.5 s between two of their words (words from the JSON export)."""
     words = sorted((w["start"], w["end"]) for s in document["segments"] for w in s.get("words") or ())
-    def seconds(stamp: str) -> float:
-        clock, ms = stamp.strip().split(",")
-        h, m, sec = (int(x) for x in clock.split(":"))
-        return h * 3600 + m * 60 + sec + int(ms) / 1000
     counts = {"cues": 0, "over_7s": 0, "over_lines": 0, "across_pause": 0}
-    for block in srt.strip().split("\n\n"):
-        lines = block.split("\n")
-        if len(lines) < 3 or " --> " not in lines[1]:
-            continue
-        start, end = (seconds(x) for x in lines[1].split(" --> "))
-        text = lines[2:]
+    for start, end, text in _support("words").srt_cues(srt):
         inside = [w for w in words if w[0] >= start - 0.01 and w[1] <= end + 0.01]
         counts["cues"] += 1
         counts["over_7s"] += end - start > CUE_MAX_S + 1e-6

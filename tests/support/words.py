@@ -205,17 +205,22 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 # -- reading transcripts -----------------------------------------------------------------------
-def srt_spans(text: str) -> list[Span]:
-    """Cues of an SRT file as spans (times in seconds)."""
-    spans: list[Span] = []
+def srt_cues(text: str) -> list[tuple[float, float, list[str]]]:
+    """Cues of an SRT file: (start, end, lines), times in seconds."""
+    cues: list[tuple[float, float, list[str]]] = []
     for block in re.split(r"\n\s*\n", text.strip()):
         lines = block.strip().splitlines()
         timing = next((i for i, line in enumerate(lines) if "-->" in line), None)
         if timing is None:
             continue
         start, end = (_srt_seconds(part) for part in lines[timing].split("-->"))
-        spans.append(Span(start, end, " ".join(lines[timing + 1 :])))
-    return spans
+        cues.append((start, end, lines[timing + 1 :]))
+    return cues
+
+
+def srt_spans(text: str) -> list[Span]:
+    """Cues of an SRT file as spans (times in seconds)."""
+    return [Span(start, end, " ".join(lines)) for start, end, lines in srt_cues(text)]
 
 
 def _srt_seconds(stamp: str) -> float:
