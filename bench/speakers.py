@@ -375,7 +375,10 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
         short = [who for who in ("therapist", "client") if a["channels"][who]["recognised"] < 0.95]
         for who in short:
             lines += [f"The {who}'s words fall short of 95 % either way ({_pct(a['channels'][who]['recognised'])} as"
-                      f" a channel, {_pct(a['mixed'][who]['recognised'])} mixed): tiny.en on this espeak-ng voice.", ""]
+                      f" a channel, {_pct(a['mixed'][who]['recognised'])} mixed): tiny.en on this espeak-ng voice."
+                      " Whisper base does no better on it (below); the words missed are misheard sounds of the"
+                      " synthetic voice (base: \"seven\" heard as \"salmon\" twice, \"eight\" as \"nade\", \"that\" as"
+                      " \"net\", \"by the river\" as \"I remember\"), in turns alone as much as where the two overlap.", ""]
     rows = []
     for key, part in (("(b) mono, 2 voices", b), ("(c) mono, 3 voices", c)):
         if not part:
@@ -438,15 +441,15 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
     e, f = results.get("stereo_base"), results.get("speed_base")
     if e or f:
         lines += ["With Whisper base instead of tiny.en (`--model base`: 74 M parameters against 39 M; the product's CPU"
-                  " default, `small`, 244 M, is not on PyPI whole):"]
+                  " default, `small`, 244 M, is not on PyPI whole):", ""]
         if e:
-            lines += [f"(a) two-mic, channels as speakers: therapist {_pct(e['channels']['therapist']['recognised'])}"
+            lines += [f"- (a) two-mic, channels as speakers: therapist {_pct(e['channels']['therapist']['recognised'])}"
                       f" recognised / {_pct(e['channels']['therapist']['attributed'])} attributed, client"
                       f" {_pct(e['channels']['client']['recognised'])} / {_pct(e['channels']['client']['attributed'])}"
                       f" ({e['transcribe_s']:.1f} s; mixed + diarized: therapist {_pct(e['mixed']['therapist']['recognised'])},"
                       f" client {_pct(e['mixed']['client']['recognised'])} recognised).{_when(e)}"]
         if f:
-            lines += [f"(d) transcription {f['transcribe_s']:.1f} s wall / {f['transcribe_cpu_s']:.1f} s CPU; the job with"
+            lines += [f"- (d) transcription {f['transcribe_s']:.1f} s wall / {f['transcribe_cpu_s']:.1f} s CPU; the job with"
                       f" `--speakers 2` {f['job_with_speakers_s']:.1f} s / {f['job_with_speakers_cpu_s']:.1f} s:"
                       f" **+{_pct(f['job_share'])}** wall time (target <= 10 %: {_goal(f['job_share'] <= 0.10)});"
                       f" diarization alone {f['diarize_s']:.1f} s, {_pct(f['share'])} of the transcription.{_when(f)}"]
