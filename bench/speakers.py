@@ -504,7 +504,12 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                   " with a margin of 0.08, which joined the male voices). One voice split in two was 0.005-0.054"
                   " less alike across its halves than within"
                   " them, two male voices 0.065-0.075: too close to set a margin between them on synthetic voices"
-                  " alone. Give the count (`--speakers 3`) for a couple's or a family's session.", ""]
+                  " alone. Nor in time: one speaker more while every pair of the clustering into one more rarely"
+                  " alternates between neighbouring windows (under 0.2 of them) counted all 24 right and 16 sessions"
+                  " generated afterwards too, but turned (c) into four; over those 41 sessions, two voices taking"
+                  " quick turns (1.5-6 s, pauses of 0.1-0.6 s) alternated 0.22-0.29, more than the halves of one"
+                  " voice cut in two in (c) (0.17): how often voices alternate depends on the pace of the talk."
+                  " Give the count (`--speakers 3`) for a couple's or a family's session.", ""]
     lines += ["Long sessions (measured by hand, not by this bench): 3 h, the 10-min session 18 times fed through"
               " `DiarizationRun` in 60-s stretches: 6,912 windows, 2 speakers found, 210 s (bfloat16, one thread);"
               " the process's RSS is flat from the first 10 min on, 250 MB above its start in bfloat16 (oneDNN's"
