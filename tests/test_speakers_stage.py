@@ -69,28 +69,55 @@ def test_a_two_voice_session_names_each_turn_and_a_rerun_keeps_them(two_voices, 
         assert render(again.transcript, "txt") == txt
 
 
-def test_the_first_words_are_shown_while_the_speaker_model_loads(two_voices, real_model, tmp_path, monkeypatch):
-    """The speaker model loads and embeds on a thread of its own while the model transcribes:
-    the first words do not wait for it (with speakers on they came 1.4 s after those of a job
-    with speakers off, 10-min bench session), and the speakers are still told apart."""
+def test_the_model_transcribes_while_the_speaker_model_loads(two_voices, real_model, tmp_path, monkeypatch):
+    """The speaker model loads and embeds on a thread of its own: the transcription does not
+    wait for it (it did: the producer loaded it before handing the model its first window),
+    and the speakers are still told apart."""
     recording, _plan = two_voices
-    words_shown = threading.Event()
+    transcribing = threading.Event()
     load = Engine.diarizer
 
-    def load_once_words_are_shown(engine, device):
-        assert words_shown.wait(60), "no words were shown while the speaker model loaded"
+    def load_once_the_model_transcribes(engine, device):
+        assert transcribing.wait(60), "nothing was transcribed while the speaker model loaded"
         return load(engine, device)
 
-    monkeypatch.setattr(Engine, "diarizer", load_once_words_are_shown)
+    monkeypatch.setattr(Engine, "diarizer", load_once_the_model_transcribes)
 
     def sink(event):
-        if isinstance(event, ev.SegmentReady):
-            words_shown.set()
+        if isinstance(event, ev.StageProgress) and event.stage == ev.Stage.TRANSCRIBE and event.done > 0:
+            transcribing.set()
 
     options = TranscribeOptions(model=str(real_model), device="cpu", output_dir=tmp_path, speakers=2)
     outcome = Engine(sink).transcribe(recording, options)
     assert outcome.status == "done", outcome.reason
     assert outcome.report.speakers == 2 and {s.speaker for s in outcome.transcript.segments} == {0, 1}
+
+
+def test_cancel_with_speakers_on_stops_every_thread_and_a_rerun_finishes(two_voices, real_model, tmp_path):
+    """Cancel while the speaker thread embeds: the job ends cancelled, no thread of it lives
+    on (a hung "speakers" thread kept the app's next job from starting), the store keeps the
+    windows done, and the next run finishes them with both speakers."""
+    recording, _plan = two_voices
+    options = TranscribeOptions(model=str(real_model), device="cpu", output_dir=tmp_path / "out", speakers=2)
+    before = set(threading.enumerate())
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        events: list = []
+
+        def sink(event):
+            events.append(event)
+            if isinstance(event, ev.SegmentReady):
+                engine.cancel()  # the Cancel button, as the first words appear
+
+        engine = Engine(sink, store=store)
+        outcome = engine.transcribe(recording, options)
+        assert outcome.status == "cancelled"
+        assert any(isinstance(e, ev.JobCancelled) for e in events)
+        lingering = [t for t in set(threading.enumerate()) - before if t.is_alive() and not t.daemon]
+        assert not lingering, lingering
+        assert not any(t.name.startswith("speakers") for t in threading.enumerate())
+        again = Engine(store=store).transcribe(recording, options)
+        assert again.status == "done", again.reason
+        assert again.report.speakers == 2
 
 
 def test_without_the_speaker_model_the_words_still_come_with_a_note(two_voices, real_model, tmp_path, monkeypatch):

