@@ -462,8 +462,10 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                       f" **+{_pct(d['job_share'])}** wall time (target <= 10 %: {_goal(d['job_share'] <= 0.10)}).", ""]
         lines += ["Before the stage had a thread of its own, the producer loaded torch and the speaker model, then"
                   " embedded each window before handing it to the model. Side by side (the code before, 790ce94, and"
-                  " after, three alternating rounds of the CLI job, best of each, 2026-11-27): before, 17.6 s with"
-                  " `--speakers 2` against 12.2 s off, +44.6 %; after, 16.5 against 12.1 s, +36.7 %. The job's CPU"
+                  " after, three alternating rounds of the CLI job, best of each, run twice on 2026-11-27): before,"
+                  " 17.5-17.6 s with `--speakers 2` against 11.8-12.2 s off, +44.6-47.6 %; after (the second run"
+                  " with CAM++'s batch norms folded too: 6 % less CPU for the stage alone, 5.69 against 6.04 s"
+                  " best of four), 16.5-16.9 s against 12.1 s, +36.7-40.5 %. The job's CPU"
                   " time is what sets its length on two cores, and the stage's is mostly CAM++ (5.3-6.0 s for this"
                   " session), torch's import (1.0 s) and scikit-learn's (0.7 s). Tried then and"
                   " not kept: windows that tile each speech region instead of the last one ending at the region's end"
