@@ -185,11 +185,12 @@ class JobRun:
             self._windows(blocks, plan, total_s, edges), 1, stop, "prepare", self.cancel
         )
         try:
-            if runtime.device == "cpu" and ((info.channels or 1) < 2 or self.options.channels == "mix"):
-                # Mixed to mono, so diarized: the speaker model loads while the transcription
-                # model does. A window's words are stored and shown once its voices are embedded
-                # too: on the 10-min session, with the speaker model loaded after the transcription
-                # model, the first words came 1.4 s after those of a job without speakers; 1.0 s now.
+            if runtime.device == "cpu" and routed is None:
+                # Not routed by channel, so diarized: the speaker model loads while the
+                # transcription model does. A window's words are stored and shown once its voices
+                # are embedded too: on the 10-min session, with the speaker model loaded after the
+                # transcription model, the first words came 1.4 s after those of a job without
+                # speakers; 1.0 s now.
                 self._start_voices("cpu", total_s)
             runtime, model_dir = engine.resolve(runtime, options)
             runtime, transcriber = engine.load(model_dir, runtime, self.options)  # "auto" may follow a GPU failure to the CPU
