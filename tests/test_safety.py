@@ -303,3 +303,25 @@ def test_cli_transcribes_a_folder_holding_symlink_loops(tmp_path, tiny_model):
     assert (root / "tone.txt").exists(), result.stderr
     assert "error: self.wav: the link loops back on itself" in result.stderr
     assert "1 of 2 recording(s) transcribed" in result.stderr
+
+
+def test_a_warm_import_that_fails_prints_nothing_and_the_real_import_still_raises(tmp_path, monkeypatch):
+    """Warm-up imports run on threads of their own; a CI run once showed a user's terminal
+    one's traceback, when the CLI exited mid-import after a job that ended at once. The
+    caller's own import is where a real failure belongs."""
+    import importlib
+    import threading
+
+    from engine.process import warm_imports
+
+    (tmp_path / "warm_import_that_fails.py").write_text("raise RuntimeError('broken on import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    escaped: list = []  # what threading would print to stderr as "Exception in thread ..."
+    monkeypatch.setattr(threading, "excepthook", escaped.append)
+    warm_imports("warm_import_that_fails")
+    for thread in threading.enumerate():
+        if thread.name == "import-warm_import_that_fails":
+            thread.join(10)
+    assert not escaped
+    with pytest.raises(RuntimeError, match="broken on import"):
+        importlib.import_module("warm_import_that_fails")
