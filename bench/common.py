@@ -487,7 +487,8 @@ def concat_mp3(parts: Sequence[Path], out_path: Path) -> Path:
             with av.open(str(part)) as source:
                 stream = source.streams.audio[0]
                 if out_stream is None:
-                    out_stream = out.add_stream_from_template(stream)
+                    from_template = getattr(out, "add_stream_from_template", None)  # PyAV >= 14
+                    out_stream = from_template(stream) if from_template else out.add_stream(template=stream)
                 last = 0
                 for packet in source.demux(stream):
                     if packet.dts is None:  # the demuxer's final flush packet

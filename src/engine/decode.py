@@ -345,7 +345,14 @@ def _mono_16k_resampler(frame: av.AudioFrame) -> av.AudioResampler:
     are the same to float rounding; both steps are linear).
     """
     options = {"ochl": "mono", "osr": str(frame.sample_rate)} if frame.layout.nb_channels > 1 else None
-    return av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE, options=options)
+    try:
+        return av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE, options=options)
+    except TypeError:
+        # PyAV before 17 has no `options` (12-16 all raised here, so every job failed with
+        # "the decoder failed (TypeError)": seen with 13.1 on a lent GPU machine, 2026-11-27).
+        # FFmpeg's one-step conversion: the same sound for a little more CPU (the same samples
+        # on a stereo MP3; 3 dB louder on a 16-bit stereo FLAC, a level Whisper hears alike).
+        return av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
 
 
 def _convert(resampler: av.AudioResampler, frame) -> Iterator[np.ndarray]:
