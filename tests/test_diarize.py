@@ -323,3 +323,20 @@ def test_two_real_voices_taking_turns_are_told_apart(diarizer):
                 heard.setdefault(who, set()).update(labels)
         assert sum(len(labels) for labels in heard.values()) == 2 and len(heard) == 2, heard
         assert heard["kennedy"] != heard["reader"]
+
+
+def test_windows_that_sound_exactly_alike_cluster_without_a_warning():
+    """Repeated windows (a recording's loop, digital silence) give identical embeddings: fewer
+    distinct points than speakers asked for. k-means then warned on the user's terminal
+    (scikit-learn: "Number of distinct clusters found smaller than n_clusters"); now each
+    distinct point is its own cluster and nothing is printed."""
+    import warnings
+
+    from engine.diarize import _kmeans, spectral_labels
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(_kmeans(np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0], [1.0, 1.0]]), 3)) == [0, 0, 1, 1]
+        assert len(cluster(np.ones((40, 192), dtype=np.float32), 2)) == 40
+        assert set(cluster(np.ones((40, 192), dtype=np.float32), None)) == {0}
+        assert len(spectral_labels(np.ones((20, 192), dtype=np.float32), 3)) == 20

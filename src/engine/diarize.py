@@ -277,16 +277,18 @@ def _kmeans(points: np.ndarray, k: int) -> np.ndarray:
     2-core machine that is busy transcribing, that is job time). On the stored embeddings of 24
     generated sessions (one to three voices, 1-10 min), all 86 k-means calls of counting and of
     2, 3 or the true count given split the windows exactly as scikit-learn's KMeans did."""
-    import warnings
+    from scipy.cluster.vq import ClusterError, kmeans2
 
-    from scipy.cluster.vq import kmeans2
-
+    distinct, which = np.unique(points, axis=0, return_inverse=True)
+    if len(distinct) <= k:  # each distinct point its own cluster (k-means++ would divide by 0)
+        return which.reshape(-1)
     rng = np.random.default_rng(0)
-    best, least = None, np.inf
+    best, least = np.zeros(len(points), dtype=int), np.inf
     for _ in range(KMEANS_STARTS):
-        with warnings.catch_warnings():  # an empty cluster: that start loses on inertia
-            warnings.filterwarnings("ignore", message="One of the clusters is empty")
-            centres, labels = kmeans2(points, k, iter=KMEANS_ITERATIONS, minit="++", rng=rng)
+        try:
+            centres, labels = kmeans2(points, k, iter=KMEANS_ITERATIONS, minit="++", missing="raise", rng=rng)
+        except ClusterError:  # a cluster emptied: another start (a warning would reach the terminal)
+            continue
         inertia = float(((points - centres[labels]) ** 2).sum())
         if inertia < least:
             best, least = labels, inertia
