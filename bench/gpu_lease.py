@@ -19,8 +19,8 @@ Why each piece (learned on lent H100 machines, 2026-11-26 and -27):
 - espeak-ng is not there: the audio travels (a 5-min session at 40 kbps, joined to 45 min
   there packet by packet, and the 1-min warm-up file).
 - 15 minutes of device time per session, a machine's start (1-2 min) and each idle wait
-  included: one call, every step in it. A job that took minutes (random weights sent to
-  sequential decoding, before `gpu_pipeline.skip_sequential_redecodes`) spent the rest.
+  included: one call, every step in it. A job that took minutes (random weights failing the
+  engine's word checks, before `gpu_pipeline.skip_word_checks`) spent the rest.
 """
 from __future__ import annotations
 
