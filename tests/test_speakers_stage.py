@@ -174,3 +174,35 @@ def test_the_command_line_names_the_speakers(two_voices, real_model, tmp_path):
     for bad in (("--speakers", "many"), ("--speakers", "0"), ("--speaker-names", "Therapist,,Client")):
         wrong = cli("--model", str(real_model), *bad)
         assert wrong.returncode == 2 and "--speaker" in wrong.stderr, wrong.stderr
+
+
+def test_preload_loads_the_speaker_model_beside_a_job_and_only_once(two_voices, real_model, tmp_path, monkeypatch):
+    """The app preloads with its settings: the speaker model loads on a thread of its own at
+    start-up, so the first job neither pays for it nor waits at its first window; a job started
+    at once takes the model that is loading (one load, not two). Speakers off: no load."""
+    from engine import diarize
+
+    recording, _plan = two_voices
+    made = []
+    real = diarize.CamPlusPlusDiarizer
+
+    class Counted(real):
+        def __init__(self, *args, **kwargs):
+            made.append(kwargs.get("device"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(diarize, "CamPlusPlusDiarizer", Counted)
+    options = TranscribeOptions(model=str(real_model), device="cpu", output_dir=tmp_path, speakers=2)
+    engine = Engine()
+    engine.preload(options)
+    assert engine.speaker_preload is not None
+    outcome = engine.transcribe(recording, options)  # at once: the model may still be loading
+    assert outcome.status == "done", outcome.reason
+    assert outcome.report.speakers == 2 and {s.speaker for s in outcome.transcript.segments} == {0, 1}
+    engine.speaker_preload.join(60)
+    assert made == ["cpu"]
+    engine.close()
+
+    dictation = Engine()
+    dictation.preload(TranscribeOptions(model=str(real_model), device="cpu", speaker_labels=False))
+    assert dictation.speaker_preload is None and made == ["cpu"]

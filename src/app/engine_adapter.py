@@ -162,14 +162,15 @@ class _Worker(QObject):
     def plan(self, options: Any) -> Any:
         return self.engine().plan(options)
 
-    @Slot()
-    def preload(self) -> None:
-        """Build the engine and let it do its slow imports now, before any job runs."""
+    @Slot(object)
+    def preload(self, options: Any = None) -> None:
+        """Build the engine and let it do its slow imports now, before any job runs; with the
+        settings' options, the speaker model too when speakers are on."""
         try:
             engine = self.engine()
             preload = getattr(engine, "preload", None)
             if preload is not None:
-                preload()
+                preload(options)
         except Exception:  # noqa: BLE001 - a job will report the same problem in one line
             log.exception("engine preload failed")
 
@@ -181,7 +182,7 @@ class EngineAdapter(QObject):
     job_finished = Signal(object)  # JobResult, on the UI thread
     busy_changed = Signal(bool)
     _run = Signal(str, object, object, object)
-    _preload = Signal()
+    _preload = Signal(object)
 
     def __init__(
         self, engine_factory: EngineFactory | None = None, store: Any = None, parent: QObject | None = None
@@ -200,10 +201,11 @@ class EngineAdapter(QObject):
         self._thread.start()
         self._running: str | None = None
 
-    def preload(self) -> None:
-        """Warm the engine on its thread (imports, device check); returns at once. Jobs sent
-        meanwhile simply queue behind it on the same thread."""
-        self._preload.emit()
+    def preload(self, options: Any = None) -> None:
+        """Warm the engine on its thread (imports, device check; the speaker model when
+        `options` tell speakers apart); returns at once. Jobs sent meanwhile simply queue
+        behind it on the same thread."""
+        self._preload.emit(options)
 
     @property
     def running_job(self) -> str | None:

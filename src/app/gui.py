@@ -67,7 +67,7 @@ def run_gui(paths: list[Path], overrides: dict[str, Any] | None = None) -> int:
     window.show()
     # The engine's slow imports run on its thread now, ahead of any job queued below, so no
     # job's progress drawing competes with them for the GIL.
-    window.adapter.preload()
+    window.adapter.preload(window.settings.effective_options())
     if paths:
         window.add_paths(paths)
         window.controller.start()
