@@ -111,6 +111,25 @@ def test_words_decoded_twice_are_kept_once():
     assert _new_words(fresh, existing) == fresh
 
 
+def test_a_stretch_decoded_by_two_retries_keeps_each_word_once():
+    """A quiet voice came back from the batched retry and again from the sequential one, with
+    a word more and the same words at the same moments (0-0.02 s apart): every word came out
+    twice, "I'd I'd like like to to". Only the new word is added now."""
+    def word(text, start, end):
+        return Word(start, end, " " + text)
+
+    first = [word(t, a, b) for t, a, b in (
+        ("I'd", 130.40, 130.60), ("like", 130.60, 130.80), ("to", 130.80, 130.95),
+        ("say", 131.43, 131.59), ("what", 131.59, 131.79), ("I", 131.79, 131.95), ("need", 131.95, 132.13))]
+    second = [word(t, a, b) for t, a, b in (
+        ("Well,", 129.90, 130.30), ("I'd", 130.41, 130.60), ("like", 130.62, 130.80), ("to", 130.80, 130.95),
+        ("say", 131.43, 131.61), ("what", 131.61, 131.79), ("I", 131.79, 131.95), ("need", 131.95, 132.15))]
+    assert [w.text.strip() for w in _new_words(second, first)] == ["Well,"]
+    # Said twice, a word is further apart than SAME_WORD_S: both stay ("no, no" 0.4 s apart).
+    again = [word("well,", 9.9, 10.2), word("no,", 10.4, 10.7)]
+    assert [w.text.strip() for w in _new_words(again, [word("no,", 10.0, 10.3)])] == ["well,", "no,"]
+
+
 @pytest.fixture(scope="module")
 def three_turns(speech_available, tmp_path_factory):
     layout = [

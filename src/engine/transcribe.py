@@ -49,6 +49,11 @@ COVER_TOLERANCE_S = 0.4
 # Words shorter than this on average, three or more in a row, were crammed in by the
 # alignment (espeak-ng's shortest words take 0.12 s).
 SQUEEZED_WORD_S = 0.1
+# A retry's word that starts this close to the same word already found is that word decoded
+# twice. A bleed voice on a two-mic channel (bench/speakers.py's 3-min session, channel 0)
+# came back from the batched and then the sequential retry, 0-0.02 s apart, and every word
+# was written twice ("I'd I'd like like to to"). A word said twice takes longer than this.
+SAME_WORD_S = 0.3
 # Spoken words last well under this (espeak-ng's longest: 0.9 s); a longer one was stretched
 # by the alignment over speech the decode skipped.
 MAX_WORD_S = 1.5
@@ -526,17 +531,20 @@ def _gap_clips(missed: Sequence[Span], clips: Sequence[Clip]) -> list[Clip]:
 
 def _new_words(found: Sequence[Word], existing: Sequence[Word]) -> list[Word]:
     """Words of a re-decoded stretch that are not already there: a stretch whose words were
-    decoded but given times elsewhere must not come out twice."""
+    decoded but given times elsewhere must not come out twice, nor a word the first pass or an
+    earlier retry already has at the same moment (SAME_WORD_S)."""
     if not found:
         return []
     start, end = found[0].start, found[-1].end
-    nearby = " ".join(
-        _norm(w.text) for w in existing if start - 15.0 <= w.start <= end + 15.0
-    )
+    around = [w for w in existing if start - 15.0 <= w.start <= end + 15.0]
+    nearby = " ".join(_norm(w.text) for w in around)
     text = " ".join(_norm(w.text) for w in found)
     if text and f" {text} " in f" {nearby} ":
         return []
-    return list(found)
+    return [
+        w for w in found
+        if not any(abs(w.start - e.start) <= SAME_WORD_S and _norm(w.text) == _norm(e.text) for e in around)
+    ]
 
 
 def _drop_squeezed_repeats(words: list[Word]) -> list[Word]:
