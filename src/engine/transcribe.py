@@ -536,14 +536,14 @@ def _new_words(found: Sequence[Word], existing: Sequence[Word]) -> list[Word]:
     if not found:
         return []
     start, end = found[0].start, found[-1].end
-    around = [w for w in existing if start - 15.0 <= w.start <= end + 15.0]
-    nearby = " ".join(_norm(w.text) for w in around)
+    around = [(w.start, _norm(w.text)) for w in existing if start - 15.0 <= w.start <= end + 15.0]
+    nearby = " ".join(text for _, text in around)
     text = " ".join(_norm(w.text) for w in found)
     if text and f" {text} " in f" {nearby} ":
         return []
     return [
         w for w in found
-        if not any(abs(w.start - e.start) <= SAME_WORD_S and _norm(w.text) == _norm(e.text) for e in around)
+        if not any(abs(w.start - at) <= SAME_WORD_S and _norm(w.text) == said for at, said in around)
     ]
 
 
