@@ -262,6 +262,34 @@ def test_a_gpu_that_cannot_be_used_is_said_once_with_its_fix(tiny_model):
     assert not [e for e in told if isinstance(e, ev.DeviceNotice)]
 
 
+def test_each_clip_finds_its_own_language_unless_one_is_given(session_50s, tiny_model, tmp_path, monkeypatch):
+    """A session that changes language is written in each of its languages: with no language
+    given, each clip's is found (multilingual.mp3's German half came out translated into
+    English by Whisper base when the first clip's language held for the whole recording). A
+    given language, or an English-only model, holds for every clip."""
+    import faster_whisper
+
+    from support.tiny_model import build_tiny_model
+
+    asked: list[bool | None] = []
+    batched = faster_whisper.BatchedInferencePipeline.transcribe
+
+    def spying(self, *args, **kwargs):
+        asked.append(kwargs.get("multilingual"))
+        return batched(self, *args, **kwargs)
+
+    monkeypatch.setattr(faster_whisper.BatchedInferencePipeline, "transcribe", spying)
+    path, _ = session_50s
+    english_only = build_tiny_model(tmp_path / "tiny.en", multilingual=False)
+    for model, language, per_clip in ((tiny_model, None, True), (tiny_model, "de", False), (english_only, None, False)):
+        asked.clear()
+        options = TranscribeOptions(model=str(model), language=language, formats=("json",),
+                                    output_dir=tmp_path / f"{model.name}-{language}")
+        outcome = Engine().transcribe(path, options)
+        assert outcome.status == "done", outcome.reason
+        assert asked and set(asked) == {per_clip}
+
+
 def test_short_windows_share_batches(speech_available, tiny_model, tmp_path, monkeypatch):
     """A window holding fewer clips than a batch waits for the next one: six 20-s windows
     of one clip each go to the model in two batched calls (the first window alone, so the

@@ -379,6 +379,7 @@ class Transcriber:
                 max_new_tokens=options.max_new_tokens,
                 vad_filter=False,
                 log_progress=False,
+                multilingual=self._language_per_clip(options),
             )
             starts = np.arange(len(pieces), dtype=np.float64) * CLIP_SLOT_S
             done_s = np.cumsum([clip.duration for clip in clips])
@@ -408,8 +409,17 @@ class Transcriber:
             temperature=FALLBACK_TEMPERATURES,
             condition_on_previous_text=False,
             vad_filter=False,
+            multilingual=self._language_per_clip(options),
         )
         return [_word(word, clip, 0.0) for segment in segments_iter for word in (segment.words or ())]
+
+    def _language_per_clip(self, options) -> bool:
+        """Whether each clip's language is found on its own (faster-whisper's `multilingual`):
+        when no language was given and the model knows more than English. A session that
+        changes language (a bilingual client, an interpreter) is then written in each of its
+        languages; with one language for the whole recording, multilingual.mp3's German half
+        came out translated into English by Whisper base."""
+        return options.language is None and self.model.model.is_multilingual
 
 
 # -- words ----------------------------------------------------------------------------------
