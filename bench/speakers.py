@@ -461,8 +461,7 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                   " wrong instead of 3. Most regions are short (Silero"
                   " cuts at 160-ms pauses), so thinning inside regions alone removes only 17 %. Kept since"
                   " (2026-11-27, measured by hand below this block): every other window in recordings of 5 min or"
-                  " more (engine.diarize.EMBED_EVERY; the same counts on the 14 stored sessions that long),"
-                  " and the speakers thread at a lower priority (engine.voices_ahead.NICER_BY).", ""]
+                  " more (engine.diarize.EMBED_EVERY; the same counts on the 14 stored sessions that long).", ""]
         if "job_share" in d:
             lines += [f"In the product the stage runs inside the job (the speaker model loaded and each window"
                       f" embedded on a thread of its own while the model transcribes it; clustering at the end):"

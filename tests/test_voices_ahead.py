@@ -1,8 +1,6 @@
 """The speakers stage's thread (engine.voices_ahead): order, errors, cancel, bounded memory."""
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
 
@@ -12,7 +10,7 @@ import pytest
 from engine.errors import Cancelled, ModelError
 from engine.producer import Window
 from engine.report import StageClock
-from engine.voices_ahead import NICER_BY, VoicesAhead
+from engine.voices_ahead import VoicesAhead
 
 
 class FakeRun:
@@ -51,24 +49,6 @@ def test_each_window_gets_its_own_voices_in_order():
         assert [ahead.voices(_window(i)) for i in range(5)] == [("voices of", float(i)) for i in range(5)]
         assert [w.index for w in shown] == [0, 1, 2, 3, 4]  # progress per window, in order
         assert ahead.voices(_window(9)) is None  # never queued
-    finally:
-        ahead.close()
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
-def test_voices_are_embedded_at_a_lower_priority_than_the_transcription():
-    """The embedding gives way to the transcription's threads: 14.9 -> 13.7 s for the 10-min
-    CLI job with speakers (NICER_BY)."""
-    class PriorityRun(FakeRun):
-        def embed(self, audio, offset_s, regions, cancel=None):
-            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    ahead = _ahead(PriorityRun())
-    try:
-        ahead.embed(_window(0))
-        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        assert ahead.voices(_window(0)) == min(19, mine + NICER_BY)
-        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine  # the caller's unchanged
     finally:
         ahead.close()
 

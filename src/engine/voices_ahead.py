@@ -16,8 +16,6 @@ takes about half as long as transcribing it here).
 """
 from __future__ import annotations
 
-import os
-import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable
@@ -33,14 +31,6 @@ if TYPE_CHECKING:
 # Windows queued or being embedded at once: each holds its audio until embedded (~19 MB a
 # 300-s CPU window), and the producer waits while this many do.
 AHEAD_WINDOWS = 2
-# The speakers thread runs this much nicer than the job (Linux, that thread alone): the
-# transcription's threads take a core first and the embedding fills the time they leave. The
-# CLI job on the 10-min session (tiny.en, `--speakers 2`, three alternating rounds, best of
-# each, 2026-11-27): 14.9 s at the job's priority against 13.7 s at nice +10 (11.3-11.5 s
-# with speakers off); in another run +10 took 13.8 s, +19 13.6 s and SCHED_IDLE 14.1 s. +10
-# rather than +19 so other busy programs on the computer do not starve the stage, whose voices
-# each window waits for.
-NICER_BY = 10
 
 
 class VoicesAhead:
@@ -58,7 +48,7 @@ class VoicesAhead:
         self._on_embedded = on_embedded
         self._room = threading.Semaphore(ahead)
         self._pending: dict[int, Future] = {}
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speakers", initializer=_nicer)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speakers")
         # Loading first, on the same thread: torch's import and the model's load overlap the
         # transcription model's load and first clips instead of coming before them.
         self._run: Future = self._pool.submit(self._timed, start_run)
@@ -103,15 +93,3 @@ class VoicesAhead:
             return voices
         finally:
             self._room.release()
-
-
-def _nicer() -> None:
-    """Lower the calling thread's priority by NICER_BY (Linux: the nice value is per thread;
-    elsewhere it is the process's, so nothing is changed)."""
-    if sys.platform != "linux":
-        return
-    thread = threading.get_native_id()
-    try:
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + NICER_BY))
-    except OSError:  # not allowed in some sandboxes: the stage runs at the job's priority
-        pass
