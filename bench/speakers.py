@@ -385,7 +385,7 @@ def _thinned(results: dict) -> str:
     every, longer = results.get("every", 1), results.get("sparse_from_s")
     if every == 1 or longer is None:
         return ""
-    return f", every {'other' if every == 2 else f'{every}th'} one embedded in recordings of {longer / 60:g} min or more"
+    return f", one in {every} embedded in recordings of {longer / 60:g} min or more"
 
 
 def markdown(results: dict, info: dict, load_s: float) -> str:

@@ -19,7 +19,7 @@ One small interface, `Diarizer.turns(...)`, so a second backend can be added; on
     diarizer = CamPlusPlusDiarizer(device="cpu")
     turns = diarizer.turns(audio_16k, regions, num_speakers=2, progress=p, cancel=c)
     # [SpeakerTurn(start=1.0, end=4.2, speaker=0), SpeakerTurn(start=4.9, end=9.1, speaker=1), ...]
-    run = diarizer.start()                  # or fed window by window, as the pipeline streams
+    run = diarizer.start(duration_s)        # or fed window by window, as the pipeline streams
     run.add(window_audio, offset_s, regions); ...; turns = run.finish(num_speakers=None)
 
 Speakers are numbered 0, 1, ... in order of first appearance.
@@ -265,6 +265,12 @@ class Fbank:
 
 
 # -- windows --------------------------------------------------------------------------------
+def embedded_every(duration_s: float | None) -> int:
+    """Every how many of a region's windows are embedded in a recording of `duration_s`
+    (None: not known): EMBED_EVERY from SPARSE_FROM_S on, else every one."""
+    return EMBED_EVERY if duration_s is not None and duration_s >= SPARSE_FROM_S else 1
+
+
 def windows_for(regions: Sequence[Span], window_s: float = WINDOW_S, step_s: float = STEP_S,
                 min_s: float = MIN_WINDOW_S, every: int = 1) -> list[Span]:
     """Embedding windows over speech regions: each region cut into windows `window_s` long
@@ -609,8 +615,7 @@ class CamPlusPlusDiarizer:
         """A run fed window by window, as the pipeline streams a recording of `duration_s`
         (None: not known): memory holds the 192 floats of each embedding (3.4 MB for 3 h of
         speech), never the audio."""
-        long = duration_s is not None and duration_s >= SPARSE_FROM_S
-        return DiarizationRun(self, EMBED_EVERY if long else 1)
+        return DiarizationRun(self, embedded_every(duration_s))
 
 
 @dataclass
@@ -633,7 +638,7 @@ class Voices:
 
 
 class DiarizationRun:
-    """    run = diarizer.start()
+    """    run = diarizer.start(duration_s)        # the recording's length, None if not known
         for window, offset_s, regions in ...:      # the pipeline's windows and Silero regions
             run.add(window, offset_s, regions)       # regions in seconds of the recording
         turns = run.finish(num_speakers=2)"""
