@@ -151,6 +151,11 @@ class SettingsPanel(QWidget):
         self.language = QComboBox()
         for code, label in LANGUAGES:
             self.language.addItem(f"{label} ({code})" if code != "auto" else label, code)
+        self.language.setToolTip(
+            "Detect automatically: each part's language is found on its own, so a session in two "
+            "languages is written in both.\nChoose a language to hold it for the whole recording "
+            "(English-only models know only English)."
+        )
         self.hotwords = QLineEdit()
         self.hotwords.setPlaceholderText("Names and terms to favour, e.g. EMDR, Dr. Okafor, sertraline")
         self.output_dir = QLineEdit()
