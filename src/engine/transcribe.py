@@ -548,12 +548,13 @@ def _new_words(found: Sequence[Word], existing: Sequence[Word]) -> list[Word]:
     start, end = found[0].start, found[-1].end
     around = [(w.start, _norm(w.text)) for w in existing if start - 15.0 <= w.start <= end + 15.0]
     nearby = " ".join(text for _, text in around)
-    text = " ".join(_norm(w.text) for w in found)
+    said = [_norm(w.text) for w in found]
+    text = " ".join(said)
     if text and f" {text} " in f" {nearby} ":
         return []
     return [
-        w for w in found
-        if not any(abs(w.start - at) <= SAME_WORD_S and _norm(w.text) == said for at, said in around)
+        w for w, norm in zip(found, said)
+        if not any(abs(w.start - at) <= SAME_WORD_S and norm == other for at, other in around)
     ]
 
 
