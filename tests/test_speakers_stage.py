@@ -206,3 +206,44 @@ def test_preload_loads_the_speaker_model_beside_a_job_and_only_once(two_voices, 
     dictation = Engine()
     dictation.preload(TranscribeOptions(model=str(real_model), device="cpu", speaker_labels=False))
     assert dictation.speaker_preload is None and made == ["cpu"]
+
+
+def test_a_finished_job_told_apart_again_with_the_right_count_keeps_every_word_and_edit(two_voices, real_model, tmp_path):
+    """Counted wrong (three speakers where two spoke), the clinician says two: the same words,
+    now one consistent speaker per voice, from the voices the job kept, without the model."""
+    from engine.speaker_recount import recount
+
+    recording, plan = two_voices
+    options = TranscribeOptions(model=str(real_model), device="cpu", output_dir=tmp_path / "out", speakers=3,
+                                speaker_names=("Therapist", "Client"))
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        outcome = Engine(store=store).transcribe(recording, options)
+        assert outcome.status == "done" and outcome.report.speakers == 3
+        job = outcome.job_id
+        before = store.segments(job)
+        store.update_segment_text(job, 1, "Edited by the clinician.")
+        segments = recount(store, job, 2)
+        assert segments is not None and segments == store.segments(job)
+        assert {s.speaker for s in segments} == {0, 1}
+        mapping: dict[str, set] = {}
+        for utterance in plan.utterances:
+            found = _speaker_at(segments, (utterance.start + utterance.end) / 2)
+            if found is not None:
+                mapping.setdefault(utterance.speaker, set()).add(found)
+        assert len(mapping) == 2 and all(len(labels) == 1 for labels in mapping.values()), mapping
+        assert mapping["therapist"] != mapping["client"]
+        # Every word is still there, in order; the edit keeps its text and its mark.
+        words = lambda rows: [w.text for s in rows for w in (s.words or ())]  # noqa: E731
+        assert words(segments) == [w for i, s in enumerate(before) if i != 1 for w in [x.text for x in (s.words or ())]]
+        edited = store.edited_positions(job)
+        assert [segments[i].text for i in edited] == ["Edited by the clinician."]
+        transcript = store.transcript(job)
+        assert transcript.info.edited and transcript.info.speakers == ("Therapist", "Client")
+        assert all(w.speaker == s.speaker for s in segments for w in (s.words or ()))
+        # Counted again with no count given: the two voices.
+        assert {s.speaker for s in recount(store, job, None)} == {0, 1}
+        # A job that kept no voices has nothing to count.
+        plain = Engine(store=store).transcribe(
+            recording, TranscribeOptions(model=str(real_model), device="cpu", output_dir=tmp_path / "plain",
+                                         speaker_labels=False))
+        assert plain.status == "done" and recount(store, plain.job_id, 2) is None

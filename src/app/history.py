@@ -16,7 +16,7 @@ from app.fmt import one_line
 from app.jobs import Job, JobStatus
 
 if TYPE_CHECKING:
-    from engine import JobStore
+    from engine import JobStore, Segment
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +255,22 @@ class History:
 
     def set_segment_speaker(self, job_id: str, position: int, speaker: int) -> None:
         self._save("set_segment_speaker", job_id, position, speaker)
+
+    def recount_speakers(self, job_id: str, count: int | None) -> list[Segment] | None:
+        """The job's speakers told apart again into `count` (None: counted) from the voices
+        its store kept (engine.speaker_recount): its segments as stored, or None when it kept
+        none (or there is no store)."""
+        if self.store is None:
+            return None
+        from engine import recount_speakers
+
+        try:
+            return recount_speakers(self.store, job_id, count)
+        except KeyError:
+            return None  # the job ran without the store
+        except Exception:  # noqa: BLE001 - the transcript stays as it was
+            log.warning("could not tell the speakers apart again", exc_info=True)
+            return None
 
     def _save(self, method: str, job_id: str, *args) -> None:
         if self.store is None:

@@ -51,6 +51,7 @@ _DOOR: dict[str, str] = {
     "mode_limit": "engine.export",
     "JobStore": "engine.store",
     "file_fingerprint": "engine.store",
+    "recount_speakers": "engine.speaker_recount",  # engine.speaker_recount.recount
     # recordings
     "expand_inputs": "engine.inputs",
     "plan_output_stems": "engine.inputs",
@@ -86,7 +87,7 @@ _DOOR: dict[str, str] = {
     "build_parser": "engine.cli",
     "exit_now": "engine.cli",
 }
-_RENAMED = {"cli_main": "main", "export_transcript": "export"}
+_RENAMED = {"cli_main": "main", "export_transcript": "export", "recount_speakers": "recount"}
 _MODULES = {"events"}  # names that are modules, not attributes of one
 
 __all__ = sorted(_DOOR)

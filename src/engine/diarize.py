@@ -680,13 +680,29 @@ class DiarizationRun:
         """Cluster everything added and return the turns (speakers by first appearance)."""
         if not self.windows:
             return []
-        embeddings = np.concatenate(self._embeddings)
-        speech_s = sum(end - start for start, end in self.regions)
-        labels = cluster(embeddings, num_speakers, speech_s / len(self.windows))
-        result = turns_from_windows(self.regions, self.windows, labels)
-        log.info("diarization: %d windows, %d speakers, %d turns",
-                 len(self.windows), len({t.speaker for t in result}), len(result))
-        return result
+        return _turns(self.regions, self.windows, np.concatenate(self._embeddings), num_speakers)
+
+
+def turns_from_voices(voices: Sequence[Voices], num_speakers: int | None = None) -> list[SpeakerTurn]:
+    """The turns of voices embedded earlier (a finished job's, kept in its store), told apart
+    again with another count: clustering only, no model and no audio."""
+    regions = [span for v in voices for span in v.regions]
+    windows = [span for v in voices for span in v.windows]
+    if not windows:
+        return []
+    embeddings = np.concatenate([np.asarray(v.embeddings, dtype=np.float32).reshape(len(v.windows), EMBEDDING_DIM)
+                                 for v in voices])
+    return _turns(regions, windows, embeddings, num_speakers)
+
+
+def _turns(regions: list[Span], windows: list[Span], embeddings: np.ndarray,
+           num_speakers: int | None) -> list[SpeakerTurn]:
+    speech_s = sum(end - start for start, end in regions)
+    labels = cluster(embeddings, num_speakers, speech_s / len(windows))
+    result = turns_from_windows(regions, windows, labels)
+    log.info("diarization: %d windows, %d speakers, %d turns",
+             len(windows), len({t.speaker for t in result}), len(result))
+    return result
 
 
 def _sample(seconds: float) -> int:

@@ -32,7 +32,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 import platformdirs
 
@@ -784,20 +784,7 @@ class JobStore:
         including edits).
         """
         speech_json = _dumps([[float(a), float(b)] for a, b in speech])
-        rows = [
-            (
-                job_id,
-                index,
-                seq,
-                float(segment.start),
-                float(segment.end),
-                segment.text,
-                segment.text.casefold(),
-                None if segment.words is None else _words_json(segment.words),
-                segment.speaker,
-            )
-            for seq, segment in enumerate(segments)
-        ]
+        rows = [_segment_row(job_id, index, seq, segment) for seq, segment in enumerate(segments)]
         with self._write() as conn:
             conn.execute("DELETE FROM windows WHERE job_id = ? AND idx = ?", (job_id, index))
             conn.execute(
@@ -805,11 +792,7 @@ class JobStore:
                 "voices_json, voices) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (job_id, index, float(start_s), float(end_s), speech_json, len(rows), *_voices_columns(voices)),
             )
-            conn.executemany(
-                "INSERT INTO segments (job_id, window_idx, seq, start_s, end_s, text, "
-                "text_fold, words_json, speaker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            conn.executemany(_INSERT_SEGMENT, rows)
             conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time(), job_id))
         log.debug("job %s window %d committed (%d segments)", job_id, index, len(rows))
 
@@ -1004,6 +987,21 @@ class JobStore:
             (speaker, words_json, *key),
         )
 
+    def relabel_speakers(self, job_id: str, windows: Mapping[int, Sequence[tuple[Segment, bool]]]) -> None:
+        """Replace the segments of committed windows, each given as (segment, edited by hand),
+        in one transaction, and mark the transcript edited: a finished job's speakers told
+        apart again (engine.speaker_recount). Edits of the text are kept with their rows."""
+        with self._write() as conn:
+            for index, rows in windows.items():
+                if conn.execute("SELECT 1 FROM windows WHERE job_id = ? AND idx = ?", (job_id, index)).fetchone() is None:
+                    raise KeyError(f"job {job_id} has no window {index}")
+                conn.execute("DELETE FROM segments WHERE job_id = ? AND window_idx = ?", (job_id, index))
+                conn.executemany(_INSERT_SEGMENT, [_segment_row(job_id, index, seq, segment, edited)
+                                                   for seq, (segment, edited) in enumerate(rows)])
+                conn.execute("UPDATE windows SET segment_count = ? WHERE job_id = ? AND idx = ?",
+                             (len(rows), job_id, index))
+            self._mark_hand_edited(conn, job_id)
+
     def edited_positions(self, job_id: str) -> list[int]:
         """Positions (as in `segments(job_id)`) of the segments the user has edited."""
         with self._read() as conn:
@@ -1081,6 +1079,16 @@ def _words_from_json(words_json: str) -> tuple[Word, ...]:
     return tuple(
         Word(**item) if isinstance(item, dict) else Word(*item) for item in json.loads(words_json)
     )
+
+
+_INSERT_SEGMENT = ("INSERT INTO segments (job_id, window_idx, seq, start_s, end_s, text, text_fold, "
+                   "words_json, speaker, edited) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _segment_row(job_id: str, index: int, seq: int, segment: Segment, edited: bool = False) -> tuple:
+    words = None if segment.words is None else _words_json(segment.words)
+    return (job_id, index, seq, float(segment.start), float(segment.end), segment.text,
+            segment.text.casefold(), words, segment.speaker, int(edited))
 
 
 def _voices_columns(voices: "Voices | None") -> tuple[str | None, bytes | None]:

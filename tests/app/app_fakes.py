@@ -6,7 +6,9 @@ reported in seconds of audio, and cancel() stops it within one step. It returns 
 `JobOutcome` with a `Transcript`, and writes its exports with the engine's own renderer.
 With `speakers=N` (>= 2) its speaker stage labels segment i as speaker i % N (words too)
 after transcription, as the real one does: live segments come unlabelled, the final transcript
-and the store's windows labelled, named from `options.speaker_names`.
+and the store's windows labelled, named from `options.speaker_names`. With `voices=M` each
+window also keeps voices, as the real one's do: segment i's speech sounds like voice i % M (an
+embedding near the M-th axis), so the speakers can be told apart again from the store.
 Recordings whose name contains "broken" fail with a one-line reason, like a damaged file.
 Given the app's job store, it records the run there like the real engine: status, one
 committed window per segment, and the outputs and report when done.
@@ -55,10 +57,11 @@ LONG_MODEL_REASON = (
 class FakeEngine:
     def __init__(
         self, sink, store=None, *, segments: int = 6, step_s: float = 0.02, duration_s: float = 60.0,
-        speakers: int | None = None,
+        speakers: int | None = None, voices: int | None = None,
     ):
         self._sink = sink
         self.speakers = speakers
+        self.voices = voices
         self.store = store
         self._cancel = threading.Event()
         self.segments = segments
@@ -129,7 +132,8 @@ class FakeEngine:
                 self._step()
                 segment = Segment(i * step, (i + 0.9) * step, f" {WORDS[i % len(WORDS)]} number {i + 1}.")
                 segments.append(segment)
-                self._record("commit_window", job_id, i, i * step, (i + 1) * step, [segment], [(segment.start, segment.end)])
+                self._record("commit_window", job_id, i, i * step, (i + 1) * step, [segment],
+                             [(segment.start, segment.end)], _voice(segment, i, self.voices))
                 emit(StageProgress(job_id, Stage.TRANSCRIBE, (i + 1) * step, total))
                 emit(SegmentReady(job_id, segment))
             for stage in (Stage.DECODE, Stage.CONDITION, Stage.SPEECH):
@@ -169,6 +173,22 @@ class FakeEngine:
         emit(JobNote(job_id, f"{path.name}: fake engine finished", "info"))
         emit(JobDone(job_id, outputs, report, transcript))
         return JobOutcome(job_id, JobStatus.DONE, outputs, None, report, transcript)
+
+
+def _voice(segment: Segment, index: int, voices: int | None):
+    """What a real speaker stage keeps of window `index`: its speech, one window over it, and
+    that window's embedding (voice index % voices, a little apart from the window before)."""
+    if not voices:
+        return None
+    import numpy as np
+
+    from engine.diarize import EMBEDDING_DIM, Voices
+
+    embedding = np.zeros((1, EMBEDDING_DIM), dtype=np.float32)
+    embedding[0, index % voices] = 1.0
+    embedding[0, voices + index] = 0.2  # no two windows alike
+    span = (segment.start, segment.end)
+    return Voices([span], [span], embedding)
 
 
 def _labelled(segment: Segment, speaker: int) -> Segment:

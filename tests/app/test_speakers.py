@@ -1,6 +1,7 @@
 """Speakers in the app (issue 12): a coloured speaker column, rename once and it applies
-everywhere (view, search, exports, the store), swap two speakers, reassign one line, filter
-search by speaker, and the speaker settings reaching the engine."""
+everywhere (view, search, exports, the store), swap two speakers, reassign one line, tell them
+apart again with another count, filter search by speaker, and the speaker settings reaching the
+engine."""
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ from app.transcript_view import MATCH_COLOR, SPEAKER_COLUMN, TEXT_COLUMN, TIME_C
 
 
 def _finished(make_window, qtbot, tmp_path, name="couple session.wav", **engine):
-    window = make_window(segments=engine.pop("segments", 6), step_s=0.005, speakers=engine.pop("speakers", 2))
+    window = make_window(segments=engine.pop("segments", 6), step_s=0.005, speakers=engine.pop("speakers", 2), **engine)
     recording = tmp_path / name
     recording.write_bytes(b"x")
     job = window.add_paths([recording])[0]
@@ -136,6 +137,45 @@ def test_swap_two_speakers_in_one_click_and_it_persists(make_window, qtbot, tmp_
     assert f"Client: {first_line.strip()}" in job.outputs["txt"].read_text(encoding="utf-8")
     stored = window.history.store.transcript(job.id)
     assert [stored.speaker_name(s.speaker) for s in stored.segments] == ["Client", "Therapist"] * 3
+
+
+def test_say_how_many_spoke_and_the_speakers_are_told_apart_again_from_their_voices(make_window, qtbot, tmp_path):
+    # The engine counted three where two voices took turns (lines 1, 3, 5 one voice; 2, 4, 6
+    # the other): "How many spoke: 2" tells them apart again from the voices the job kept.
+    window, job = _finished(make_window, qtbot, tmp_path, speakers=3, voices=2)
+    view = window.transcript
+    _rename(view, 0, "Therapist")
+    _rename(view, 1, "Client")
+    assert _speaker_cells(view) == ["Therapist", "Client", "Speaker 3"] * 2
+    view.update_exports_button.click()  # the names are in the exports
+    assert view.stale_bar.isHidden()
+    lines = [s.text for s in job.segments]
+    messages: list[str] = []
+    view.message.connect(messages.append)
+    menu = view.speaker_menu(0)
+    assert _action(menu, "3").isChecked()  # as many as the transcript has now
+    _action(menu, "2 (one-to-one session)").trigger()
+    assert _speaker_cells(view) == ["Therapist", "Client"] * 3
+    assert [s.text for s in job.segments] == lines  # who said it changed, not what
+    assert messages[-1] == "Told apart again: 2 speakers"
+    assert [w.speaker for s in job.segments for w in s.words] == [s.speaker for s in job.segments for _ in s.words]
+    assert not view.stale_bar.isHidden()  # the exports are from before
+    view.update_exports_button.click()
+    assert "Speaker 3" not in job.outputs["txt"].read_text(encoding="utf-8")
+    stored = window.history.store.transcript(job.id)
+    assert [stored.speaker_name(s.speaker) for s in stored.segments] == ["Therapist", "Client"] * 3
+    assert [view.speaker_filter.itemText(i) for i in range(view.speaker_filter.count())] == [
+        "All speakers", "Therapist", "Client"]
+
+
+def test_how_many_spoke_says_so_when_the_job_kept_no_voices(make_window, qtbot, tmp_path):
+    window, job = _finished(make_window, qtbot, tmp_path)  # the fake engine kept none
+    view = window.transcript
+    messages: list[str] = []
+    view.message.connect(messages.append)
+    _action(view.speaker_menu(0), "3").trigger()
+    assert "kept no voices" in messages[-1] and "Transcribe it again" in messages[-1]
+    assert _speaker_cells(view) == ["Speaker 1", "Speaker 2"] * 3 and view.stale_bar.isHidden()
 
 
 def test_reassign_one_line_and_it_persists(make_window, qtbot, tmp_path):

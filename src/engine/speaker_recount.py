@@ -1,0 +1,56 @@
+"""Tell a finished job's speakers apart again, with another count (issue 12).
+
+Counting voices is the speaker stage's weakest step (docs/BENCHMARKS.md, "Who said what"):
+a client who talks most can come out as two speakers, two alike voices as one. Giving the
+count fixes it (99 % of speech time right where counting got 55 %), and a finished job keeps
+each window's voices (engine.store: the speech windows and their speaker embeddings), so the
+clinician can say how many spoke after the fact: clustering only, no model and no audio (0.7-1.0
+s for a 3-h session's 7,000 windows and 1,100 segments here, store included), instead of
+transcribing the session again.
+
+    segments = recount(store, job_id, 2)   # None: the job kept no voices to count
+
+The words, their timings and the text stay; each segment is labelled again and split where
+the new turns change inside it. A segment whose text the clinician edited (it has no word
+timings left) keeps its text and its edited mark, and takes the speaker that overlaps it most.
+Speaker names stay with the numbers, as after a swap. Changes made by hand to who said what
+give way to the new count.
+"""
+from __future__ import annotations
+
+import logging
+
+from engine.diarize import turns_from_voices
+from engine.segments import Segment
+from engine.speaker_labels import label_segments
+from engine.store import JobStore
+
+log = logging.getLogger("sessionscribe.speakers")
+
+
+def recount(store: JobStore, job_id: str, num_speakers: int | None) -> list[Segment] | None:
+    """The job's segments, told apart into `num_speakers` speakers (None: counted), stored
+    and returned in the store's order. None when the job kept no voices: it ran with
+    speakers off, its channels were the speakers, or nothing in it was speech."""
+    if num_speakers is not None and num_speakers < 1:
+        raise ValueError("num_speakers must be at least 1 (or None to count them)")
+    records = store.windows(job_id)
+    if not records or any(record.voices is None for record in records):
+        return None
+    turns = turns_from_voices([record.voices for record in records], num_speakers)
+    if not turns:
+        return None
+    edited = set(store.edited_positions(job_id))
+    relabelled: dict[int, list[tuple[Segment, bool]]] = {}
+    position = 0
+    for record in records:
+        rows: list[tuple[Segment, bool]] = []
+        for segment in record.segments:
+            # one at a time, so an edited segment's mark goes with it (it has no words, so it
+            # is never split)
+            rows += [(part, position in edited) for part in label_segments([segment], turns)]
+            position += 1
+        relabelled[record.index] = rows
+    store.relabel_speakers(job_id, relabelled)
+    log.info("speakers told apart again: %d found", len({turn.speaker for turn in turns}))
+    return store.segments(job_id)
