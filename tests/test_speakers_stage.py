@@ -247,3 +247,38 @@ def test_a_finished_job_told_apart_again_with_the_right_count_keeps_every_word_a
             recording, TranscribeOptions(model=str(real_model), device="cpu", output_dir=tmp_path / "plain",
                                          speaker_labels=False))
         assert plain.status == "done" and recount(store, plain.job_id, 2) is None
+
+
+def test_a_rerun_with_another_count_counts_again_without_transcribing_again(two_voices, real_model, tmp_path):
+    """`--speakers 2` after a run that counted three: every window comes from the store (its
+    words and voices do not depend on the count), only the speakers are told apart again."""
+    from dataclasses import replace
+
+    recording, plan = two_voices
+    options = TranscribeOptions(model=str(real_model), device="cpu", output_dir=tmp_path / "out", speakers=3)
+    words = lambda outcome: [w.text for s in outcome.transcript.segments for w in (s.words or ())]  # noqa: E731
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        first = Engine(store=store).transcribe(recording, options)
+        assert first.status == "done" and first.report.speakers == 3
+        again = Engine(store=store).transcribe(recording, replace(options, speakers=2))
+        assert again.job_id == first.job_id and again.report.resumed_windows and not again.report.windows
+        assert again.report.speakers == 2 and {s.speaker for s in again.transcript.segments} == {0, 1}
+        mapping: dict[str, set] = {}
+        for utterance in plan.utterances:
+            found = _speaker_at(again.transcript.segments, (utterance.start + utterance.end) / 2)
+            if found is not None:
+                mapping.setdefault(utterance.speaker, set()).add(found)
+        assert all(len(labels) == 1 for labels in mapping.values()) and mapping["therapist"] != mapping["client"]
+        assert words(again) == words(first)
+        assert "Speaker 3" not in again.outputs["txt"].read_text(encoding="utf-8")
+        # One voice asked for: no speakers, and none left from the runs before.
+        one = Engine(store=store).transcribe(recording, replace(options, speakers=1))
+        assert one.report.resumed_windows and not one.report.windows
+        assert {s.speaker for s in one.transcript.segments} == {None}
+        assert all(w.speaker is None for s in one.transcript.segments for w in (s.words or ()))
+        assert all(s.speaker is None for s in store.segments(one.job_id))
+        assert words(one) == words(first)
+    # A batch rerun still tells the counts apart (it skips only what would come out the same).
+    assert TranscribeOptions(speakers=2).transcript_key() != TranscribeOptions(speakers=3).transcript_key()
+    assert TranscribeOptions(speakers=2).windows_key() == TranscribeOptions().windows_key() == TranscribeOptions().transcript_key()
+    assert TranscribeOptions(speaker_labels=False).windows_key() != TranscribeOptions().windows_key()

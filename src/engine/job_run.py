@@ -515,14 +515,15 @@ class JobRun:
         with clock.timed(Stage.SPEAKERS.value):
             turns = self.voices.run().finish(self.options.speakers)
         self.report.speakers = len({turn.speaker for turn in turns})
-        if self.report.speakers < 2 and not self.options.speaker_names:
-            # One voice (a dictation, a monologue): "Speaker 1:" before every paragraph says
-            # nothing, so the transcript stays as it is.
-            return done(segments)
+        # One voice (a dictation, a monologue): "Speaker 1:" before every paragraph says
+        # nothing, so the transcript has no speakers, not even those of an earlier run of this
+        # job with another count (its windows come from the store, labelled).
+        one_voice = self.report.speakers < 2 and not self.options.speaker_names
         with clock.timed(Stage.SPEAKERS.value):
             labelled: list[Segment] = []
             for index, window_segments in self.window_segments:
-                relabelled = label_segments(window_segments, turns)
+                relabelled = ([_unlabelled(s) for s in window_segments] if one_voice
+                              else label_segments(window_segments, turns))
                 if self.store is not None and relabelled != window_segments:
                     self.store.relabel_window(self.job_id, index, relabelled)
                 labelled.extend(relabelled)
@@ -663,10 +664,18 @@ class JobRun:
         return chosen
 
 
+def _unlabelled(segment: Segment) -> Segment:
+    if segment.speaker is None and not any(w.speaker is not None for w in segment.words or ()):
+        return segment
+    words = None if segment.words is None else tuple(replace(w, speaker=None) for w in segment.words)
+    return replace(segment, speaker=None, words=words)
+
+
 def _settings_key(options: TranscribeOptions, runtime: Runtime) -> str:
-    """What a stored window's words depend on besides the recording: transcript options,
-    the model and its compute type."""
-    return f"{options.transcript_key()}:{runtime.model}:{runtime.compute_type}"
+    """What a stored window's words (and voices) depend on besides the recording: transcript
+    options but the speaker count (TranscribeOptions.windows_key), the model and its compute
+    type."""
+    return f"{options.windows_key()}:{runtime.model}:{runtime.compute_type}"
 
 
 def _kind(error: SessionScribeError) -> str:

@@ -95,3 +95,13 @@ class TranscribeOptions:
         }
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+    def windows_key(self) -> str:
+        """`transcript_key` less the speaker count: what a job's stored windows depend on.
+        Their words and voices are the same whatever the count, and the speaker stage tells
+        the voices apart at the end of every run, resumed or not; so a rerun with another
+        `--speakers` takes every window from the store and only counts again (seconds, not a
+        second transcription). Written as the count "auto" rather than left out, so jobs
+        stored with the default keep their key. Whether speakers are told apart at all
+        (`speaker_labels`) stays in: without it the windows keep no voices."""
+        return replace(self, speakers=None).transcript_key()
