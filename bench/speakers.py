@@ -523,6 +523,12 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                   " generated afterwards too, but turned (c) into four; over those 41 sessions, two voices taking"
                   " quick turns (1.5-6 s, pauses of 0.1-0.6 s) alternated 0.22-0.29, more than the halves of one"
                   " voice cut in two in (c) (0.17): how often voices alternate depends on the pace of the talk."
+                  " Inside one unbroken stretch of speech (a Silero region) it does not: kept since"
+                  " (engine.diarize.SWITCH_MERGE), two clusters whose windows alternate there at 0.25 or more are"
+                  " joined as one voice, which counts the 1-min two-voice session above right (three before) and"
+                  " a client who does most of the talking as one person (docs/BENCHMARKS.md, \"Voices the tuning"
+                  " never saw\"). Cutting one cluster more first and joining by that rule counted the male voices"
+                  " apart, but turned (c) into four again, and was not kept."
                   " Give the count (`--speakers 3`) for a couple's or a family's session.", ""]
     lines += ["Long sessions (measured by hand, not by this bench): 3 h, the 10-min session 18 times fed through"
               " `DiarizationRun` in 60-s stretches: 6,912 windows, 2 speakers found, 210 s (bfloat16, one thread);"

