@@ -260,6 +260,8 @@ def test_a_rerun_with_another_count_counts_again_without_transcribing_again(two_
     with JobStore(tmp_path / "jobs.sqlite3") as store:
         first = Engine(store=store).transcribe(recording, options)
         assert first.status == "done" and first.report.speakers == 3
+        store.update_segment_text(first.job_id, 2, "Edited by the clinician.")
+        edited = store.segments(first.job_id)
         again = Engine(store=store).transcribe(recording, replace(options, speakers=2))
         assert again.job_id == first.job_id and again.report.resumed_windows and not again.report.windows
         assert again.report.speakers == 2 and {s.speaker for s in again.transcript.segments} == {0, 1}
@@ -269,15 +271,18 @@ def test_a_rerun_with_another_count_counts_again_without_transcribing_again(two_
             if found is not None:
                 mapping.setdefault(utterance.speaker, set()).add(found)
         assert all(len(labels) == 1 for labels in mapping.values()) and mapping["therapist"] != mapping["client"]
-        assert words(again) == words(first)
+        assert words(again) == [w.text for s in edited for w in (s.words or ())]
         assert "Speaker 3" not in again.outputs["txt"].read_text(encoding="utf-8")
+        # The clinician's correction is still there, and still marked as theirs.
+        assert [store.segments(again.job_id)[i].text for i in store.edited_positions(again.job_id)] == [
+            "Edited by the clinician."]
         # One voice asked for: no speakers, and none left from the runs before.
         one = Engine(store=store).transcribe(recording, replace(options, speakers=1))
         assert one.report.resumed_windows and not one.report.windows
         assert {s.speaker for s in one.transcript.segments} == {None}
         assert all(w.speaker is None for s in one.transcript.segments for w in (s.words or ()))
         assert all(s.speaker is None for s in store.segments(one.job_id))
-        assert words(one) == words(first)
+        assert words(one) == words(again) and len(store.edited_positions(one.job_id)) == 1
     # A batch rerun still tells the counts apart (it skips only what would come out the same).
     assert TranscribeOptions(speakers=2).transcript_key() != TranscribeOptions(speakers=3).transcript_key()
     assert TranscribeOptions(speakers=2).windows_key() == TranscribeOptions().windows_key() == TranscribeOptions().transcript_key()

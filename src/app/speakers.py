@@ -1,5 +1,6 @@
 """Who said what, as the app changes it (issue 12): rename a speaker, swap two, reassign one
-segment, take the speakers told apart again with another count. No Qt here; the transcript view calls these and then saves through app.history.
+segment, take the speakers told apart again with another count. No Qt here; the transcript
+view calls these and then saves through app.history.
 
 Every change goes into the Job the view shows (its `transcript.info.speakers` names and its
 `segments`), so `Job.current_transcript()`, and so every export and "Update exports", has it
@@ -19,8 +20,8 @@ from engine import Segment, Transcript
 PALETTE = ("#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#a84300", "#00695c", "#ad1457", "#4e342e")
 MAX_NAME = 60  # characters: a name is a label, not a note
 # "How many spoke" (the line menu): the speakers told apart again as this many, or counted.
-# Counting is what goes wrong (a client who talks most found as two; two alike voices as one),
-# so the counts come first; a family session rarely has more than five.
+# Counting is what goes wrong (two alike voices found as one; docs/BENCHMARKS.md), so the
+# counts come first; a family session rarely has more than five.
 RECOUNT_CHOICES: tuple[tuple[str, int | None], ...] = (
     ("2 (one-to-one session)", 2), ("3", 3), ("4", 4), ("5", 5), ("Count them again", None),
 )

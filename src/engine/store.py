@@ -844,17 +844,19 @@ class JobStore:
 
     def relabel_window(self, job_id: str, index: int, segments: list[Segment]) -> None:
         """Replace one committed window's segments (its speech and voices stay): the speaker
-        stage splits segments at turn changes and names each one's speaker."""
-        with self._write() as conn:
-            row = conn.execute(
-                "SELECT start_s, end_s, speech_json, voices_json, voices FROM windows WHERE job_id = ? AND idx = ?",
-                (job_id, index),
-            ).fetchone()
-        if row is None:
-            raise KeyError(f"job {job_id} has no window {index}")
-        speech = [(float(a), float(b)) for a, b in json.loads(row["speech_json"])]
-        voices = _voices_from_columns(row["voices_json"], row["voices"])
-        self.commit_window(job_id, index, row["start_s"], row["end_s"], segments, speech, voices)
+        stage splits segments at turn changes and names each one's speaker. A segment whose
+        text the user edited keeps its mark (it has no word timings, so it is never split): a
+        rerun with another speaker count relabels a finished job's windows."""
+        with self._read() as conn:
+            edited = {
+                (row["start_s"], row["end_s"], row["text"])
+                for row in conn.execute(
+                    "SELECT start_s, end_s, text FROM segments WHERE job_id = ? AND window_idx = ? AND edited",
+                    (job_id, index),
+                )
+            }
+        rows = [(s, s.words is None and (float(s.start), float(s.end), s.text) in edited) for s in segments]
+        self._replace_segments(job_id, {index: rows}, by_hand=False)
 
     def segments(self, job_id: str) -> list[Segment]:
         """All segments of a job, ordered by window then position in the window."""
@@ -991,6 +993,10 @@ class JobStore:
         """Replace the segments of committed windows, each given as (segment, edited by hand),
         in one transaction, and mark the transcript edited: a finished job's speakers told
         apart again (engine.speaker_recount). Edits of the text are kept with their rows."""
+        self._replace_segments(job_id, windows, by_hand=True)
+
+    def _replace_segments(self, job_id: str, windows: Mapping[int, Sequence[tuple[Segment, bool]]],
+                          by_hand: bool) -> None:
         with self._write() as conn:
             for index, rows in windows.items():
                 if conn.execute("SELECT 1 FROM windows WHERE job_id = ? AND idx = ?", (job_id, index)).fetchone() is None:
@@ -1000,7 +1006,10 @@ class JobStore:
                                                    for seq, (segment, edited) in enumerate(rows)])
                 conn.execute("UPDATE windows SET segment_count = ? WHERE job_id = ? AND idx = ?",
                              (len(rows), job_id, index))
-            self._mark_hand_edited(conn, job_id)
+            if by_hand:
+                self._mark_hand_edited(conn, job_id)
+            else:
+                conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time(), job_id))
 
     def edited_positions(self, job_id: str) -> list[int]:
         """Positions (as in `segments(job_id)`) of the segments the user has edited."""
