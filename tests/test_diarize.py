@@ -419,6 +419,36 @@ def test_two_real_voices_taking_turns_are_told_apart(diarizer):
         assert heard["kennedy"] != heard["reader"]
 
 
+def test_three_real_voices_taking_turns_are_counted(diarizer):
+    """Kennedy, the multilingual.mp3 reader and the speaker of whisper-french.mp3 in ten turns
+    (34 s of speech): three found with no count given, each turn's middle with its own."""
+    from engine.channel_audio import decode_channels
+    from support.recordings import real_recording
+
+    voices = {name: decode_channels(real_recording(name)).mean(axis=0).astype(np.float32)
+              for name in ("jfk.flac", "multilingual.mp3", "whisper-french.mp3")}
+    pieces = [("jfk.flac", 0.2, 2.4), ("multilingual.mp3", 0.0, 8.9), ("whisper-french.mp3", 0.0, 4.2),
+              ("jfk.flac", 3.2, 4.45), ("multilingual.mp3", 8.95, 13.3), ("whisper-french.mp3", 4.2, 8.4),
+              ("jfk.flac", 5.35, 7.7), ("multilingual.mp3", 13.4, 17.9), ("jfk.flac", 8.1, 10.7),
+              ("multilingual.mp3", 17.95, 23.0)]
+    rate = 16000
+    parts, utterances, t = [np.zeros(rate // 2, np.float32)], [], 0.5
+    for k, (name, start, end) in enumerate(pieces):
+        piece = voices[name][int(start * rate) : int(end * rate)]
+        parts += [0.5 * piece / np.abs(piece).max(), np.zeros(int((0.4 + 0.3 * (k % 3)) * rate), np.float32)]
+        utterances.append((name, t, t + piece.size / rate))
+        t += (parts[-2].size + parts[-1].size) / rate
+    audio = np.concatenate(parts).astype(np.float32)
+    turns = diarizer.turns(audio, find_speech(audio))
+    assert len({turn.speaker for turn in turns}) == 3
+    heard: dict[str, set] = {}
+    for name, start, end in utterances:
+        middle = (start + end) / 2
+        heard.setdefault(name, set()).update(turn.speaker for turn in turns if turn.start <= middle <= turn.end)
+    assert all(len(labels) == 1 for labels in heard.values()), heard
+    assert len(set.union(*heard.values())) == 3
+
+
 def test_windows_that_sound_exactly_alike_cluster_without_a_warning():
     """Repeated windows (a recording's loop, digital silence) give identical embeddings: fewer
     distinct points than speakers asked for. k-means then warned on the user's terminal
