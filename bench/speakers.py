@@ -527,8 +527,11 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                   " (engine.diarize.SWITCH_MERGE), two clusters whose windows alternate there at 0.25 or more are"
                   " joined as one voice, which counts the 1-min two-voice session above right (three before) and"
                   " a client who does most of the talking as one person (docs/BENCHMARKS.md, \"Voices the tuning"
-                  " never saw\"). Cutting one cluster more first and joining by that rule counted the male voices"
-                  " apart, but turned (c) into four again, and was not kept."
+                  " never saw\"). And a cluster whose two halves are 0.05 or more less alike across than within,"
+                  " and rarely alternate there (under 0.1), is cut in two (engine.diarize.split_alike): two of the"
+                  " three-voice sessions above that came out as two are counted right. Cutting one cluster more"
+                  " first and joining by alternation counted the male voices apart too, but turned (c) into four"
+                  " again, and was not kept."
                   " Give the count (`--speakers 3`) for a couple's or a family's session.", ""]
     lines += ["Long sessions (measured by hand, not by this bench): 3 h, the 10-min session 18 times fed through"
               " `DiarizationRun` in 60-s stretches: 6,912 windows, 2 speakers found, 210 s (bfloat16, one thread);"

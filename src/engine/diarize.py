@@ -14,7 +14,9 @@ One small interface, `Diarizer.turns(...)`, so a second backend can be added; on
 - spectral clustering on at most MAX_CLUSTERED windows (3 h of speech is ~4,400; the rest go
   to the nearest speaker centroid), so its matrices stay at 11 MB each;
 - speaker count given (`num_speakers=2`, the usual one-to-one session) or found: eigengap,
-  then clusters too small to be a speaker, or as alike across as within (MERGE_MARGIN), merge.
+  then clusters too small to be a speaker, or as alike across as within (MERGE_MARGIN), merge;
+  clusters that take turns inside unbroken speech merge (SWITCH_MERGE), and a cluster of two
+  alike voices is cut in two (SPLIT_MARGIN).
 
     diarizer = CamPlusPlusDiarizer(device="cpu")
     turns = diarizer.turns(audio_16k, regions, num_speakers=2, progress=p, cancel=c)
@@ -139,6 +141,20 @@ KMEANS_ITERATIONS = 30  # kmeans2 runs them all (no convergence test); scikit-le
 # right before (0.2 the same; 0.3 left one talkative client split).
 SWITCH_MERGE = 0.25
 SWITCH_MIN_PAIRS = 6  # neighbouring windows of the two, fewer is no evidence
+# When counting, then, a cluster that is two alike voices is cut in two (split_alike): its
+# two halves (spectral, k=2) at least SPLIT_MARGIN less alike across than within, rarely
+# alternating inside unbroken speech (under SPLIT_MAX_ALTERNATION: one voice cut by what it
+# says alternates, two people hand over between stretches), each SPLIT_MIN_SHARE of it and
+# MIN_SPEAKER_S of speech at least. Two espeak-ng women, or two male voices, were 0.065-0.075
+# less alike across than within, and one voice's halves 0.005-0.054. On the 87 stored
+# sessions counts wrong 11 instead of 22 (25 before either rule), every one of the 11 too few,
+# none too many; the 27 generated afterwards, (c) and the real-voice tests unchanged. In the
+# simulation that chose them, margins of 0.045-0.05 gave 12, 0.055 14, 0.06 17; an
+# alternation limit of 0.08 15, 0.12-0.15 10-11 (one voice's halves in test_diarize's
+# three-voice minute alternated 0.14).
+SPLIT_MARGIN = 0.05
+SPLIT_MAX_ALTERNATION = 0.1
+SPLIT_MIN_SHARE = 0.15
 # When counting, less speech than this is one speaker: too little to tell voices from what is
 # said. Measured: one espeak-ng voice saying "This is sentence number N of the session." six
 # times (14 s of speech, 12 windows side by side) came out as two speakers, the start and the
@@ -417,24 +433,63 @@ def merge_alternating(labels: np.ndarray, neighbours: Sequence[tuple[int, int]],
     speech (`neighbours`: pairs of windows next to each other in one speech region), while
     they do so at `share` of their neighbouring pairs or more."""
     labels = labels.copy()
-    if not len(neighbours):
-        return labels
-    first, second = (np.asarray(side) for side in zip(*neighbours))
     while True:
         ids = np.unique(labels)
         best, pair = -1.0, None
-        left, right = labels[first], labels[second]
         for i, a in enumerate(ids):
             for b in ids[i + 1:]:
-                both = np.isin(left, (a, b)) & np.isin(right, (a, b))
-                count = int(both.sum())
-                if count >= min_pairs:
-                    switched = float(np.mean(left[both] != right[both]))
-                    if switched > best:
-                        best, pair = switched, (a, b)
+                switched, count = _alternation(labels, neighbours, a, b)
+                if count >= min_pairs and switched > best:
+                    best, pair = switched, (a, b)
         if pair is None or best < share:
             return labels
         labels[labels == pair[1]] = pair[0]
+
+
+def split_alike(labels: np.ndarray, embeddings: np.ndarray, neighbours: Sequence[tuple[int, int]],
+                window_speech_s: float) -> np.ndarray:
+    """When counting: cut in two each cluster that is two alike voices (SPLIT_MARGIN), once.
+    The halves come from at most MAX_CLUSTERED of its windows; the rest go to the nearer."""
+    out = labels.copy()
+    e = _normalise(embeddings.astype(np.float64))
+    new = int(out.max()) + 1 if len(out) else 0
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if len(members) < 8 or len(members) * window_speech_s < 2 * MIN_SPEAKER_S:
+            continue
+        picked = members[np.unique(np.linspace(0, len(members) - 1, min(len(members), MAX_CLUSTERED)).round().astype(int))]
+        halves = spectral_labels(embeddings[picked], 2)
+        if len(np.unique(halves)) < 2:
+            continue
+        centres = _normalise(np.stack([e[picked][halves == h].mean(0) for h in (0, 1)]))
+        side = (e[members] @ centres.T).argmax(1)
+        if min(np.bincount(side, minlength=2)) < max(SPLIT_MIN_SHARE * len(members), MIN_SPEAKER_S / window_speech_s):
+            continue
+        one, two = e[picked][halves == 0], e[picked][halves == 1]
+        within = min(_mean_alike(one), _mean_alike(two))
+        trial = out.copy()
+        trial[members[side == 1]] = new
+        switched, count = _alternation(trial, neighbours, label, new)
+        if within - float((one @ two.T).mean()) >= SPLIT_MARGIN and switched < SPLIT_MAX_ALTERNATION and count >= 4:
+            out, new = trial, new + 1
+    return out
+
+
+def _mean_alike(e: np.ndarray) -> float:
+    """Mean cosine of distinct pairs of (normalised) rows."""
+    n = len(e)
+    return float(((e @ e.T).sum() - n) / max(1, n * (n - 1)))
+
+
+def _alternation(labels: np.ndarray, neighbours: Sequence[tuple[int, int]], a: int, b: int) -> tuple[float, int]:
+    """Of the neighbouring windows both labelled `a` or `b`: the share of pairs that switch
+    between the two, and how many such pairs there are."""
+    if not len(neighbours):
+        return 0.0, 0
+    first, second = (labels[np.asarray(side)] for side in zip(*neighbours))
+    both = np.isin(first, (a, b)) & np.isin(second, (a, b))
+    count = int(both.sum())
+    return (float(np.mean(first[both] != second[both])) if count else 0.0), count
 
 
 def neighbouring_windows(regions: Sequence[Span], windows: Sequence[Span]) -> list[tuple[int, int]]:
@@ -451,7 +506,8 @@ def cluster(embeddings: np.ndarray, num_speakers: int | None, window_speech_s: f
     """Speaker label per embedding, each standing for `window_speech_s` seconds of speech on
     average. At most MAX_CLUSTERED (evenly spaced) go through the spectral step; every
     embedding then takes its nearest centroid. When counting with `neighbours` (see
-    neighbouring_windows), clusters that alternate inside unbroken speech are joined."""
+    neighbouring_windows), clusters that alternate inside unbroken speech are joined, then a
+    cluster that is two alike voices is cut in two."""
     n = embeddings.shape[0]
     if n == 0 or (num_speakers is None and n * window_speech_s < MIN_COUNT_S):
         return np.zeros(n, dtype=int)
@@ -472,7 +528,9 @@ def cluster(embeddings: np.ndarray, num_speakers: int | None, window_speech_s: f
     else:
         out = (e @ centres.T).argmax(1)
     if num_speakers is None and neighbours is not None:
-        out = np.unique(merge_alternating(out, neighbours), return_inverse=True)[1].reshape(-1)
+        out = merge_alternating(out, neighbours)
+        out = split_alike(out, embeddings, neighbours, window_speech_s)
+        out = np.unique(out, return_inverse=True)[1].reshape(-1)
     return out
 
 

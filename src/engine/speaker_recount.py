@@ -1,9 +1,9 @@
 """Tell a finished job's speakers apart again, with another count (issue 12).
 
 Counting voices is the speaker stage's weakest step (docs/BENCHMARKS.md, "Voices the tuning
-never saw"): two alike voices can come out as one (3 of 6 generated sessions of two synthetic
-women's voices), and a voice cut in two by what it says as two. Giving the count fixes it
-(89.8-97.5 % of those sessions' speech time right, against 51.9-97.5 %). A finished job keeps
+never saw"): two alike voices can come out as one (2 of 6 generated sessions of two synthetic
+women's voices). Giving the count fixes it (89.8-97.5 % of those sessions' speech time right,
+against 59.3-97.5 % counted). A finished job keeps
 each window's voices (engine.store: the speech windows and their speaker embeddings), so the
 clinician can say how many spoke after the fact, instead of transcribing the session again:
 clustering only, no model and no audio, 0.7-1.0 s for a 3-h session's 7,000 windows and
