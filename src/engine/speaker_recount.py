@@ -6,7 +6,7 @@ women's voices). Giving the count fixes it (89.8-97.5 % of those sessions' speec
 against 59.3-97.5 % counted). A finished job keeps
 each window's voices (engine.store: the speech windows and their speaker embeddings), so the
 clinician can say how many spoke after the fact, instead of transcribing the session again:
-clustering only, no model and no audio, 0.7-1.0 s for a 3-h session's 7,000 windows and
+clustering only, no model and no audio, 1.0-1.2 s for a 3-h session's 7,000 windows and
 1,100 segments here, store included.
 
     segments = recount(store, job_id, 2)   # None: the job kept no voices to count
