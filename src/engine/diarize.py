@@ -155,6 +155,7 @@ SWITCH_MIN_PAIRS = 6  # neighbouring windows of the two, fewer is no evidence
 SPLIT_MARGIN = 0.05
 SPLIT_MAX_ALTERNATION = 0.1
 SPLIT_MIN_SHARE = 0.15
+SPLIT_MIN_PAIRS = 4  # neighbouring windows of the halves to judge how they alternate
 # When counting, less speech than this is one speaker: too little to tell voices from what is
 # said. Measured: one espeak-ng voice saying "This is sentence number N of the session." six
 # times (14 s of speech, 12 windows side by side) came out as two speakers, the start and the
@@ -470,7 +471,7 @@ def split_alike(labels: np.ndarray, embeddings: np.ndarray, neighbours: Sequence
         trial = out.copy()
         trial[members[side == 1]] = new
         switched, count = _alternation(trial, neighbours, label, new)
-        if within - float((one @ two.T).mean()) >= SPLIT_MARGIN and switched < SPLIT_MAX_ALTERNATION and count >= 4:
+        if within - float((one @ two.T).mean()) >= SPLIT_MARGIN and switched < SPLIT_MAX_ALTERNATION and count >= SPLIT_MIN_PAIRS:
             out, new = trial, new + 1
     return out
 
