@@ -169,6 +169,7 @@ def test_the_command_line_names_the_speakers(two_voices, real_model, tmp_path):
     done = cli("--model", str(real_model), "--output-dir", str(tmp_path), "--format", "txt,vtt",
                "--speakers", "2", "--speaker-names", "Therapist,Client")
     assert done.returncode == 0, done.stderr
+    assert "speakers: 2, told apart by voice" in done.stdout + done.stderr
     assert "Therapist: " in (tmp_path / "two voices.txt").read_text() and "Client: " in (tmp_path / "two voices.txt").read_text()
     assert "<v Client>" in (tmp_path / "two voices.vtt").read_text()
     for bad in (("--speakers", "many"), ("--speakers", "0"), ("--speaker-names", "Therapist,,Client")):

@@ -418,6 +418,10 @@ class ProgressPrinter:
                     self._line(f"resumed: {report.resume_text()}")
                 if report.channels_note:
                     self._line(f"channels: {report.channels_note}")
+                if report.speakers >= 2 and report.channel_route != "speakers":
+                    self._line(f"speakers: {report.speakers}, told apart by voice (if more or fewer spoke, "
+                               "run the same command with --speakers N: the words are kept, only the "
+                               "speakers are told apart again)")
                 self._line(f"speech: {report.check_text()}")
                 self._line(f"cost: {report.cost_text()}")
 
