@@ -216,7 +216,7 @@ class SegmentModel(QAbstractTableModel):
                 "Click a time to play the recording from there",
                 "Double-click the text to correct it",
                 "Double-click a speaker to rename them everywhere; right-click a line to swap "
-                "speakers or say who said it",
+                "speakers, say who said it, or say how many spoke",
             )[section]
         return None
 
@@ -652,7 +652,12 @@ class TranscriptView(QWidget):
             return
         state = {JobStatus.RUNNING: " — transcribing…", JobStatus.QUEUED: " — waiting in the queue"}.get(job.status, "")
         edited = " (edited)" if job.edited else ""
-        self.title.setText(f"{job.name}: {count} segment{'s' if count != 1 else ''}{edited}{state}")
+        # How many voices were told apart: the count is what can come out wrong, and the line
+        # menu's "How many spoke" sets it (the title's tooltip says where).
+        heard = len(speakers.numbers(job)) if job.status.finished else 0
+        voices = f", {heard} speakers" if heard >= 2 else ""
+        self.title.setText(f"{job.name}: {count} segment{'s' if count != 1 else ''}{voices}{edited}{state}")
+        self.title.setToolTip("More or fewer people spoke? Right-click a line: How many spoke" if voices else "")
 
     def _update_buttons(self) -> None:
         has_text = self.job is not None and len(self.job.segments) > 0

@@ -147,6 +147,7 @@ def test_say_how_many_spoke_and_the_speakers_are_told_apart_again_from_their_voi
     _rename(view, 0, "Therapist")
     _rename(view, 1, "Client")
     assert _speaker_cells(view) == ["Therapist", "Client", "Speaker 3"] * 2
+    assert "6 segments, 3 speakers" in view.title.text() and "How many spoke" in view.title.toolTip()
     view.update_exports_button.click()  # the names are in the exports
     assert view.stale_bar.isHidden()
     lines = [s.text for s in job.segments]
@@ -156,6 +157,7 @@ def test_say_how_many_spoke_and_the_speakers_are_told_apart_again_from_their_voi
     assert _action(menu, "3").isChecked()  # as many as the transcript has now
     _action(menu, "2 (one-to-one session)").trigger()
     assert _speaker_cells(view) == ["Therapist", "Client"] * 3
+    assert "6 segments, 2 speakers" in view.title.text()
     assert [s.text for s in job.segments] == lines  # who said it changed, not what
     assert messages[-1] == "Told apart again: 2 speakers"
     assert [w.speaker for s in job.segments for w in s.words] == [s.speaker for s in job.segments for _ in s.words]
