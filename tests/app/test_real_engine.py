@@ -93,7 +93,7 @@ def test_retry_with_another_two_microphone_setting_transcribes_afresh(make_windo
                                                                        tiny_model, speech_available):
     """The stored words of one Settings choice are never reused for another: "Retry" after
     choosing "Mix channels to mono" transcribes the recording again, while a Retry with
-    nothing changed takes every part from the store."""
+    nothing changed, or another number of speakers, takes every part from the store."""
     from support.audio import session, write_audio
 
     audio, _spans = session([1.0, "We can start whenever you are ready.", 1.5, "Thank you for coming.", 1.0])
@@ -117,6 +117,15 @@ def test_retry_with_another_two_microphone_setting_transcribes_afresh(make_windo
     assert job.report.resumed_windows > 0 and job.report.windows == 0  # nothing changed: all reused
 
     panel = window.settings_panel
+    # Another number of speakers: the words and voices are the same, so all is reused and only
+    # the speakers are told apart again.
+    panel.speakers.setCurrentIndex(panel.speakers.findText("3"))
+    window.select_job(job.id)
+    window.retry_action.trigger()
+    run()
+    assert job.options.speakers == 3
+    assert job.report.resumed_windows > 0 and job.report.windows == 0
+
     panel.channels.setCurrentIndex(panel.channels.findText("Mix channels to mono"))
     window.select_job(job.id)
     window.retry_action.trigger()
