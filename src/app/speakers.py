@@ -9,10 +9,9 @@ at once; the change also counts as an edit, so the job's exports written before 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 from app.jobs import Job
-from engine import Segment, Transcript
+from engine import Segment, Transcript, said_by
 
 # One colour per speaker number (cycled past eight), for the name written in it: dark enough
 # to read on white and on the search highlight (contrast >= 4.5), far apart in hue so that
@@ -82,7 +81,7 @@ def swap(job: Job, first: int, second: int) -> bool:
     changed = False
     for row, segment in enumerate(job.segments):
         if segment.speaker in other:
-            job.segments[row] = _said_by(segment, other[segment.speaker])
+            job.segments[row] = said_by(segment, other[segment.speaker])
             changed = True
     if changed:
         _edited(job)
@@ -94,7 +93,7 @@ def reassign(job: Job, row: int, speaker: int) -> bool:
     segment = job.segments[row]
     if segment.speaker == speaker:
         return False
-    job.segments[row] = _said_by(segment, speaker)
+    job.segments[row] = said_by(segment, speaker)
     _edited(job)
     return True
 
@@ -105,11 +104,6 @@ def recounted(job: Job, segments: list[Segment]) -> int:
     job.segments[:] = segments
     _edited(job)
     return len(numbers(job))
-
-
-def _said_by(segment: Segment, speaker: int) -> Segment:
-    words = None if segment.words is None else tuple(replace(w, speaker=speaker) for w in segment.words)
-    return replace(segment, speaker=speaker, words=words)
 
 
 def _base(job: Job) -> Transcript:

@@ -52,6 +52,7 @@ _DOOR: dict[str, str] = {
     "JobStore": "engine.store",
     "file_fingerprint": "engine.store",
     "recount_speakers": "engine.speaker_recount",  # engine.speaker_recount.recount
+    "said_by": "engine.speaker_labels",
     # recordings
     "expand_inputs": "engine.inputs",
     "plan_output_stems": "engine.inputs",

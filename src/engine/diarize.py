@@ -462,11 +462,11 @@ def split_alike(labels: np.ndarray, embeddings: np.ndarray, neighbours: Sequence
         halves = spectral_labels(embeddings[picked], 2)
         if len(np.unique(halves)) < 2:
             continue
-        centres = _normalise(np.stack([e[picked][halves == h].mean(0) for h in (0, 1)]))
+        one, two = e[picked][halves == 0], e[picked][halves == 1]
+        centres = _normalise(np.stack([one.mean(0), two.mean(0)]))
         side = (e[members] @ centres.T).argmax(1)
         if min(np.bincount(side, minlength=2)) < max(SPLIT_MIN_SHARE * len(members), MIN_SPEAKER_S / window_speech_s):
             continue
-        one, two = e[picked][halves == 0], e[picked][halves == 1]
         within = min(_mean_alike(one), _mean_alike(two))
         trial = out.copy()
         trial[members[side == 1]] = new
@@ -760,8 +760,8 @@ class DiarizationRun:
             run.add(window, offset_s, regions)       # regions in seconds of the recording
         turns = run.finish(num_speakers=2)"""
 
-    def __init__(self, diarizer: CamPlusPlusDiarizer, every: int = 1) -> None:
-        self.diarizer = diarizer
+    def __init__(self, diarizer: CamPlusPlusDiarizer | None, every: int = 1) -> None:
+        self.diarizer = diarizer  # None: a run of voices embedded earlier (add_voices only)
         self.every = every  # every how many windows of a region are embedded (windows_for)
         self.regions: list[Span] = []
         self.windows: list[Span] = []
@@ -794,29 +794,23 @@ class DiarizationRun:
         """Cluster everything added and return the turns (speakers by first appearance)."""
         if not self.windows:
             return []
-        return _turns(self.regions, self.windows, np.concatenate(self._embeddings), num_speakers)
+        embeddings = np.concatenate(self._embeddings)
+        speech_s = sum(end - start for start, end in self.regions)
+        labels = cluster(embeddings, num_speakers, speech_s / len(self.windows),
+                         neighbouring_windows(self.regions, self.windows))
+        result = turns_from_windows(self.regions, self.windows, labels)
+        log.info("diarization: %d windows, %d speakers, %d turns",
+                 len(self.windows), len({t.speaker for t in result}), len(result))
+        return result
 
 
 def turns_from_voices(voices: Sequence[Voices], num_speakers: int | None = None) -> list[SpeakerTurn]:
     """The turns of voices embedded earlier (a finished job's, kept in its store), told apart
     again with another count: clustering only, no model and no audio."""
-    regions = [span for v in voices for span in v.regions]
-    windows = [span for v in voices for span in v.windows]
-    if not windows:
-        return []
-    embeddings = np.concatenate([np.asarray(v.embeddings, dtype=np.float32).reshape(len(v.windows), EMBEDDING_DIM)
-                                 for v in voices])
-    return _turns(regions, windows, embeddings, num_speakers)
-
-
-def _turns(regions: list[Span], windows: list[Span], embeddings: np.ndarray,
-           num_speakers: int | None) -> list[SpeakerTurn]:
-    speech_s = sum(end - start for start, end in regions)
-    labels = cluster(embeddings, num_speakers, speech_s / len(windows), neighbouring_windows(regions, windows))
-    result = turns_from_windows(regions, windows, labels)
-    log.info("diarization: %d windows, %d speakers, %d turns",
-             len(windows), len({t.speaker for t in result}), len(result))
-    return result
+    run = DiarizationRun(None)
+    for stretch in voices:
+        run.add_voices(stretch)
+    return run.finish(num_speakers)
 
 
 def _sample(seconds: float) -> int:

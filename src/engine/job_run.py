@@ -495,7 +495,7 @@ class JobRun:
         """Who said what: the voices heard in every window told apart, then each word and
         segment given its speaker (a segment holding a turn change is split there), and the
         store's windows relabelled. Off (speaker_labels False): the stage passes at once."""
-        from engine.speaker_labels import label_segments
+        from engine.speaker_labels import TurnIndex, label_segments, said_by
 
         clock = self.clock
         self._start_speakers()
@@ -521,9 +521,10 @@ class JobRun:
         one_voice = self.report.speakers < 2 and not self.options.speaker_names
         with clock.timed(Stage.SPEAKERS.value):
             labelled: list[Segment] = []
+            turn_index = TurnIndex(turns)  # once, not once a window
             for index, window_segments in self.window_segments:
-                relabelled = ([_unlabelled(s) for s in window_segments] if one_voice
-                              else label_segments(window_segments, turns))
+                relabelled = ([said_by(s, None) for s in window_segments] if one_voice
+                              else label_segments(window_segments, turn_index))
                 if self.store is not None and relabelled != window_segments:
                     self.store.relabel_window(self.job_id, index, relabelled)
                 labelled.extend(relabelled)
@@ -662,13 +663,6 @@ class JobRun:
                 )
             )
         return chosen
-
-
-def _unlabelled(segment: Segment) -> Segment:
-    if segment.speaker is None and not any(w.speaker is not None for w in segment.words or ()):
-        return segment
-    words = None if segment.words is None else tuple(replace(w, speaker=None) for w in segment.words)
-    return replace(segment, speaker=None, words=words)
 
 
 def _settings_key(options: TranscribeOptions, runtime: Runtime) -> str:

@@ -5,6 +5,7 @@ then results are small wrappers that carry it beside the unchanged Word and Segm
 
     speakers = word_speakers(words, turns)              # one speaker per word
     rows = split_by_speaker(segments, turns)            # [SpeakerSegment(segment, speaker)]
+    index = TurnIndex(turns)                            # built once, passed as `turns` to label many
     rows = segments_from_words(merged_words, speakers)  # per-channel words -> rows
 
 A segment never holds two speakers: a turn change inside a segment splits it at the first
@@ -39,14 +40,20 @@ ROW_MAX_S = 20.0  # ...and so does this much speech (transcribe.SEGMENT_MAX_S)
 _SENTENCE_END = (".", "?", "!")
 
 
-def speaker_at(start: float, end: float, turns: Sequence[Turn]) -> int | None:
+Turns = Sequence[Turn] | "TurnIndex"
+
+
+def speaker_at(start: float, end: float, turns: Turns) -> int | None:
     """The speaker whose turns overlap [start, end] the most; when none overlaps, the speaker
     of the nearest turn (a word just outside a turn, in a pause, or with zero length)."""
-    index = turns if isinstance(turns, _TurnIndex) else _TurnIndex(turns)
-    return index.speaker_at(start, end)
+    return _indexed(turns).speaker_at(start, end)
 
 
-class _TurnIndex:
+def _indexed(turns: Turns) -> "TurnIndex":
+    return turns if isinstance(turns, TurnIndex) else TurnIndex(turns)
+
+
+class TurnIndex:
     """Turns sorted by start with the running maximum of their ends, so each look-up skips
     every turn that ended before the word: O(log n + overlapping turns) per word."""
 
@@ -84,16 +91,16 @@ class _TurnIndex:
         return nearest.speaker
 
 
-def word_speakers(words: Sequence[Word], turns: Sequence[Turn]) -> list[int | None]:
+def word_speakers(words: Sequence[Word], turns: Turns) -> list[int | None]:
     """One speaker per word (see `speaker_at`), in the words' order."""
-    index = _TurnIndex(turns)
+    index = _indexed(turns)
     return [index.speaker_at(w.start, w.end) for w in words]
 
 
-def split_by_speaker(segments: Sequence[Segment], turns: Sequence[Turn]) -> list[SpeakerSegment]:
+def split_by_speaker(segments: Sequence[Segment], turns: Turns) -> list[SpeakerSegment]:
     """Each segment, split wherever the speaker of its words changes; a segment without words
     takes the speaker that overlaps it most, whole. New Segment objects; inputs unchanged."""
-    ordered = _TurnIndex(turns)
+    ordered = _indexed(turns)
     out: list[SpeakerSegment] = []
     for segment in segments:
         words = [w for w in (segment.words or ()) if w.text.strip()]
@@ -110,18 +117,24 @@ def split_by_speaker(segments: Sequence[Segment], turns: Sequence[Turn]) -> list
     return out
 
 
-def label_segments(segments: Sequence[Segment], turns: Sequence[Turn]) -> list[Segment]:
+def label_segments(segments: Sequence[Segment], turns: Turns) -> list[Segment]:
     """`split_by_speaker` as the transcript's own types: each segment (and each of its
     words) carries its speaker; a segment holding a turn change is split there."""
-    index = _TurnIndex(turns)
+    index = _indexed(turns)
     out: list[Segment] = []
-    for row in split_by_speaker(segments, turns):
+    for row in split_by_speaker(segments, index):
         words = row.segment.words
         if words is not None:
             words = tuple(replace(w, speaker=index.speaker_at(w.start, w.end) if w.text.strip() else row.speaker)
                           for w in words)
         out.append(replace(row.segment, words=words, speaker=row.speaker))
     return out
+
+
+def said_by(segment: Segment, speaker: int | None) -> Segment:
+    """The segment, and each of its words, said by `speaker` (None: no speaker)."""
+    words = None if segment.words is None else tuple(replace(w, speaker=speaker) for w in segment.words)
+    return replace(segment, speaker=speaker, words=words)
 
 
 def segments_from_words(words: Sequence[Word], speakers: Sequence[int | None],

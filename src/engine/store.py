@@ -844,19 +844,10 @@ class JobStore:
 
     def relabel_window(self, job_id: str, index: int, segments: list[Segment]) -> None:
         """Replace one committed window's segments (its speech and voices stay): the speaker
-        stage splits segments at turn changes and names each one's speaker. A segment whose
-        text the user edited keeps its mark (it has no word timings, so it is never split): a
-        rerun with another speaker count relabels a finished job's windows."""
-        with self._read() as conn:
-            edited = {
-                (row["start_s"], row["end_s"], row["text"])
-                for row in conn.execute(
-                    "SELECT start_s, end_s, text FROM segments WHERE job_id = ? AND window_idx = ? AND edited",
-                    (job_id, index),
-                )
-            }
-        rows = [(s, s.words is None and (float(s.start), float(s.end), s.text) in edited) for s in segments]
-        self._replace_segments(job_id, {index: rows}, by_hand=False)
+        stage splits segments at turn changes and names each one's speaker. Edit marks stay
+        (see `_replace_segments`): a rerun with another speaker count relabels a finished
+        job's windows."""
+        self._replace_segments(job_id, {index: segments}, by_hand=False)
 
     def segments(self, job_id: str) -> list[Segment]:
         """All segments of a job, ordered by window then position in the window."""
@@ -989,21 +980,34 @@ class JobStore:
             (speaker, words_json, *key),
         )
 
-    def relabel_speakers(self, job_id: str, windows: Mapping[int, Sequence[tuple[Segment, bool]]]) -> None:
-        """Replace the segments of committed windows, each given as (segment, edited by hand),
-        in one transaction, and mark the transcript edited: a finished job's speakers told
-        apart again (engine.speaker_recount). Edits of the text are kept with their rows."""
+    def relabel_speakers(self, job_id: str, windows: Mapping[int, Sequence[Segment]]) -> None:
+        """Replace the segments of committed windows in one transaction, and mark the
+        transcript edited: a finished job's speakers told apart again (engine.speaker_recount).
+        Edits of the text keep their marks (see `_replace_segments`)."""
         self._replace_segments(job_id, windows, by_hand=True)
 
-    def _replace_segments(self, job_id: str, windows: Mapping[int, Sequence[tuple[Segment, bool]]],
-                          by_hand: bool) -> None:
+    def _replace_segments(self, job_id: str, windows: Mapping[int, Sequence[Segment]], by_hand: bool) -> None:
+        """Each window's segments replaced by `windows[index]`, relabelled: a segment whose
+        text the user edited (it has no word timings, so relabelling never splits it) comes
+        back with the same start, end and text, and keeps its edited mark."""
         with self._write() as conn:
-            for index, rows in windows.items():
+            for index, segments in windows.items():
                 if conn.execute("SELECT 1 FROM windows WHERE job_id = ? AND idx = ?", (job_id, index)).fetchone() is None:
                     raise KeyError(f"job {job_id} has no window {index}")
+                edited = {
+                    (row["start_s"], row["end_s"], row["text"])
+                    for row in conn.execute(
+                        "SELECT start_s, end_s, text FROM segments WHERE job_id = ? AND window_idx = ? AND edited",
+                        (job_id, index),
+                    )
+                }
+                rows = [
+                    _segment_row(job_id, index, seq, segment,
+                                 segment.words is None and (float(segment.start), float(segment.end), segment.text) in edited)
+                    for seq, segment in enumerate(segments)
+                ]
                 conn.execute("DELETE FROM segments WHERE job_id = ? AND window_idx = ?", (job_id, index))
-                conn.executemany(_INSERT_SEGMENT, [_segment_row(job_id, index, seq, segment, edited)
-                                                   for seq, (segment, edited) in enumerate(rows)])
+                conn.executemany(_INSERT_SEGMENT, rows)
                 conn.execute("UPDATE windows SET segment_count = ? WHERE job_id = ? AND idx = ?",
                              (len(rows), job_id, index))
             if by_hand:
