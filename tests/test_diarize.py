@@ -224,6 +224,18 @@ def test_a_client_who_does_most_of_the_talking_is_one_speaker(diarizer, speech_a
     assert right_share(plan, turns) >= 0.95
 
 
+def test_a_client_heard_through_a_phone_half_way_keeps_their_speaker_with_the_count_given(diarizer, speech_available):
+    # bench/speakers.py's generator, 3 min (seed 703), the client's second half through a
+    # telephone band (300-3400 Hz) at the same loudness, as when a telehealth client changes
+    # device: counted, their two halves come out as two speakers (61.0 % of speech time right;
+    # 2 of 8 such sessions, docs/BENCHMARKS.md "A voice that changes half-way"); with the
+    # count given, one (99.4 %).
+    plan = D.plan_dialogue(180.0, 703, turn_s=(3.0, 25.0), pause_s=(0.3, 3.0), silences=1, silence_s=(10.0, 20.0))
+    audio = D.render(plan, peak_dbfs=-3.0, snr_db=22.0, seed=703, change=D.telephone)
+    turns = diarizer.turns(audio, find_speech(audio), num_speakers=2)
+    assert right_share(plan, turns) >= 0.95
+
+
 WOMEN = (D.Voice("therapist", "en+f2", 150, 0.0), D.Voice("client", "en-us+f5", 155, -4.0))
 
 
@@ -289,9 +301,21 @@ def test_a_cluster_of_two_alike_voices_is_cut_in_two_and_one_voice_is_not():
     assert split_alike(labels, one, pairs, 1.5).tolist() == labels.tolist()
 
 
-def test_three_voices_are_counted(diarizer, three_voices):
-    audio, plan = three_voices
+def test_three_voices_are_counted(diarizer, speech_available):
+    # Two minutes of three voices (two of them male, the alike pair): the eigengap for three
+    # speakers is clear (0.367, against 0.128 for two). In the one-minute session below (37
+    # windows) the two gaps were a tie on an AMD EPYC (0.199 against 0.175: two found) where an
+    # Intel Xeon had found three; bench/speakers.py (e)'s one-minute seed 32 flipped the other
+    # way. Counting three voices in a minute is on that edge: give the count.
+    audio, plan = _dialogue((T, C, PARTNER), 120.0, 600)
     turns = diarizer.turns(audio, find_speech(audio))
+    assert len({t.speaker for t in turns}) == 3
+    assert right_share(plan, turns) >= 0.95
+
+
+def test_three_voices_in_one_minute_with_the_count_given(diarizer, three_voices):
+    audio, plan = three_voices
+    turns = diarizer.turns(audio, find_speech(audio), num_speakers=3)
     assert len({t.speaker for t in turns}) == 3
     assert right_share(plan, turns) >= 0.9
 

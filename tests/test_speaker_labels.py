@@ -83,3 +83,34 @@ def test_many_words_against_many_turns_is_quick():
     speakers = word_speakers(words, turns)
     assert time.perf_counter() - started < 3.0
     assert speakers[0] == 0 and speakers[16] == 1  # 5.76 s: inside the second turn
+
+
+def test_merged_numbers_and_names_leave_no_gap():
+    from engine.speaker_labels import merged, merged_names
+
+    # Speaker 2 (number 1) is Speaker 4 (3): 1 -> 3 -> moved down to 2; 2 -> 1; 3 -> 2.
+    assert [merged(n, 1, 3) for n in (0, 1, 2, 3, None)] == [0, 2, 1, 2, None]
+    assert [merged(n, 3, 0) for n in (0, 1, 2, 3)] == [0, 1, 2, 0]
+    assert merged_names(("A", "B", "C", "D"), 1, 3) == ("A", "C", "D")  # target keeps its name
+    assert merged_names(("A", "B"), 1, 2) == ("A", "B")  # target unnamed: takes source's
+    assert merged_names(("A", "", "C"), 2, 1) == ("A", "C")
+    assert merged_names((), 2, 1) == ()
+
+
+def test_rows_split_at_a_turn_change_are_rejoined_as_the_transcriber_made_them():
+    from engine.speaker_labels import label_segments, rejoined
+
+    words = _words((0.0, 0.5, " Hello"), (0.6, 1.0, " there."), (2.0, 2.5, " I"), (2.6, 3.9, " went"),
+                   (4.3, 4.8, " home"), (4.9, 5.5, " early."), (9.2, 9.6, " Good."))
+    rows = [row.segment for row in segments_from_words(words, [None] * len(words))]
+    assert [r.text for r in rows] == ["Hello there.", "I went home early.", "Good."]
+    labelled = label_segments(rows, TURNS)  # turn 1 begins at 4.2 s, inside the second row
+    assert [r.text for r in labelled] == ["Hello there.", "I went", "home early.", "Good."]
+    again = rejoined(labelled)
+    assert [(r.start, r.end, r.text) for r in again] == [(r.start, r.end, r.text) for r in rows]
+    assert [w.text for r in again for w in r.words] == [w.text for w in words]
+    # A row whose text was edited by hand (no word timings) stays itself, between the others.
+    edited = Segment(2.0, 3.9, "I went", None, 0)
+    kept = rejoined([labelled[0], edited, labelled[2], labelled[3]])
+    assert [r.text for r in kept] == ["Hello there.", "I went", "home early.", "Good."]
+    assert kept[1] is edited

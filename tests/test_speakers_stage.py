@@ -250,10 +250,41 @@ def test_a_finished_job_told_apart_again_with_the_right_count_keeps_every_word_a
         assert plain.status == "done" and recount(store, plain.job_id, 2) is None
 
 
+def test_told_apart_again_as_fewer_a_sentence_split_by_more_is_one_row_again(tmp_path):
+    """Three speakers split a sentence at a turn change; told apart again as one, the rows
+    are the transcriber's again, not the pieces (they stayed split before)."""
+    import numpy as np
+
+    from engine.diarize import Voices
+    from engine.segments import Word
+    from engine.speaker_labels import segments_from_words
+    from engine.speaker_recount import recount
+
+    said = [(0.2, 0.6, " Hello"), (0.7, 1.2, " there."), (2.0, 2.6, " I"), (2.7, 4.2, " went"),
+            (5.0, 5.6, " home"), (5.7, 6.4, " early"), (6.5, 7.4, " today."), (9.6, 10.4, " Good.")]
+    words = [Word(a, b, text) for a, b, text in said]
+    rows = [row.segment for row in segments_from_words(words, [None] * len(words))]
+    spans = [(k * 1.5, k * 1.5 + 1.5) for k in range(8)]  # three voices: 0-4.5 s, 4.5-9 s, 9-12 s
+    embeddings = np.zeros((8, 192), np.float32)
+    for k in range(8):
+        embeddings[k, 0 if k < 3 else 1 if k < 6 else 2] = 1.0
+        embeddings[k, 10 + k] = 0.1  # no two windows alike
+    with JobStore(tmp_path / "jobs.sqlite3") as store:
+        job = store.create_job(tmp_path / "s.wav", {}, "k", "fp").id
+        store.commit_window(job, 0, 0.0, 12.0, rows, [(0.0, 12.0)], Voices([(0.0, 12.0)], spans, embeddings))
+        split = recount(store, job, 3)
+        assert [s.text for s in split] == ["Hello there.", "I went", "home early today.", "Good."]
+        one = recount(store, job, 1)
+        assert [(s.start, s.end, s.text) for s in one] == [(r.start, r.end, r.text) for r in rows]
+        assert {s.speaker for s in one} == {0}
+
+
 def test_a_rerun_with_another_count_counts_again_without_transcribing_again(two_voices, real_model, tmp_path):
     """`--speakers 2` after a run that counted three: every window comes from the store (its
     words and voices do not depend on the count), only the speakers are told apart again."""
     from dataclasses import replace
+
+    from engine.speaker_labels import rejoined
 
     recording, plan = two_voices
     options = TranscribeOptions(model=str(real_model), device="cpu", output_dir=tmp_path / "out", speakers=3)
@@ -261,6 +292,8 @@ def test_a_rerun_with_another_count_counts_again_without_transcribing_again(two_
     with JobStore(tmp_path / "jobs.sqlite3") as store:
         first = Engine(store=store).transcribe(recording, options)
         assert first.status == "done" and first.report.speakers == 3
+        texts = lambda segments: [s.text for s in segments]  # noqa: E731
+        assert texts(rejoined(first.transcript.segments)) != texts(first.transcript.segments)  # split rows
         store.update_segment_text(first.job_id, 2, "Edited by the clinician.")
         edited = store.segments(first.job_id)
         again = Engine(store=store).transcribe(recording, replace(options, speakers=2))
@@ -273,6 +306,8 @@ def test_a_rerun_with_another_count_counts_again_without_transcribing_again(two_
                 mapping.setdefault(utterance.speaker, set()).add(found)
         assert all(len(labels) == 1 for labels in mapping.values()) and mapping["therapist"] != mapping["client"]
         assert words(again) == [w.text for s in edited for w in (s.words or ())]
+        # Where the three speakers split a sentence and the two do not, it is one row again.
+        assert texts(again.transcript.segments) == texts(rejoined(again.transcript.segments))
         assert "Speaker 3" not in again.outputs["txt"].read_text(encoding="utf-8")
         # The clinician's correction is still there, and still marked as theirs.
         assert [store.segments(again.job_id)[i].text for i in store.edited_positions(again.job_id)] == [
@@ -284,6 +319,10 @@ def test_a_rerun_with_another_count_counts_again_without_transcribing_again(two_
         assert all(w.speaker is None for s in one.transcript.segments for w in (s.words or ()))
         assert all(s.speaker is None for s in store.segments(one.job_id))
         assert words(one) == words(again) and len(store.edited_positions(one.job_id)) == 1
+        # Three again, then one: no row is left split where the three changed mid-sentence.
+        assert Engine(store=store).transcribe(recording, options).report.speakers == 3
+        one = Engine(store=store).transcribe(recording, replace(options, speakers=1))
+        assert texts(one.transcript.segments) == texts(rejoined(one.transcript.segments))
     # A batch rerun still tells the counts apart (it skips only what would come out the same).
     assert TranscribeOptions(speakers=2).transcript_key() != TranscribeOptions(speakers=3).transcript_key()
     assert TranscribeOptions(speakers=2).windows_key() == TranscribeOptions().windows_key() == TranscribeOptions().transcript_key()

@@ -703,6 +703,28 @@ def test_reassign_one_segment_and_its_words(store):
         store.set_segment_speaker(job_id, 3, 0)
 
 
+def test_one_person_counted_as_two_is_merged_and_the_speakers_after_move_down(store):
+    job = store.create_job(Path("family.wav"), {}, "k", "fp-family")
+    words = lambda start, speaker: (Word(start, start + 0.5, " so", 0.9, speaker), Word(start + 0.5, start + 1, " yes", 0.8, speaker))  # noqa: E731
+    store.commit_window(job.id, 0, 0, 300, [Segment(k, k + 1, " so yes", words(k, speaker), speaker)
+                                            for k, speaker in enumerate((0, 1, 2, 3, 1))], [(0.0, 5.0)])
+    store.finish(job.id, {}, {}, {"source": "family.wav", "duration_s": 300.0, "language": "en", "model": "tiny"})
+    store.set_speaker_names(job.id, ["Therapist", "", "Mother on the phone", "Son"])
+    assert store.merge_speakers(job.id, 1, 2) == 2  # Speaker 2 was the mother too; 3 and 4 move down
+    segments = store.segments(job.id)
+    assert [s.speaker for s in segments] == [0, 1, 1, 2, 1]
+    assert [w.speaker for s in segments for w in s.words] == [s.speaker for s in segments for _ in s.words]
+    transcript = store.transcript(job.id)
+    assert transcript.info.speakers == ("Therapist", "Mother on the phone", "Son")  # the name she was given
+    assert [transcript.speaker_name(s.speaker) for s in segments] == [
+        "Therapist", "Mother on the phone", "Mother on the phone", "Son", "Mother on the phone"]
+    assert transcript.info.edited
+    assert store.merge_speakers(job.id, 2, 0) == 1  # the son was the therapist: names by number
+    assert [s.speaker for s in store.segments(job.id)] == [0, 1, 1, 0, 1]
+    assert store.transcript(job.id).info.speakers == ("Therapist", "Mother on the phone")
+    assert store.merge_speakers(job.id, 1, 1) == 0
+
+
 def test_swap_two_speakers(store):
     job_id = _labelled_job(store)
     store.set_speaker_names(job_id, ["Therapist", "Client"])

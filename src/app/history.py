@@ -245,13 +245,16 @@ class History:
         except Exception:  # noqa: BLE001
             log.warning("could not save an edit", exc_info=True)
 
-    # Speakers (issue 12): stored with the job, so the names, a swap and a reassigned line
-    # survive a restart and every later export uses them.
+    # Speakers (issue 12): stored with the job, so the names, a swap, a merge and a
+    # reassigned line survive a restart and every later export uses them.
     def set_speaker_names(self, job_id: str, names: tuple[str, ...]) -> None:
         self._save("set_speaker_names", job_id, list(names))
 
     def swap_speakers(self, job_id: str, first: int, second: int) -> None:
         self._save("swap_speakers", job_id, first, second)
+
+    def merge_speakers(self, job_id: str, source: int, target: int) -> None:
+        self._save("merge_speakers", job_id, source, target)
 
     def set_segment_speaker(self, job_id: str, position: int, speaker: int) -> None:
         self._save("set_segment_speaker", job_id, position, speaker)

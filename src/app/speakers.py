@@ -1,6 +1,6 @@
 """Who said what, as the app changes it (issue 12): rename a speaker, swap two, reassign one
-segment, take the speakers told apart again with another count. No Qt here; the transcript
-view calls these and then saves through app.history.
+segment, join two that are one person, take the speakers told apart again with another count.
+No Qt here; the transcript view calls these and then saves through app.history.
 
 Every change goes into the Job the view shows (its `transcript.info.speakers` names and its
 `segments`), so `Job.current_transcript()`, and so every export and "Update exports", has it
@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from app.jobs import Job
-from engine import Segment, Transcript, said_by
+from engine import Segment, Transcript, merged, merged_names, said_by
 
 # One colour per speaker number (cycled past eight), for the name written in it: dark enough
 # to read on white and on the search highlight (contrast >= 4.5), far apart in hue so that
@@ -51,6 +51,12 @@ def editable(job: Job | None) -> bool:
     return job is not None and job.status.finished and bool(numbers(job))
 
 
+def by_channel(job: Job) -> bool:
+    """Each of the recording's channels was one speaker (engine.channel_route): the speakers
+    come from the microphones, so no voices were kept to tell them apart again."""
+    return job.report is not None and job.report.channel_route == "speakers"
+
+
 def clean_name(text: str) -> str:
     return " ".join(str(text).split())[:MAX_NAME]
 
@@ -86,6 +92,21 @@ def swap(job: Job, first: int, second: int) -> bool:
     if changed:
         _edited(job)
     return changed
+
+
+def merge(job: Job, source: int, target: int) -> bool:
+    """`source` and `target` are one person (a voice heard two ways, e.g. after a change of
+    microphone or room): whatever `source` said, `target` said. The speakers after `source`
+    move down one, with their names (engine.speaker_labels.merged)."""
+    if source == target or source not in numbers(job):
+        return False
+    job.transcript = _base(job).with_speaker_names(merged_names(names(job), source, target))
+    for row, segment in enumerate(job.segments):
+        number = merged(segment.speaker, source, target)
+        if number != segment.speaker:
+            job.segments[row] = said_by(segment, number)
+    _edited(job)
+    return True
 
 
 def reassign(job: Job, row: int, speaker: int) -> bool:

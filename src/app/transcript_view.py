@@ -387,6 +387,7 @@ class TranscriptView(QWidget):
     # one segment (row, as in the store's positions) said by another speaker.
     speakers_renamed = Signal(str, object)  # job_id, tuple[str, ...]
     speakers_swapped = Signal(str, int, int)  # job_id, first, second
+    speakers_merged = Signal(str, int, int)  # job_id, source, target: one person, counted twice
     segment_speaker_set = Signal(str, int, int)  # job_id, row, speaker
     speakers_recounted = Signal(str)  # job_id: told apart again (already stored)
     fix_model = Signal(str, bool)  # model name, True: download it now (False: choose another)
@@ -756,7 +757,20 @@ class TranscriptView(QWidget):
             swap.setToolTip("Everything one said, the other said (the whole transcript)")
             swap.triggered.connect(lambda _checked=False, a=first, b=second: self.swap(a, b))
             menu.addAction(swap)
-        if self.recounter is not None:
+        if segment.speaker is not None and len(heard) >= 2:
+            # A voice heard two ways (another microphone, a turn away from it, a phone) can
+            # come out as a speaker of its own: in 2-4 of 8 generated sessions whose client's
+            # sound changed half-way (docs/BENCHMARKS.md, "A voice that changes half-way").
+            same = menu.addMenu(f"{speakers.name(job, segment.speaker)} is the same person as")
+            same.setToolTipsVisible(True)
+            for other in heard:
+                if other != segment.speaker:
+                    action = QAction(speakers.name(job, other), same)
+                    action.setToolTip(f"Everything {speakers.name(job, segment.speaker)} said, "
+                                      f"{speakers.name(job, other)} said: one person, not two")
+                    action.triggered.connect(lambda _checked=False, a=segment.speaker, b=other: self.merge(a, b))
+                    same.addAction(action)
+        if self.recounter is not None and not speakers.by_channel(job):
             menu.addSeparator()
             how_many = menu.addMenu("How many spoke")
             how_many.setToolTipsVisible(True)
@@ -782,6 +796,20 @@ class TranscriptView(QWidget):
         self.speakers_swapped.emit(job.id, first, second)
         self._on_speakers_changed(job.id)
         self.message.emit(f"Swapped {speakers.name(job, first)} and {speakers.name(job, second)}")
+        return True
+
+    def merge(self, source: int, target: int) -> bool:
+        """`source` and `target` are one person: `source`'s lines become `target`'s and the
+        speakers after `source` move down one (app.speakers.merge)."""
+        job = self.job
+        if not speakers.editable(job):
+            return False
+        source_name, target_name = speakers.name(job, source), speakers.name(job, target)
+        if not speakers.merge(job, source, target):
+            return False
+        self.speakers_merged.emit(job.id, source, target)
+        self._on_speakers_changed(job.id)
+        self.message.emit(f"{source_name} and {target_name} are one speaker now")
         return True
 
     def recount(self, count: int | None) -> bool:

@@ -272,13 +272,14 @@ class MainWindow(QMainWindow):
         self.transcript.segment_edited.connect(self.history.update_text)
         self.transcript.speakers_renamed.connect(self.history.set_speaker_names)
         self.transcript.speakers_swapped.connect(self.history.swap_speakers)
+        self.transcript.speakers_merged.connect(self.history.merge_speakers)
         self.transcript.segment_speaker_set.connect(self.history.set_segment_speaker)
         self.transcript.recounter = self.history.recount_speakers
         # ...and the open search names who said its lines anew (after the store has the change:
         # slots run in the order they were connected).
         for speakers_changed in (
             self.transcript.speakers_renamed, self.transcript.speakers_swapped, self.transcript.segment_speaker_set,
-            self.transcript.speakers_recounted,
+            self.transcript.speakers_merged, self.transcript.speakers_recounted,
         ):
             speakers_changed.connect(lambda *_: self.session_search.refresh_soon())
         self.settings_panel.message.connect(self.show_message)

@@ -53,6 +53,8 @@ _DOOR: dict[str, str] = {
     "file_fingerprint": "engine.store",
     "recount_speakers": "engine.speaker_recount",  # engine.speaker_recount.recount
     "said_by": "engine.speaker_labels",
+    "merged": "engine.speaker_labels",  # "Speaker 3 is Speaker 2": the numbers after a merge
+    "merged_names": "engine.speaker_labels",
     # recordings
     "expand_inputs": "engine.inputs",
     "plan_output_stems": "engine.inputs",

@@ -495,7 +495,7 @@ class JobRun:
         """Who said what: the voices heard in every window told apart, then each word and
         segment given its speaker (a segment holding a turn change is split there), and the
         store's windows relabelled. Off (speaker_labels False): the stage passes at once."""
-        from engine.speaker_labels import TurnIndex, label_segments, said_by
+        from engine.speaker_labels import TurnIndex, label_segments, rejoined, said_by
 
         clock = self.clock
         self._start_speakers()
@@ -523,8 +523,10 @@ class JobRun:
             labelled: list[Segment] = []
             turn_index = TurnIndex(turns)  # once, not once a window
             for index, window_segments in self.window_segments:
-                relabelled = ([said_by(s, None) for s in window_segments] if one_voice
-                              else label_segments(window_segments, turn_index))
+                # A window from the store may hold rows an earlier count split: rebuilt first
+                # (rejoined), so a rerun with fewer speakers does not keep them in two.
+                relabelled = ([said_by(s, None) for s in rejoined(window_segments)] if one_voice
+                              else label_segments(rejoined(window_segments), turn_index))
                 if self.store is not None and relabelled != window_segments:
                     self.store.relabel_window(self.job_id, index, relabelled)
                 labelled.extend(relabelled)

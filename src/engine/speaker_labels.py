@@ -7,6 +7,8 @@ then results are small wrappers that carry it beside the unchanged Word and Segm
     rows = split_by_speaker(segments, turns)            # [SpeakerSegment(segment, speaker)]
     index = TurnIndex(turns)                            # built once, passed as `turns` to label many
     rows = segments_from_words(merged_words, speakers)  # per-channel words -> rows
+    segments = rejoined(segments)                       # the rows before turn changes split them
+    number = merged(speaker, source=2, target=1)        # "Speaker 3 is Speaker 2": renumbered
 
 A segment never holds two speakers: a turn change inside a segment splits it at the first
 word of the new speaker. Cues and TXT paragraphs built from these rows therefore never mix two
@@ -34,10 +36,11 @@ class SpeakerSegment:
     speaker: int | None  # None only when there are no turns at all
 
 
-# A pause longer than this ends a row in segments_from_words (engine.transcribe uses 1 s too).
+# The transcript's rows (segments_from_words; engine.transcribe builds every window's rows with
+# it): a row ends at a pause this long, at a sentence end, or after this much speech.
 ROW_PAUSE_S = 1.0
-ROW_MAX_S = 20.0  # ...and so does this much speech (transcribe.SEGMENT_MAX_S)
-_SENTENCE_END = (".", "?", "!")
+ROW_MAX_S = 20.0
+_SENTENCE_END = ".?!…。？！"
 
 
 Turns = Sequence[Turn] | "TurnIndex"
@@ -137,6 +140,29 @@ def said_by(segment: Segment, speaker: int | None) -> Segment:
     return replace(segment, speaker=speaker, words=words)
 
 
+def merged(speaker: int | None, source: int, target: int) -> int | None:
+    """`speaker`'s number once `source` is found to be `target` (one person counted twice):
+    `source` becomes `target`, and the speakers numbered after `source` move down one, so
+    the transcript keeps speakers 1..N with no gap."""
+    if speaker is None:
+        return None
+    if speaker == source:
+        speaker = target
+    return speaker - 1 if speaker > source else speaker
+
+
+def merged_names(names: Sequence[str], source: int, target: int) -> tuple[str, ...]:
+    """The speaker names (by number) after `merged`: `source`'s name goes, unless `target`
+    had none, when the person keeps the one the clinician gave."""
+    current = list(names) + [""] * (max(source, target) + 1 - len(names))
+    if not current[target].strip():
+        current[target] = current[source]
+    del current[source]
+    while current and not current[-1].strip():
+        current.pop()
+    return tuple(current)
+
+
 def segments_from_words(words: Sequence[Word], speakers: Sequence[int | None],
                         pause_s: float = ROW_PAUSE_S, max_s: float = ROW_MAX_S) -> list[SpeakerSegment]:
     """Rows from labelled words in time order (e.g. merged per-channel words): a row ends when
@@ -161,6 +187,41 @@ def segments_from_words(words: Sequence[Word], speakers: Sequence[int | None],
         current_speaker = speaker
     if current:
         out.append(SpeakerSegment(_segment(current), current_speaker))
+    return out
+
+
+def rejoined(segments: Sequence[Segment]) -> list[Segment]:
+    """The rows as they were before turn changes split them: neighbouring segments with words
+    are joined where the row rule (segments_from_words, no speakers), by which the transcriber
+    made them, would not have cut, so told apart again as fewer speakers a sentence is one
+    row again. Nothing is cut, and a segment not joined is returned as it was (its text
+    too); segments without words (text edited by hand) stay as they are, between the runs."""
+    out: list[Segment] = []
+    run: list[Segment] = []
+
+    def flush() -> None:
+        words = [w for segment in run for w in segment.words if w.text.strip()]
+        rows = segments_from_words(words, [None] * len(words))
+        cuts = set(accumulate(len(row.segment.words) for row in rows))  # where rows begin
+        group: list[Segment] = []
+        position = 0
+        for segment in run:
+            if group and position in cuts:
+                out.append(group[0] if len(group) == 1 else _segment([w for s in group for w in s.words]))
+                group = []
+            group.append(segment)
+            position += sum(1 for w in segment.words if w.text.strip())
+        if group:
+            out.append(group[0] if len(group) == 1 else _segment([w for s in group for w in s.words]))
+        run.clear()
+
+    for segment in segments:
+        if segment.words and any(w.text.strip() for w in segment.words):
+            run.append(segment)
+        else:
+            flush()
+            out.append(segment)
+    flush()
     return out
 
 

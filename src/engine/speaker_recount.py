@@ -11,11 +11,12 @@ clustering only, no model and no audio, 0.7-0.8 s for a 3-h session's 7,000 wind
 
     segments = recount(store, job_id, 2)   # None: the job kept no voices to count
 
-The words, their timings and the text stay; each segment is labelled again and split where
-the new turns change inside it. A segment whose text the clinician edited (it has no word
-timings left) keeps its text and its edited mark, and takes the speaker that overlaps it most.
-Speaker names stay with the numbers, as after a swap. Changes made by hand to who said what
-give way to the new count.
+The words, their timings and the text stay; the rows are rebuilt as the transcriber made them
+(a sentence an earlier count split at a turn change is one row again), labelled again, and
+split where the new turns change inside them. A segment whose text the clinician edited (it
+has no word timings left) keeps its text and its edited mark, and takes the speaker that
+overlaps it most. Speaker names stay with the numbers, as after a swap. Changes made by hand
+to who said what give way to the new count.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import logging
 
 from engine.diarize import turns_from_voices
 from engine.segments import Segment
-from engine.speaker_labels import TurnIndex, label_segments
+from engine.speaker_labels import TurnIndex, label_segments, rejoined
 from engine.store import JobStore
 
 log = logging.getLogger("sessionscribe.speakers")
@@ -42,6 +43,7 @@ def recount(store: JobStore, job_id: str, num_speakers: int | None) -> list[Segm
     if not turns:
         return None
     index = TurnIndex(turns)  # once for the job, not once a segment
-    store.relabel_speakers(job_id, {record.index: label_segments(record.segments, index) for record in records})
+    store.relabel_speakers(job_id, {record.index: label_segments(rejoined(record.segments), index)
+                                    for record in records})
     log.info("speakers told apart again: %d found", len({turn.speaker for turn in turns}))
     return store.segments(job_id)

@@ -40,6 +40,7 @@ from engine.folders import APP_NAME
 from engine.errors import SessionScribeError
 from engine.logs import get_logger
 from engine.segments import Segment, Word
+from engine.speaker_labels import merged, merged_names
 from engine.status import STATUSES
 
 if TYPE_CHECKING:
@@ -964,6 +965,29 @@ class JobStore:
                 self._set_speaker(conn, job_id, row["window_idx"], row["seq"], swap[row["speaker"]])
             self._mark_hand_edited(conn, job_id)
         return len(rows)
+
+    def merge_speakers(self, job_id: str, source: int, target: int) -> int:
+        """Speaker `source` is `target` (one person counted as two, e.g. after a change of
+        microphone): every segment and word of theirs becomes `target`'s, the speakers after
+        `source` move down one (speaker_labels.merged) and the names follow them, in one
+        transaction. Returns segments changed (0 when `source` is `target`)."""
+        if source == target:
+            return 0
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT window_idx, seq, speaker FROM segments WHERE job_id = ? AND speaker >= ?",
+                (job_id, source),
+            ).fetchall()
+            changed = 0
+            for row in rows:
+                number = merged(row["speaker"], source, target)
+                if number != row["speaker"]:
+                    self._set_speaker(conn, job_id, row["window_idx"], row["seq"], number)
+                    changed += 1
+            info = conn.execute("SELECT transcript_json FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            names = json.loads(info["transcript_json"]).get("speakers", []) if info and info["transcript_json"] else []
+            self._mark_hand_edited(conn, job_id, speakers=list(merged_names(names, source, target)))
+        return changed
 
     @staticmethod
     def _set_speaker(conn: sqlite3.Connection, job_id: str, window_idx: int, seq: int, speaker: int | None) -> None:

@@ -38,6 +38,7 @@ from engine.errors import ModelError
 from engine.hardware import Runtime
 from engine.options import TranscribeOptions
 from engine.segments import Segment, Word
+from engine.speaker_labels import segments_from_words
 from engine.speech import Clip, Span
 
 T = TypeVar("T")
@@ -68,10 +69,6 @@ LOOP_PHRASE_REPEATS = 4
 LOOP_WORD_REPEATS = 6
 # Conversation runs at 2-3.5 words a second; a looping decode crams in more than that.
 LOOP_WORDS_PER_S = 5.0
-# Segments (transcript rows, TXT sentences) end at a pause this long or at a sentence end.
-SEGMENT_PAUSE_S = 1.0
-SEGMENT_MAX_S = 20.0
-_SENTENCE_END = ".?!…。？！"
 CLIP_SLOT_S = 60  # where each clip sits in the array handed to the batched pipeline
 # Decoding one clip at a time (the CPU's plan, engine.hardware), each clip is prompted with the
 # end of the text before it, as sequential decoding's condition_on_previous_text does: in
@@ -642,28 +639,6 @@ def _collapse_repeats(words: list[Word]) -> list[Word]:
 
 def _segments(words: Sequence[Word]) -> list[Segment]:
     """Transcript rows from words: a row ends at a pause over 1 s, at a sentence end, or
-    after 20 s."""
-    segments: list[Segment] = []
-    current: list[Word] = []
-
-    def flush() -> None:
-        text = "".join(w.text for w in current).strip()
-        if text:
-            segments.append(
-                Segment(start=current[0].start, end=max(w.end for w in current), text=text,
-                        words=tuple(current))
-            )
-        current.clear()
-
-    for word in words:
-        if not word.text.strip():
-            continue
-        if current and (
-            word.start - current[-1].end > SEGMENT_PAUSE_S
-            or current[-1].text.rstrip()[-1:] in _SENTENCE_END
-            or word.end - current[0].start > SEGMENT_MAX_S
-        ):
-            flush()
-        current.append(word)
-    flush()
-    return segments
+    after 20 s (engine.speaker_labels.segments_from_words: one rule, so a recount can rebuild
+    the rows a turn change split)."""
+    return [row.segment for row in segments_from_words(words, [None] * len(words))]

@@ -57,9 +57,10 @@ LONG_MODEL_REASON = (
 class FakeEngine:
     def __init__(
         self, sink, store=None, *, segments: int = 6, step_s: float = 0.02, duration_s: float = 60.0,
-        speakers: int | None = None, voices: int | None = None,
+        speakers: int | None = None, voices: int | None = None, channel_route: str = "",
     ):
         self._sink = sink
+        self.channel_route = channel_route  # "speakers": its report says each channel was one
         self.speakers = speakers
         self.voices = voices
         self.store = store
@@ -167,7 +168,7 @@ class FakeEngine:
             stages={"decode": 0.05, "condition": 0.02, "speech": 0.1, "transcribe": wall * 0.8, "export": 0.01},
             peak_ram_bytes=512 * 2**20, peak_vram_bytes=None,
             gpu_dollars_per_hour=options.gpu_dollars_per_hour,
-            api_dollars_per_minute=options.api_dollars_per_minute,
+            api_dollars_per_minute=options.api_dollars_per_minute, channel_route=self.channel_route,
         )
         self._record("finish", job_id, {k: str(v) for k, v in outputs.items()}, report.to_dict(), transcript.info.to_dict())
         emit(JobNote(job_id, f"{path.name}: fake engine finished", "info"))

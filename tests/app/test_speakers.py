@@ -170,6 +170,35 @@ def test_say_how_many_spoke_and_the_speakers_are_told_apart_again_from_their_voi
         "All speakers", "Therapist", "Client"]
 
 
+def test_two_speakers_that_are_one_person_are_joined_and_it_persists(make_window, qtbot, tmp_path):
+    # The engine found three where the client's voice changed (lines 2 and 5 Speaker 2, 3 and 6
+    # Speaker 3): "Speaker 3 is the same person as: Client" joins them, in the store too.
+    window, job = _finished(make_window, qtbot, tmp_path, speakers=3)
+    view = window.transcript
+    _rename(view, 0, "Therapist")
+    _rename(view, 1, "Client")
+    lines = [s.text for s in job.segments]
+    messages: list[str] = []
+    view.message.connect(messages.append)
+    same = _action(view.speaker_menu(2), "Speaker 3 is the same person as").menu()
+    assert [a.text() for a in same.actions()] == ["Therapist", "Client"]  # not themself
+    _action(same, "Client").trigger()
+    assert _speaker_cells(view) == ["Therapist", "Client", "Client"] * 2
+    assert [s.text for s in job.segments] == lines
+    assert {w.speaker for w in job.segments[2].words} == {1}  # the words follow
+    assert "6 segments, 2 speakers" in view.title.text()
+    assert messages[-1] == "Speaker 3 and Client are one speaker now"
+    assert not view.stale_bar.isHidden()
+    view.update_exports_button.click()
+    assert "Speaker 3" not in job.outputs["txt"].read_text(encoding="utf-8")
+    assert [view.speaker_filter.itemText(i) for i in range(view.speaker_filter.count())] == [
+        "All speakers", "Therapist", "Client"]
+    stored = window.history.store.transcript(job.id)
+    assert [stored.speaker_name(s.speaker) for s in stored.segments] == ["Therapist", "Client", "Client"] * 2
+    same = _action(view.speaker_menu(0), "Therapist is the same person as").menu()
+    assert [a.text() for a in same.actions()] == ["Client"]  # with two left, one to join
+
+
 def test_how_many_spoke_says_so_when_the_job_kept_no_voices(make_window, qtbot, tmp_path):
     window, job = _finished(make_window, qtbot, tmp_path)  # the fake engine kept none
     view = window.transcript
@@ -178,6 +207,14 @@ def test_how_many_spoke_says_so_when_the_job_kept_no_voices(make_window, qtbot, 
     _action(view.speaker_menu(0), "3").trigger()
     assert "kept no voices" in messages[-1] and "Transcribe it again" in messages[-1]
     assert _speaker_cells(view) == ["Speaker 1", "Speaker 2"] * 3 and view.stale_bar.isHidden()
+
+
+def test_how_many_spoke_is_not_offered_where_each_channel_was_a_speaker(make_window, qtbot, tmp_path):
+    # A two-microphone recording's speakers are its channels: there are no voices to count.
+    window, job = _finished(make_window, qtbot, tmp_path, channel_route="speakers")
+    menu = window.transcript.speaker_menu(0)
+    assert _action(menu, "How many spoke") is None
+    assert _action(menu, "Swap Speaker 1 and Speaker 2") is not None  # the rest stays
 
 
 def test_reassign_one_line_and_it_persists(make_window, qtbot, tmp_path):

@@ -19,7 +19,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -392,13 +392,24 @@ def _noise(n: int, seed: int) -> np.ndarray:
     return np.tile(bank, reps)[:n]
 
 
-def render(plan: Plan, peak_dbfs: float = -3.0, snr_db: float | None = 22.0, seed: int = 0) -> np.ndarray:
+def render(plan: Plan, peak_dbfs: float = -3.0, snr_db: float | None = 22.0, seed: int = 0,
+           change: Callable[[np.ndarray], np.ndarray] | None = None, changed: str = "client",
+           change_from_s: float | None = None) -> np.ndarray:
     """The dialogue as 16 kHz mono float32: speech, noise at `snr_db` below the speech's RMS
-    (measured over the utterances), then the whole scaled so its peak is `peak_dbfs`."""
+    (measured over the utterances), then the whole scaled so its peak is `peak_dbfs`.
+
+    `change`: a voice heard differently part-way (another microphone, a phone, the room's
+    echo; see `telephone`, `room`): the `changed` speaker's sentences from `change_from_s`
+    (None: half-way) pass through it, at the loudness they had, as calls and phones level
+    their audio."""
     out = np.zeros(plan.total, np.float32)
+    change_from = plan.total // 2 if change_from_s is None else round(change_from_s * SAMPLE_RATE)
     for piece in plan.pieces:
-        clip = _sentence(piece.voice, piece.sentence)
-        out[piece.start : piece.start + clip.size] += clip * np.float32(10 ** (piece.voice.gain_db / 20))
+        clip = _sentence(piece.voice, piece.sentence) * np.float32(10 ** (piece.voice.gain_db / 20))
+        if change is not None and piece.voice.name == changed and piece.start >= change_from:
+            heard = change(clip).astype(np.float64)
+            clip = heard * np.sqrt(np.mean(np.square(clip, dtype=np.float64)) / max(1e-12, np.mean(heard ** 2)))
+        out[piece.start : piece.start + clip.size] += clip.astype(np.float32)
     if snr_db is not None:
         voiced = np.concatenate([
             out[round(u.start * SAMPLE_RATE) : round(u.end * SAMPLE_RATE)] for u in plan.utterances
@@ -408,6 +419,25 @@ def render(plan: Plan, peak_dbfs: float = -3.0, snr_db: float | None = 22.0, see
     peak = float(np.max(np.abs(out)))
     out *= np.float32(10 ** (peak_dbfs / 20) / peak)
     return out
+
+
+def telephone(clip: np.ndarray) -> np.ndarray:
+    """A telephone line's band, 300-3400 Hz (4th-order Butterworth)."""
+    from scipy.signal import butter, sosfilt
+
+    return sosfilt(butter(4, [300, 3400], btype="band", fs=SAMPLE_RATE, output="sos"), clip)
+
+
+def room(clip: np.ndarray, rt60_s: float = 0.6, wet: float = 0.7) -> np.ndarray:
+    """A reverberant room heard from afar: `wet` of the sound from an exponentially decaying
+    noise tail (`rt60_s` to fall 60 dB), the rest direct."""
+    from scipy.signal import fftconvolve
+
+    n = round(rt60_s * SAMPLE_RATE)
+    tail = np.random.default_rng(1).standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)
+    tail[0] = 0.0
+    echo = fftconvolve(clip, tail)[: clip.size]
+    return (1 - wet) * clip + wet * echo * (np.max(np.abs(clip)) / max(1e-12, float(np.max(np.abs(echo)))))
 
 
 def click(audio: np.ndarray, at_s: float, peak_dbfs: float = -1.0, length_s: float = 0.04,
