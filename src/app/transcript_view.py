@@ -658,7 +658,9 @@ class TranscriptView(QWidget):
         heard = len(speakers.numbers(job)) if job.status.finished else 0
         voices = f", {heard} speakers" if heard >= 2 else ""
         self.title.setText(f"{job.name}: {count} segment{'s' if count != 1 else ''}{voices}{edited}{state}")
-        self.title.setToolTip("More or fewer people spoke? Right-click a line: How many spoke" if voices else "")
+        self.title.setToolTip("More or fewer people spoke? Right-click a line: How many spoke. One person "
+                              "came out as two? Right-click one of their lines: … is the same person as"
+                              if voices else "")
 
     def _update_buttons(self) -> None:
         has_text = self.job is not None and len(self.job.segments) > 0

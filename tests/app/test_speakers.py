@@ -180,6 +180,7 @@ def test_two_speakers_that_are_one_person_are_joined_and_it_persists(make_window
     lines = [s.text for s in job.segments]
     messages: list[str] = []
     view.message.connect(messages.append)
+    assert "same person as" in view.title.toolTip()  # the title says where to find it
     same = _action(view.speaker_menu(2), "Speaker 3 is the same person as").menu()
     assert [a.text() for a in same.actions()] == ["Therapist", "Client"]  # not themself
     _action(same, "Client").trigger()
