@@ -113,14 +113,14 @@ def markdown(speakers: list[dict], words: list[dict], model_name: str, info: dic
            ""] if heading else []
     out += [f"Machine: {info.get('cpu', '?')}, load {info.get('load', '?')}.", ""]
     if speakers:
+        rows = []
+        for name in dict.fromkeys(r["change"] for r in speakers):
+            rs = [r for r in speakers if r["change"] == name]
+            span = lambda key: f"{min(r[key] for r in rs):.1%}-{max(r[key] for r in rs):.1%}"  # noqa: E731
+            rows.append([name, f"{sum(r['found'] == 2 for r in rs)} of {len(rs)}", span("right"), span("right_given")])
         out += ["Speakers (CAM++, engine.diarize), 8 sessions a row:", "",
                 C.md_table(["client's second half", "2 speakers found (counted)", "speech time right, counted",
-                            "speech time right, 2 given"],
-                           [[name, f"{sum(r['found'] == 2 for r in rs)} of {len(rs)}",
-                             f"{min(r['right'] for r in rs):.1%}-{max(r['right'] for r in rs):.1%}",
-                             f"{min(r['right_given'] for r in rs):.1%}-{max(r['right_given'] for r in rs):.1%}"]
-                            for name in dict.fromkeys(r["change"] for r in speakers)
-                            for rs in [[r for r in speakers if r["change"] == name]]]), ""]
+                            "speech time right, 2 given"], rows), ""]
     if words:
         out += [f"Words ({model_name}), WER and the changed client's words missed, SessionScribe / "
                 "fw sequential / fw batched:", "",

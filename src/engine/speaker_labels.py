@@ -203,16 +203,14 @@ def rejoined(segments: Sequence[Segment]) -> list[Segment]:
         words = [w for segment in run for w in segment.words if w.text.strip()]
         rows = segments_from_words(words, [None] * len(words))
         cuts = set(accumulate(len(row.segment.words) for row in rows))  # where rows begin
-        group: list[Segment] = []
+        groups: list[list[Segment]] = []
         position = 0
         for segment in run:
-            if group and position in cuts:
-                out.append(group[0] if len(group) == 1 else _segment([w for s in group for w in s.words]))
-                group = []
-            group.append(segment)
+            if not groups or position in cuts:
+                groups.append([])
+            groups[-1].append(segment)
             position += sum(1 for w in segment.words if w.text.strip())
-        if group:
-            out.append(group[0] if len(group) == 1 else _segment([w for s in group for w in s.words]))
+        out.extend(group[0] if len(group) == 1 else _segment([w for s in group for w in s.words]) for group in groups)
         run.clear()
 
     for segment in segments:

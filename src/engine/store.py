@@ -926,13 +926,19 @@ class JobStore:
             remaining -= window["segment_count"]
         raise IndexError(f"job {job_id} has no segment {position}")
 
-    def _mark_hand_edited(self, conn: sqlite3.Connection, job_id: str, **changes) -> None:
-        """Merge `changes` into the job's transcript metadata and mark it edited by hand (its
-        JSON export says so; the app shows exports written before as stale after a restart)."""
+    @staticmethod
+    def _transcript_data(conn: sqlite3.Connection, job_id: str) -> dict:
+        """The job's transcript metadata as stored ({} before the job finished)."""
         row = conn.execute("SELECT transcript_json FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise KeyError(f"no job {job_id}")
-        data = json.loads(row["transcript_json"]) if row["transcript_json"] else {}
+        return json.loads(row["transcript_json"]) if row["transcript_json"] else {}
+
+    def _mark_hand_edited(self, conn: sqlite3.Connection, job_id: str, data: dict | None = None, **changes) -> None:
+        """Merge `changes` into the job's transcript metadata (`data`, when the caller has just
+        read it with `_transcript_data`) and mark it edited by hand (its JSON export says so;
+        the app shows exports written before as stale after a restart)."""
+        data = self._transcript_data(conn, job_id) if data is None else data
         data.update(changes, edited=True)
         conn.execute(
             "UPDATE jobs SET transcript_json = ?, updated_at = ? WHERE id = ?", (_dumps(data), time.time(), job_id)
@@ -984,9 +990,9 @@ class JobStore:
                 if number != row["speaker"]:
                     self._set_speaker(conn, job_id, row["window_idx"], row["seq"], number)
                     changed += 1
-            info = conn.execute("SELECT transcript_json FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            names = json.loads(info["transcript_json"]).get("speakers", []) if info and info["transcript_json"] else []
-            self._mark_hand_edited(conn, job_id, speakers=list(merged_names(names, source, target)))
+            data = self._transcript_data(conn, job_id)
+            names = merged_names(data.get("speakers", []), source, target)
+            self._mark_hand_edited(conn, job_id, data, speakers=list(names))
         return changed
 
     @staticmethod
