@@ -264,7 +264,8 @@ def test_default_formats_stay_the_four_text_files():
     from engine.options import DEFAULT_FORMATS, EXPORT_FORMATS, TranscribeOptions
 
     assert TranscribeOptions().formats == DEFAULT_FORMATS == ("txt", "srt", "vtt", "json")
-    assert {"docx", "maxqda"} <= set(EXPORT_FORMATS)
+    assert {"docx", "maxqda", "rttm"} <= set(EXPORT_FORMATS)
     args = build_parser().parse_args(["transcribe", "x.wav"])
     assert args.format == DEFAULT_FORMATS
     assert build_parser().parse_args(["transcribe", "x.wav", "--format", "docx,maxqda"]).format == ("docx", "maxqda")
+    assert build_parser().parse_args(["transcribe", "x.wav", "--format", "rttm,json"]).format == ("rttm", "json")

@@ -25,7 +25,7 @@ DOOR = [
     "AutoChoice", "Cancelled", "DOWNLOAD_MB", "ModelEntry", "ModelError", "auto_choice", "catalog",
     "delete_model", "discard_partial_download", "import_model", "missing_model", "models_dir",
     # who said what, told apart again in a finished job (issue 12)
-    "recount_speakers", "said_by", "merged", "merged_names",
+    "recount_speakers", "said_by", "merged", "merged_names", "sentences",
 ]
 
 

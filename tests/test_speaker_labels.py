@@ -114,3 +114,30 @@ def test_rows_split_at_a_turn_change_are_rejoined_as_the_transcriber_made_them()
     kept = rejoined([labelled[0], edited, labelled[2], labelled[3]])
     assert [r.text for r in kept] == ["Hello there.", "I went", "home early.", "Good."]
     assert kept[1] is edited
+
+
+def test_a_speakers_sentences_are_one_row_per_turn_until_a_pause_or_20_s():
+    from engine.speaker_labels import turn_rows
+
+    def row(a, b, text, speaker, words=True):
+        return Segment(a, b, text, _words((a, b, " " + text)) if words else None, speaker)
+
+    rows = [
+        row(0.0, 2.0, "How are you?", 0), row(2.4, 4.0, "Take your time.", 0),  # one turn
+        row(4.5, 6.0, "Better.", 1), row(6.3, 7.0, "Thanks.", 1),
+        row(9.0, 10.0, "Right.", 1),  # after a 2-s pause: a row of its own
+        row(10.2, 11.0, "I edited this.", 1, words=False),  # edited by hand: left alone
+        row(11.2, 12.0, "Okay.", None), row(12.1, 13.0, "Fine.", None),  # no speakers: as they were
+    ]
+    joined = turn_rows(rows)
+    assert [(s.start, s.end, s.text, s.speaker) for s in joined] == [
+        (0.0, 4.0, "How are you? Take your time.", 0),
+        (4.5, 7.0, "Better. Thanks.", 1),
+        (9.0, 10.0, "Right.", 1),
+        (10.2, 11.0, "I edited this.", 1),
+        (11.2, 12.0, "Okay.", None),
+        (12.1, 13.0, "Fine.", None),
+    ]
+    assert [w.text for w in joined[0].words] == [" How are you?", " Take your time."]
+    long_turn = [row(float(k), k + 0.8, "Yes.", 0) for k in range(30)]  # 30 s of one voice
+    assert [(s.start, s.end) for s in turn_rows(long_turn)] == [(0.0, 19.8), (20.0, 29.8)]

@@ -735,3 +735,26 @@ def test_swap_two_speakers(store):
     transcript = store.transcript(job_id)
     assert transcript.info.speakers == ("Therapist", "Client")  # names stay with the numbers
     assert transcript.speaker_name(segments[0].speaker) == "Client"
+
+
+def test_a_turn_split_into_sentences_keeps_its_place_its_speaker_and_the_rows_after(store):
+    job = store.create_job(Path("pair.wav"), {}, "k", "fp-split")
+    said = [(0.0, 0.5, " Hello."), (0.9, 1.4, " How"), (1.4, 2.0, " are"), (2.0, 2.5, " you?")]
+    turn = Segment(0.0, 2.5, "Hello. How are you?", tuple(Word(a, b, t, 0.9, 1) for a, b, t in said), 1)
+    answer = Segment(3.0, 4.0, "Fine.", (Word(3.0, 4.0, " Fine.", 0.9, 0),), 0)
+    store.commit_window(job.id, 0, 0, 300, [turn, answer], [(0.0, 4.0)])
+    store.commit_window(job.id, 1, 300, 600, [Segment(300, 301, " and then", None, 0)], [(300.0, 301.0)])
+    store.finish(job.id, {}, {}, {"source": "pair.wav", "duration_s": 600.0, "language": "en", "model": "tiny"})
+
+    assert store.split_segment(job.id, 1) == 1  # one sentence: nothing changes
+    assert not store.transcript(job.id).info.edited
+    assert store.split_segment(job.id, 0) == 2
+    segments = store.segments(job.id)
+    assert [(s.start, s.end, s.text, s.speaker) for s in segments] == [
+        (0.0, 0.5, "Hello.", 1), (0.9, 2.5, "How are you?", 1), (3.0, 4.0, "Fine.", 0), (300, 301, " and then", 0)]
+    assert [w.speaker for s in segments[:2] for w in s.words] == [1, 1, 1, 1]
+    store.set_segment_speaker(job.id, 3, 1)  # positions after the split count the new row
+    assert store.segments(job.id)[3].speaker == 1
+    assert store.transcript(job.id).info.edited
+    with pytest.raises(IndexError):
+        store.split_segment(job.id, 4)

@@ -259,6 +259,9 @@ class History:
     def set_segment_speaker(self, job_id: str, position: int, speaker: int) -> None:
         self._save("set_segment_speaker", job_id, position, speaker)
 
+    def split_segment(self, job_id: str, position: int) -> None:
+        self._save("split_segment", job_id, position)
+
     def recount_speakers(self, job_id: str, count: int | None) -> list[Segment] | None:
         """The job's speakers told apart again into `count` (None: counted) from the voices
         its store kept (engine.speaker_recount): its segments as stored, or None when it kept

@@ -54,7 +54,7 @@ def build_gui_parser() -> argparse.ArgumentParser:
         dest="formats",
         action="append",
         metavar="FMT",
-        help="output format: txt, srt, vtt, json, docx or maxqda (repeat, or separate with commas)",
+        help="output format: txt, srt, vtt, json, docx, maxqda or rttm (repeat, or separate with commas)",
     )
     parser.add_argument("--output-dir", type=Path, help="where transcripts are written (default: beside each recording)")
     return parser

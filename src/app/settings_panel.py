@@ -188,6 +188,8 @@ class SettingsPanel(QWidget):
         )
         self.formats["docx"].setToolTip("A Word document: a header (recording, date, duration) and the turns")
         self.formats["maxqda"].setToolTip("<name>.maxqda.txt: timestamps and speakers as MAXQDA imports them")
+        self.formats["rttm"].setToolTip("<name>.rttm: who spoke when, one line per stretch of speech, "
+                                        "as speaker-diarization scorers read it")
         self.retention = QCheckBox("Delete sessions not changed for")
         self.retention_days = QSpinBox()
         self.retention_days.setRange(1, 3650)

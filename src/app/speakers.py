@@ -1,5 +1,5 @@
 """Who said what, as the app changes it (issue 12): rename a speaker, swap two, reassign one
-segment, join two that are one person, take the speakers told apart again with another count.
+segment, cut a turn back into sentences, join two that are one person, take the speakers told apart again with another count.
 No Qt here; the transcript view calls these and then saves through app.history.
 
 Every change goes into the Job the view shows (its `transcript.info.speakers` names and its
@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from app.jobs import Job
-from engine import Segment, Transcript, merged, merged_names, said_by
+from engine import Segment, Transcript, merged, merged_names, said_by, sentences
 
 # One colour per speaker number (cycled past eight), for the name written in it: dark enough
 # to read on white and on the search highlight (contrast >= 4.5), far apart in hue so that
@@ -117,6 +117,17 @@ def reassign(job: Job, row: int, speaker: int) -> bool:
     job.segments[row] = said_by(segment, speaker)
     _edited(job)
     return True
+
+
+def split(job: Job, row: int) -> int:
+    """Row `row` (one speaker's turn) cut back into its sentences (engine.speaker_labels
+    .sentences), so a sentence the speaker model gave to the wrong person can be given back
+    alone. Returns how many rows it became (1: nothing to split)."""
+    pieces = sentences(job.segments[row])
+    if len(pieces) > 1:
+        job.segments[row : row + 1] = pieces
+        _edited(job)
+    return len(pieces)
 
 
 def recounted(job: Job, segments: list[Segment]) -> int:

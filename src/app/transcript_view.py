@@ -32,7 +32,7 @@ from app import file_dialogs, fmt, speakers, stale_exports
 from app.confidence_delegate import ConfidenceDelegate
 from app.jobs import Job, JobStatus
 from app.model_manager import download_label
-from engine import EXPORT_FORMATS, EXPORT_SUFFIXES, Segment
+from engine import EXPORT_FORMATS, EXPORT_SUFFIXES, Segment, sentences
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,10 @@ REPLAY_KEY = "Ctrl+R"
 TIME_COLUMN, TEXT_COLUMN, SPEAKER_COLUMN = 0, 1, 2
 
 # How the export dialogs name each format (others: the format in capitals).
-FORMAT_LABELS = {"vtt": "WebVTT", "docx": "Word document", "maxqda": "MAXQDA text"}
+FORMAT_LABELS = {"vtt": "WebVTT", "docx": "Word document", "maxqda": "MAXQDA text", "rttm": "RTTM (who spoke when)"}
+# The formats with a button under the transcript. RTTM (speaker stretches for diarization
+# scorers, not for reading) is in File → Export… and the settings only.
+BUTTON_FORMATS = tuple(name for name in EXPORT_FORMATS if name != "rttm")
 
 
 def _filter(fmt_name: str) -> str:
@@ -389,6 +392,7 @@ class TranscriptView(QWidget):
     speakers_swapped = Signal(str, int, int)  # job_id, first, second
     speakers_merged = Signal(str, int, int)  # job_id, source, target: one person, counted twice
     segment_speaker_set = Signal(str, int, int)  # job_id, row, speaker
+    segment_split = Signal(str, int)  # job_id, row: one turn's row cut back into its sentences
     speakers_recounted = Signal(str)  # job_id: told apart again (already stored)
     fix_model = Signal(str, bool)  # model name, True: download it now (False: choose another)
 
@@ -533,7 +537,7 @@ class TranscriptView(QWidget):
         bottom.addWidget(self.speed_box)
         bottom.addStretch(1)
         bottom.addWidget(QLabel("Export:"))
-        for name in EXPORT_FORMATS:
+        for name in BUTTON_FORMATS:
             button = QPushButton(name.upper())
             button.setMaximumWidth(72)  # "MAXQDA" is the widest label
             button.setToolTip(f"Save the transcript (with your edits) as {FORMAT_LABELS.get(name, name.upper())}")
@@ -749,6 +753,13 @@ class TranscriptView(QWidget):
             action = QAction(label, said_by, checkable=True, checked=number == segment.speaker)
             action.triggered.connect(lambda _checked=False, n=number: self.reassign(row, n))
             said_by.addAction(action)
+        if len(sentences(segment)) > 1:
+            # A row is a turn; a sentence in it the speaker model gave to the wrong person is
+            # given back alone once the row is cut into its sentences.
+            split = QAction("Split into sentences", menu)
+            split.setToolTip("One line per sentence, so one of them can be said by someone else")
+            split.triggered.connect(lambda: self.split(row))
+            menu.addAction(split)
         pairs = [(a, b) for i, a in enumerate(heard) for b in heard[i + 1:]]
         if len(pairs) > 6 and segment.speaker is not None:  # a family session: this line's speaker's
             pairs = [(segment.speaker, other) for other in heard if other != segment.speaker]
@@ -834,6 +845,20 @@ class TranscriptView(QWidget):
         self.speakers_recounted.emit(job.id)
         self._on_speakers_changed(job.id)
         self.message.emit(f"Told apart again: {found} speaker{'s' if found != 1 else ''}")
+        return True
+
+    def split(self, row: int) -> bool:
+        """Cut line `row` (a turn) into one line per sentence (app.speakers.split)."""
+        job = self.job
+        if not speakers.editable(job) or self.model.segment(row) is None:
+            return False
+        count = speakers.split(job, row)
+        if count < 2:
+            return False
+        self.model.set_job(job)
+        self.segment_split.emit(job.id, row)
+        self._on_speakers_changed(job.id)
+        self.message.emit(f"Split into {count} sentences: right-click one to say who said it")
         return True
 
     def reassign(self, row: int, speaker: int) -> bool:

@@ -274,12 +274,13 @@ class MainWindow(QMainWindow):
         self.transcript.speakers_swapped.connect(self.history.swap_speakers)
         self.transcript.speakers_merged.connect(self.history.merge_speakers)
         self.transcript.segment_speaker_set.connect(self.history.set_segment_speaker)
+        self.transcript.segment_split.connect(self.history.split_segment)
         self.transcript.recounter = self.history.recount_speakers
         # ...and the open search names who said its lines anew (after the store has the change:
         # slots run in the order they were connected).
         for speakers_changed in (
             self.transcript.speakers_renamed, self.transcript.speakers_swapped, self.transcript.segment_speaker_set,
-            self.transcript.speakers_merged, self.transcript.speakers_recounted,
+            self.transcript.speakers_merged, self.transcript.speakers_recounted, self.transcript.segment_split,
         ):
             speakers_changed.connect(lambda *_: self.session_search.refresh_soon())
         self.settings_panel.message.connect(self.show_message)

@@ -55,6 +55,7 @@ _DOOR: dict[str, str] = {
     "said_by": "engine.speaker_labels",
     "merged": "engine.speaker_labels",  # "Speaker 3 is Speaker 2": the numbers after a merge
     "merged_names": "engine.speaker_labels",
+    "sentences": "engine.speaker_labels",  # a turn's row cut back into its sentences
     # recordings
     "expand_inputs": "engine.inputs",
     "plan_output_stems": "engine.inputs",

@@ -121,7 +121,8 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
                         "Default: auto = detected from the start of each recording")
     parser.add_argument("--format", default=",".join(DEFAULT_FORMATS), type=_formats, metavar="txt,srt,vtt,json",
                         help="which files to write, separated by commas: txt, srt, vtt, json, docx (a Word "
-                        "document), maxqda (<name>.maxqda.txt, for MAXQDA's import). Default: txt,srt,vtt,json")
+                        "document), maxqda (<name>.maxqda.txt, for MAXQDA's import), rttm (who spoke when, for "
+                        "diarization scorers). Default: txt,srt,vtt,json")
     parser.add_argument("--output-dir", type=Path, default=None, metavar="DIR",
                         help="where the files go. Default: beside each recording")
     parser.add_argument("--hotwords", default=None, metavar="TEXT",

@@ -1,5 +1,5 @@
-"""Transcripts on disk: plain text, SRT, WebVTT, JSON, MAXQDA text (engine.maxqda_export)
-and Word (engine.docx_export), each written atomically.
+"""Transcripts on disk: plain text, SRT, WebVTT, JSON, MAXQDA text (engine.maxqda_export),
+RTTM (who spoke when, engine.rttm_export) and Word (engine.docx_export), each written atomically.
 
 A file is first written to a hidden temporary file in the same folder, flushed to disk,
 then renamed over the target in one step: a crash, a full disk or a locked file never
@@ -371,12 +371,12 @@ def _sync_folder(folder: Path) -> None:
 
 
 # Formats whose file is text (UTF-8); the others are documents rendered to bytes.
-TEXT_FORMATS = ("txt", "srt", "vtt", "json", "maxqda")
+TEXT_FORMATS = ("txt", "srt", "vtt", "json", "maxqda", "rttm")
 _BOM = "\ufeff"  # MAXQDA runs on Windows, where a BOM is what says "UTF-8" to a .txt reader
 
 
 def render(transcript: Transcript, fmt: str) -> str:
-    """The text of one text export (txt, srt, vtt, json, maxqda) of `transcript`; DOCX is a
+    """The text of one text export (txt, srt, vtt, json, maxqda, rttm) of `transcript`; DOCX is a
     document: `render_bytes`."""
     _check_format(fmt)
     if fmt not in TEXT_FORMATS:
@@ -391,6 +391,10 @@ def render(transcript: Transcript, fmt: str) -> str:
         from engine.maxqda_export import format_maxqda
 
         return _BOM + format_maxqda(transcript)
+    if fmt == "rttm":
+        from engine.rttm_export import format_rttm
+
+        return format_rttm(transcript)
     if fmt == "srt":  # names inside the text: they count toward its lines
         return format_srt(build_cues(segments, speech, names))
     return format_vtt(build_cues(segments, speech), names)  # names in voice tags

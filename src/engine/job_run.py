@@ -464,7 +464,7 @@ class JobRun:
         channel index), merged by time with bleed settled by level (engine.channel_words),
         then cut into segments that never hold two speakers (engine.speaker_labels)."""
         from engine.channel_words import merge_channel_words
-        from engine.speaker_labels import segments_from_words
+        from engine.speaker_labels import segments_from_words, turn_rows
 
         count = self.route.channels or (max(p.channel for p in window.parts) + 1)
         by_channel: list[list] = [[] for _ in range(count)]
@@ -484,18 +484,18 @@ class JobRun:
             words = [m.word for m in merged if m.channel == channel]
             rows.extend(segments_from_words(words, [channel] * len(words)))
         rows.sort(key=lambda row: (row.segment.start, row.segment.end, row.speaker))
-        segments = [
+        segments = turn_rows([
             replace(row.segment, speaker=row.speaker,
                     words=tuple(replace(w, speaker=row.speaker) for w in row.segment.words or ()))
             for row in rows
-        ]
+        ])
         return WindowTranscript(segments, language, check)
 
     def _speakers(self, segments: list[Segment]) -> list[Segment]:
         """Who said what: the voices heard in every window told apart, then each word and
         segment given its speaker (a segment holding a turn change is split there), and the
         store's windows relabelled. Off (speaker_labels False): the stage passes at once."""
-        from engine.speaker_labels import TurnIndex, label_segments, rejoined, said_by
+        from engine.speaker_labels import TurnIndex, label_segments, rejoined, said_by, turn_rows
 
         clock = self.clock
         self._start_speakers()
@@ -526,7 +526,7 @@ class JobRun:
                 # A window from the store may hold rows an earlier count split: rebuilt first
                 # (rejoined), so a rerun with fewer speakers does not keep them in two.
                 relabelled = ([said_by(s, None) for s in rejoined(window_segments)] if one_voice
-                              else label_segments(rejoined(window_segments), turn_index))
+                              else turn_rows(label_segments(rejoined(window_segments), turn_index)))
                 if self.store is not None and relabelled != window_segments:
                     self.store.relabel_window(self.job_id, index, relabelled)
                 labelled.extend(relabelled)

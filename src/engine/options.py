@@ -7,10 +7,11 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 # Every format a transcript can be exported as; DEFAULT_FORMATS are written unless others
-# are asked for. DOCX (a Word document) and MAXQDA (its transcript import) are on request:
-# most users want the four text files, and a .docx nobody opens is one more copy of health data.
+# are asked for. DOCX (a Word document), MAXQDA (its transcript import) and RTTM (who spoke
+# when, for diarization scorers) are on request: most users want the four text files, and a
+# .docx nobody opens is one more copy of health data.
 DEFAULT_FORMATS = ("txt", "srt", "vtt", "json")
-EXPORT_FORMATS = (*DEFAULT_FORMATS, "docx", "maxqda")
+EXPORT_FORMATS = (*DEFAULT_FORMATS, "docx", "maxqda", "rttm")
 # The file name ending of each format. MAXQDA's import wants a .txt; ".maxqda.txt" keeps it
 # apart from the plain `<stem>.txt` transcript beside it (engine.outputs checks every name).
 EXPORT_SUFFIXES: dict[str, str] = {fmt: f".{fmt}" for fmt in EXPORT_FORMATS} | {"maxqda": ".maxqda.txt"}

@@ -24,7 +24,7 @@ import logging
 
 from engine.diarize import turns_from_voices
 from engine.segments import Segment
-from engine.speaker_labels import TurnIndex, label_segments, rejoined
+from engine.speaker_labels import TurnIndex, label_segments, rejoined, turn_rows
 from engine.store import JobStore
 
 log = logging.getLogger("sessionscribe.speakers")
@@ -43,7 +43,7 @@ def recount(store: JobStore, job_id: str, num_speakers: int | None) -> list[Segm
     if not turns:
         return None
     index = TurnIndex(turns)  # once for the job, not once a segment
-    store.relabel_speakers(job_id, {record.index: label_segments(rejoined(record.segments), index)
+    store.relabel_speakers(job_id, {record.index: turn_rows(label_segments(rejoined(record.segments), index))
                                     for record in records})
     log.info("speakers told apart again: %d found", len({turn.speaker for turn in turns}))
     return store.segments(job_id)

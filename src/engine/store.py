@@ -1016,34 +1016,55 @@ class JobStore:
         Edits of the text keep their marks (see `_replace_segments`)."""
         self._replace_segments(job_id, windows, by_hand=True)
 
+    def split_segment(self, job_id: str, position: int) -> int:
+        """Segment number `position` (one speaker's turn) cut back into its sentences
+        (speaker_labels.sentences), each keeping its speaker, so one of them can be given to
+        another; in one transaction, marked edited. Returns how many rows it became."""
+        from engine.speaker_labels import sentences
+
+        with self._write() as conn:
+            window_idx, seq = self._locate(conn, job_id, position)
+            segments = [self._segment(row) for row in conn.execute(
+                "SELECT start_s, end_s, text, words_json, speaker FROM segments WHERE job_id = ? AND window_idx = ? "
+                "ORDER BY seq", (job_id, window_idx))]
+            pieces = sentences(segments[seq])
+            if len(pieces) > 1:
+                self._store_window_segments(conn, job_id, window_idx, [*segments[:seq], *pieces, *segments[seq + 1:]])
+                self._mark_hand_edited(conn, job_id)
+        return len(pieces)
+
     def _replace_segments(self, job_id: str, windows: Mapping[int, Sequence[Segment]], by_hand: bool) -> None:
-        """Each window's segments replaced by `windows[index]`, relabelled: a segment whose
-        text the user edited (it has no word timings, so relabelling never splits it) comes
-        back with the same start, end and text, and keeps its edited mark."""
+        """Each window's segments replaced by `windows[index]`, in one transaction."""
         with self._write() as conn:
             for index, segments in windows.items():
-                if conn.execute("SELECT 1 FROM windows WHERE job_id = ? AND idx = ?", (job_id, index)).fetchone() is None:
-                    raise KeyError(f"job {job_id} has no window {index}")
-                edited = {
-                    (row["start_s"], row["end_s"], row["text"])
-                    for row in conn.execute(
-                        "SELECT start_s, end_s, text FROM segments WHERE job_id = ? AND window_idx = ? AND edited",
-                        (job_id, index),
-                    )
-                }
-                rows = [
-                    _segment_row(job_id, index, seq, segment,
-                                 segment.words is None and (float(segment.start), float(segment.end), segment.text) in edited)
-                    for seq, segment in enumerate(segments)
-                ]
-                conn.execute("DELETE FROM segments WHERE job_id = ? AND window_idx = ?", (job_id, index))
-                conn.executemany(_INSERT_SEGMENT, rows)
-                conn.execute("UPDATE windows SET segment_count = ? WHERE job_id = ? AND idx = ?",
-                             (len(rows), job_id, index))
+                self._store_window_segments(conn, job_id, index, segments)
             if by_hand:
                 self._mark_hand_edited(conn, job_id)
             else:
                 conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time(), job_id))
+
+    @staticmethod
+    def _store_window_segments(conn: sqlite3.Connection, job_id: str, index: int, segments: Sequence[Segment]) -> None:
+        """Window `index`'s segments replaced by `segments`, relabelled: a segment whose text
+        the user edited (it has no word timings, so relabelling never splits it) comes back with
+        the same start, end and text, and keeps its edited mark."""
+        if conn.execute("SELECT 1 FROM windows WHERE job_id = ? AND idx = ?", (job_id, index)).fetchone() is None:
+            raise KeyError(f"job {job_id} has no window {index}")
+        edited = {
+            (row["start_s"], row["end_s"], row["text"])
+            for row in conn.execute(
+                "SELECT start_s, end_s, text FROM segments WHERE job_id = ? AND window_idx = ? AND edited",
+                (job_id, index),
+            )
+        }
+        rows = [
+            _segment_row(job_id, index, seq, segment,
+                         segment.words is None and (float(segment.start), float(segment.end), segment.text) in edited)
+            for seq, segment in enumerate(segments)
+        ]
+        conn.execute("DELETE FROM segments WHERE job_id = ? AND window_idx = ?", (job_id, index))
+        conn.executemany(_INSERT_SEGMENT, rows)
+        conn.execute("UPDATE windows SET segment_count = ? WHERE job_id = ? AND idx = ?", (len(rows), job_id, index))
 
     def edited_positions(self, job_id: str) -> list[int]:
         """Positions (as in `segments(job_id)`) of the segments the user has edited."""

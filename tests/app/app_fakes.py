@@ -58,9 +58,11 @@ class FakeEngine:
     def __init__(
         self, sink, store=None, *, segments: int = 6, step_s: float = 0.02, duration_s: float = 60.0,
         speakers: int | None = None, voices: int | None = None, channel_route: str = "",
+        texts: tuple[str, ...] = (),
     ):
         self._sink = sink
         self.channel_route = channel_route  # "speakers": its report says each channel was one
+        self.texts = texts  # segment i says texts[i % len(texts)]; none given: "<words> number i."
         self.speakers = speakers
         self.voices = voices
         self.store = store
@@ -131,7 +133,8 @@ class FakeEngine:
                 self._step()
                 emit(StageProgress(job_id, Stage.TRANSCRIBE, (i + 0.5) * step, total))
                 self._step()
-                segment = Segment(i * step, (i + 0.9) * step, f" {WORDS[i % len(WORDS)]} number {i + 1}.")
+                text = f" {self.texts[i % len(self.texts)]}" if self.texts else f" {WORDS[i % len(WORDS)]} number {i + 1}."
+                segment = Segment(i * step, (i + 0.9) * step, text)
                 segments.append(segment)
                 self._record("commit_window", job_id, i, i * step, (i + 1) * step, [segment],
                              [(segment.start, segment.end)], _voice(segment, i, self.voices))

@@ -21,7 +21,7 @@ def test_real_engine_run_fills_the_transcript(make_window, qtbot, tmp_path, sett
     recording = write_audio(tmp_path / "in" / "client session.mp3", audio)
     out = tmp_path / "out"
     store = SettingsStore(settings_path)
-    # Every format, DOCX and MAXQDA too: the window's Export must equal each engine file.
+    # Every format, DOCX, MAXQDA and RTTM too: the window's Export must equal each engine file.
     store.save(AppSettings(options=TranscribeOptions(model=str(tiny_model), device="cpu", output_dir=out,
                                                      formats=EXPORT_FORMATS)))
 
@@ -42,7 +42,7 @@ def test_real_engine_run_fills_the_transcript(make_window, qtbot, tmp_path, sett
     assert "hello" in view.model.index(0, 1).data().lower()
     assert job.duration_s and 5 < job.duration_s < 15
     assert all(job.stages[s].finished_at is not None for s in Stage)
-    assert set(job.outputs) == {"txt", "srt", "vtt", "json", "docx", "maxqda"}
+    assert set(job.outputs) == {"txt", "srt", "vtt", "json", "docx", "maxqda", "rttm"}
     assert job.outputs["maxqda"].name == "client session.maxqda.txt"
     for path in job.outputs.values():
         assert Path(path).parent == out and Path(path).stat().st_size > 0

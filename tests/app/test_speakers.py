@@ -399,3 +399,29 @@ def test_the_progress_tooltip_says_speakers_off_when_they_were_turned_off(make_w
     qtbot.waitUntil(lambda: second.status.finished, timeout=10000)
     tip = window.queue_model.index(1, COL_PROGRESS).data(Qt.ItemDataRole.ToolTipRole)
     assert "Speakers: off" in tip and "Speakers: done" not in tip
+
+
+def test_a_turn_is_split_into_sentences_and_one_given_to_the_other_speaker(make_window, qtbot, tmp_path):
+    """A row is a turn; the speaker model put the client's first sentence at the end of the
+    therapist's turn. Split into sentences, that one sentence goes back to the client alone,
+    and the store has both changes (a reopened transcript shows them)."""
+    texts = ("How have you been? I have been sleeping better.", "That is good to hear.")
+    window, job = _finished(make_window, qtbot, tmp_path, segments=2, texts=texts, duration_s=8.0)
+    view = window.transcript
+    assert _action(view.speaker_menu(1), "Split into sentences") is None  # one sentence: nothing to split
+    _action(view.speaker_menu(0), "Split into sentences").trigger()
+    assert [view.model.index(row, TEXT_COLUMN).data() for row in range(3)] == [
+        "How have you been?", "I have been sleeping better.", "That is good to hear."]
+    assert _speaker_cells(view) == ["Speaker 1", "Speaker 1", "Speaker 2"]
+    assert "Split into 2 sentences" in window.statusBar().currentMessage()
+    _action(view.speaker_menu(1), "Speaker 2").trigger()
+    assert _speaker_cells(view) == ["Speaker 1", "Speaker 2", "Speaker 2"]
+    assert [w.speaker for w in job.segments[1].words] == [1, 1, 1, 1, 1]
+    assert not view.stale_bar.isHidden()  # the exports written before say otherwise
+    stored = window.history.store.segments(job.id)
+    assert [(s.text, s.speaker) for s in stored] == [
+        ("How have you been?", 0), ("I have been sleeping better.", 1), (" That is good to hear.", 1)]
+    from engine import render
+
+    assert render(job.current_transcript(), "txt").endswith(
+        "Speaker 2: I have been sleeping better. That is good to hear.\n")  # every export follows

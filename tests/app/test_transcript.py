@@ -165,6 +165,11 @@ def test_file_export_asks_for_any_format_and_writes_it(make_window, qtbot, tmp_p
     target = tmp_path / "chosen.maxqda.txt"
     window.export_action.trigger()
     assert target.read_text(encoding="utf-8-sig").startswith("#00:00:00-0#")
+    # Who spoke when (RTTM) is here, for scorers, not among the buttons under the transcript.
+    assert "RTTM (who spoke when) (*.rttm)" in asked["filter"] and "rttm" not in window.transcript.export_buttons
+    target = tmp_path / "chosen.rttm"
+    window.export_action.trigger()
+    assert target.read_text(encoding="utf-8").startswith("SPEAKER client_session 1 ")
 
 
 def test_docx_button_suggests_a_docx_beside_the_recording(make_window, qtbot, tmp_path, monkeypatch):
