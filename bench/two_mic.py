@@ -5,7 +5,10 @@ generated session (therapist left, client right, -25 dB bleed, one gap in five o
 
 Runs `Engine.transcribe` on the stereo WAV with --channels auto (layout measured, each
 channel transcribed as its speaker) and with --channels mix (mixed to mono, diarized), and
-scores words per true speaker: recognised, and attributed to the right speaker. Prints JSON.
+scores words per true speaker: recognised, and attributed to the right speaker. Beside them,
+in the same run: faster-whisper used alone on each channel (the way its own test transcribes
+stereo_diarization.wav), sequential and batched, each channel's words given to its speaker.
+Prints JSON.
 """
 from __future__ import annotations
 
@@ -39,6 +42,28 @@ def run(path: Path, model: Path, channels: str, out: Path) -> dict:
     return {"wall_s": round(wall, 1), "words": words, "report": outcome.report}
 
 
+def faster_whisper_per_channel(stereo, model: Path, batched: bool) -> tuple[list, list[int], float]:
+    """faster-whisper alone, each channel transcribed on its own (English, word times; the
+    batched pipeline at batch 8): its words, each channel's index as the speaker, wall time."""
+    import numpy as np
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    from engine.segments import Word
+
+    whisper = WhisperModel(str(model), device="cpu", compute_type="int8")
+    pipeline = BatchedInferencePipeline(whisper) if batched else whisper
+    options = {"batch_size": 8} if batched else {}
+    words, speakers = [], []
+    started = time.perf_counter()
+    for channel, audio in enumerate(stereo):
+        segments, _info = pipeline.transcribe(np.ascontiguousarray(audio), language="en", word_timestamps=True, **options)
+        for segment in segments:
+            for word in segment.words or ():
+                words.append(Word(word.start, word.end, word.word))
+                speakers.append(channel)
+    return words, speakers, time.perf_counter() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=180.0)
@@ -65,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
                 "redecoded_regions": report.redecoded_regions, "loops": report.loops, "fill": getattr(report, "clip_fill", None),
             }
             print(channels, json.dumps(results[channels], default=str), flush=True)
+    for batched in (False, True):
+        words, speakers, wall = faster_whisper_per_channel(stereo, model, batched)
+        scores = S.word_scores(plan.utterances, words, speakers, {0: "therapist", 1: "client"})
+        name = "faster-whisper batched, per channel" if batched else "faster-whisper sequential, per channel"
+        results[name] = {"wall_s": round(wall, 1), "scores": scores}
+        print(name, json.dumps(results[name], default=str), flush=True)
     results["seconds"] = plan.seconds
     print(json.dumps(results, indent=1, default=str))
     return 0
