@@ -314,10 +314,24 @@ def test_three_voices_are_counted(diarizer, speech_available):
 
 
 def test_three_voices_in_one_minute_with_the_count_given(diarizer, three_voices):
+    """Each window heard with its alike neighbours (diarize.with_neighbours): 99.2 % of the
+    speech time right, 96.1 % when each 1.5-s window was clustered alone."""
     audio, plan = three_voices
     turns = diarizer.turns(audio, find_speech(audio), num_speakers=3)
     assert len({t.speaker for t in turns}) == 3
-    assert right_share(plan, turns) >= 0.9
+    assert right_share(plan, turns) >= 0.975
+
+
+def test_two_accents_of_one_voice_with_the_count_given(diarizer, speech_available):
+    """espeak-ng's en-us and en-gb are one voice with two accents: 0.72 alike to CAM++ across,
+    0.74-0.76 within, so counting finds one. With `--speakers 2`, windows clustered with their
+    alike neighbours put 92.7 % of the speech time on the right speaker (79.6 % alone)."""
+    american, british = D.Voice("therapist", "en-us", 150, 0.0), D.Voice("client", "en-gb", 160, -2.0)
+    turns = [(american if voice is T else british, sentences) for voice, sentences in TWO] * 2
+    plan = D.layout_dialogue(turns, [*TWO_GAPS, 0.7, *TWO_GAPS], seed=5)
+    audio = D.render(plan, peak_dbfs=-3.0, snr_db=22.0, seed=5)
+    turns = diarizer.turns(audio, find_speech(audio), num_speakers=2)
+    assert right_share(plan, turns) >= 0.85
 
 
 def test_one_voice_is_one_speaker(diarizer, speech_available):
