@@ -133,8 +133,9 @@ def make_session(voices, minutes: float, seed: int) -> tuple[np.ndarray, list[tu
 
 
 def write_rttm(path: Path, stretches, uri: str) -> Path:
-    path.write_text("".join(f"SPEAKER {uri} 1 {a:.3f} {b - a:.3f} <NA> <NA> {name} <NA> <NA>\n"
-                            for a, b, name in stretches), encoding="utf-8")
+    from engine.rttm_export import rttm_line
+
+    path.write_text("".join(rttm_line(uri, a, b, name) + "\n" for a, b, name in stretches), encoding="utf-8")
     return path
 
 

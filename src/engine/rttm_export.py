@@ -90,12 +90,17 @@ def _token(text: str, default: str) -> str:
     return re.sub(r"\s+", "_", text.strip()) or default
 
 
+def rttm_line(recording: str, start: float, end: float, speaker: str) -> str:
+    """`SPEAKER <recording> 1 <start> <duration> <NA> <NA> <speaker> <NA> <NA>`, names without spaces."""
+    return (f"SPEAKER {_token(recording, 'recording')} 1 {start:.3f} {end - start:.3f} <NA> <NA> "
+            f"{_token(speaker, UNKNOWN)} <NA> <NA>")
+
+
 def format_rttm(transcript: Transcript) -> str:
-    """`SPEAKER <recording> 1 <start> <duration> <NA> <NA> <speaker> <NA> <NA>` per stretch; the
-    speaker is its name in the transcript (spaces as '_'), `unknown` where none is known."""
-    uri = _token(Path(transcript.info.source).stem, "recording")
-    lines = []
-    for stretch in speaker_stretches(transcript):
-        name = UNKNOWN if stretch.speaker is None else _token(transcript.info.speaker_name(stretch.speaker), UNKNOWN)
-        lines.append(f"SPEAKER {uri} 1 {stretch.start:.3f} {stretch.end - stretch.start:.3f} <NA> <NA> {name} <NA> <NA>")
+    """One `rttm_line` per stretch; the speaker is its name in the transcript (spaces as '_'),
+    `unknown` where none is known."""
+    uri = Path(transcript.info.source).stem
+    lines = [rttm_line(uri, stretch.start, stretch.end,
+                       UNKNOWN if stretch.speaker is None else transcript.info.speaker_name(stretch.speaker))
+             for stretch in speaker_stretches(transcript)]
     return "\n".join(lines) + "\n" if lines else ""
