@@ -40,7 +40,7 @@ from engine.folders import APP_NAME
 from engine.errors import SessionScribeError
 from engine.logs import get_logger
 from engine.segments import Segment, Word
-from engine.speaker_labels import merged, merged_names
+from engine.speaker_labels import merged, merged_names, sentences
 from engine.status import STATUSES
 
 if TYPE_CHECKING:
@@ -1020,8 +1020,6 @@ class JobStore:
         """Segment number `position` (one speaker's turn) cut back into its sentences
         (speaker_labels.sentences), each keeping its speaker, so one of them can be given to
         another; in one transaction, marked edited. Returns how many rows it became."""
-        from engine.speaker_labels import sentences
-
         with self._write() as conn:
             window_idx, seq = self._locate(conn, job_id, position)
             segments = [self._segment(row) for row in conn.execute(
