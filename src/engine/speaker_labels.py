@@ -19,8 +19,8 @@ voices.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from itertools import accumulate
 from dataclasses import dataclass, replace
+from itertools import accumulate
 from typing import Protocol, Sequence
 
 from engine.cues import join_text
@@ -204,17 +204,7 @@ def turn_rows(segments: Sequence[Segment]) -> list[Segment]:
     a speaker's sentences out of every segment. Read from the JSON export, 10 sessions made
     another way (bench/outside_sessions.py, every word's speaker right) had 88.1-92.0 % of
     their speech time on the right speaker with a row per sentence, 96.3-98.2 % per turn."""
-    out: list[Segment] = []
-    for segment in segments:
-        last = out[-1] if out else None
-        if (last is not None and segment.speaker is not None and segment.speaker == last.speaker
-                and last.words and segment.words
-                and segment.start - last.end <= ROW_PAUSE_S and segment.end - last.start <= ROW_MAX_S):
-            out[-1] = replace(last, end=max(last.end, segment.end), text=join_text(last.text.strip(), segment.text),
-                              words=(*last.words, *segment.words))
-        else:
-            out.append(segment)
-    return out
+    return _joined(segments, by_speaker=True)
 
 
 def sentences(segment: Segment) -> list[Segment]:
@@ -234,31 +224,36 @@ def rejoined(segments: Sequence[Segment]) -> list[Segment]:
     made them, would not have cut, so told apart again as fewer speakers a sentence is one
     row again. Nothing is cut, and a segment not joined is returned as it was (its text
     too); segments without words (text edited by hand) stay as they are, between the runs."""
+    return _joined(segments, by_speaker=False)
+
+
+def _joined(segments: Sequence[Segment], by_speaker: bool) -> list[Segment]:
+    """Neighbouring segments with words joined where the row rule would not cut between them
+    (a pause over ROW_PAUSE_S or ROW_MAX_S of speech always cuts). `by_speaker`: a change of
+    speaker cuts and a sentence end does not, and a segment without a speaker is never joined
+    (turn_rows); otherwise a sentence end cuts and speakers are not looked at (rejoined).
+    Texts are joined as they were (cues.join_text); a segment not joined is returned as is."""
     out: list[Segment] = []
-    run: list[Segment] = []
-
-    def flush() -> None:
-        words = [w for segment in run for w in segment.words if w.text.strip()]
-        rows = segments_from_words(words, [None] * len(words))
-        cuts = set(accumulate(len(row.segment.words) for row in rows))  # where rows begin
-        groups: list[list[Segment]] = []
-        position = 0
-        for segment in run:
-            if not groups or position in cuts:
-                groups.append([])
-            groups[-1].append(segment)
-            position += sum(1 for w in segment.words if w.text.strip())
-        out.extend(group[0] if len(group) == 1 else _segment([w for s in group for w in s.words]) for group in groups)
-        run.clear()
-
     for segment in segments:
-        if segment.words and any(w.text.strip() for w in segment.words):
-            run.append(segment)
+        last = out[-1] if out else None
+        if last is not None and _continues(last, segment, by_speaker):
+            out[-1] = replace(last, end=max(last.end, segment.end), text=join_text(last.text.strip(), segment.text),
+                              words=(*last.words, *segment.words))
         else:
-            flush()
             out.append(segment)
-    flush()
     return out
+
+
+def _continues(row: Segment, segment: Segment, by_speaker: bool) -> bool:
+    """Whether `segment` goes on `row` under the row rule (see _joined)."""
+    said = [w for w in row.words or () if w.text.strip()]
+    if not said or not any(w.text.strip() for w in segment.words or ()):
+        return False
+    if segment.start - row.end > ROW_PAUSE_S or segment.end - row.start > ROW_MAX_S:
+        return False
+    if by_speaker:
+        return segment.speaker is not None and segment.speaker == row.speaker
+    return said[-1].text.rstrip()[-1:] not in _SENTENCE_END
 
 
 def _runs(words: list[Word], speakers: list[int | None]) -> list[tuple[list[Word], int | None]]:
