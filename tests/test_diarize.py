@@ -159,9 +159,11 @@ def test_a_speaker_model_that_would_fold_differently_is_used_as_shipped(monkeypa
     assert "left unfolded" in caplog.text
 
 
-def test_bfloat16_is_chosen_by_the_cpu_with_amx_and_timed_without(monkeypatch):
-    """With AMX the choice is the hardware's (a timing on a busy machine once picked float32,
-    1.3x slower); without it, a short timing decides."""
+@pytest.mark.parametrize("units", ["_is_amx_tile_supported", "_is_avx512_bf16_supported"])
+def test_bfloat16_is_chosen_by_the_cpu_with_bfloat16_units_and_timed_without(monkeypatch, units):
+    """With AMX or AVX512-BF16 the choice is the hardware's (a timing on a busy machine once
+    picked float32, 1.3x slower; on an EPYC it cost ~1 s of CPU a process); without either,
+    a short timing decides."""
     import time
 
     import torch
@@ -172,12 +174,14 @@ def test_bfloat16_is_chosen_by_the_cpu_with_amx_and_timed_without(monkeypatch):
     real = time.process_time
     monkeypatch.setattr(time, "process_time", lambda: timings.append(1) or real())
     audio, window = np.zeros(16000 * 3, np.float32), [(0.0, 1.5)]
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
-    with_amx = CamPlusPlusDiarizer(device="cpu", threads=1)
-    with_amx.embed(audio, window)
-    assert with_amx.bfloat16 is True and not timings
-    assert next(with_amx.model.parameters()).dtype == torch.bfloat16
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, units, lambda: True, raising=False)
+    with_units = CamPlusPlusDiarizer(device="cpu", threads=1)
+    with_units.embed(audio, window)
+    assert with_units.bfloat16 is True and not timings
+    assert next(with_units.model.parameters()).dtype == torch.bfloat16
+    monkeypatch.setattr(torch.cpu, units, lambda: False, raising=False)
     without = CamPlusPlusDiarizer(device="cpu", threads=1)
     without.embed(audio, window)
     assert without.bfloat16 in (True, False) and len(timings) >= 4

@@ -631,6 +631,13 @@ def find_speech(audio: np.ndarray) -> list[Span]:
 
 
 # -- the backend --------------------------------------------------------------------------------
+def _bfloat16_units(torch) -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AMX tiles or AVX512-BF16), by
+    torch's own CPU probes (private; absent in some builds: then False)."""
+    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
 class CamPlusPlusDiarizer:
     """CAM++ embeddings over speech windows, spectral clustering (see the module docstring).
     `device`: "cpu", "cuda", "cuda:1"... or "auto" (the GPU when torch sees one).
@@ -690,20 +697,23 @@ class CamPlusPlusDiarizer:
         return out
 
     def _bfloat16_is_faster(self) -> bool:
-        """Whether this CPU runs CAM++ faster with bfloat16 weights, timed on a small batch
-        (0.9 s of CPU, once); if so the model is converted. With AMX (this machine's Xeon): 19-20
-        against 32-35 ms of CPU per window, embeddings within cosine 0.999 of float32's. CPUs
-        without bfloat16 units emulate it and are slower: they stay in float32."""
+        """Whether this CPU runs CAM++ faster with bfloat16 weights; if so the model is
+        converted. With bfloat16 units (_bfloat16_units) it does: with AMX (a Xeon here) 19-20
+        against 32-35 ms of CPU per window, embeddings within cosine 0.999 of float32's. Other
+        CPUs are timed on a small batch (0.7-1.3 s of CPU, once a process): without bfloat16
+        units it is emulated and slower, and they stay in float32."""
         import copy
         import time
 
         torch = self.torch
         half = None
-        amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private; absent in some builds
-        if amx is not None and amx():
-            # AMX multiplies bfloat16 in hardware: no timing needed, and timing misjudged it
-            # on this busy 2-core machine (float32 picked once: 8.7 s for the 10-min session
-            # against 6.5-6.8 s in bfloat16, bench/speakers.py part d, 2026-11-26).
+        if _bfloat16_units(torch):
+            # AMX or AVX512-BF16 multiply bfloat16 in hardware: no timing needed. Timing
+            # misjudged it on a busy 2-core Xeon with AMX (float32 picked once: 8.7 s for the
+            # 10-min session against 6.5-6.8 s in bfloat16, bench/speakers.py part d,
+            # 2026-11-26), and on an AMD EPYC with AVX512-BF16 it cost 0.7-1.3 s of CPU in every
+            # process, before the first window's voices (bfloat16 0.74-0.83 s per 40 windows
+            # against float32's 1.38 s there, 2026-11-27).
             faster = True
         else:
             half = copy.deepcopy(self.model).to(torch.bfloat16)
