@@ -519,9 +519,11 @@ def markdown(results: dict, info: dict, load_s: float) -> str:
                       f" client {_pct(stereo_base['mixed']['client']['recognised'])} recognised).{_when(stereo_base)}"]
         if speed_base:
             lines += [f"- (d) transcription {speed_base['transcribe_s']:.1f} s wall / {speed_base['transcribe_cpu_s']:.1f} s CPU; the job with"
-                      f" `--speakers 2` {speed_base['job_with_speakers_s']:.1f} s / {speed_base['job_with_speakers_cpu_s']:.1f} s:"
+                      f" `--speakers 2` {speed_base['job_with_speakers_s']:.1f} s / {speed_base['job_with_speakers_cpu_s']:.1f} s"
+                      f"{_spread(speed_base)}:"
                       f" **+{_pct(speed_base['job_share'])}** wall time (target <= 10 %: {_goal(speed_base['job_share'] <= 0.10)});"
-                      f" diarization alone {speed_base['diarize_s']:.1f} s, {_pct(speed_base['share'])} of the transcription.{_when(speed_base)}"]
+                      f" diarization alone {speed_base['diarize_s']:.1f} s, {_pct(speed_base['share'])} of the transcription.{_when(speed_base)}"
+                      f" {_rounds(speed_base)}."]
         lines += [""]
     count = results.get("count")
     if count:
