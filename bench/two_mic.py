@@ -1,14 +1,15 @@
 """Two-microphone recordings through the real pipeline (issue 12), on bench/speakers.py's
 generated session (therapist left, client right, -25 dB bleed, one gap in five overlapping).
 
-    .venv/bin/python bench/two_mic.py [--seconds 180]
+    .venv/bin/python bench/two_mic.py [--seconds 180] [--bleed -25,-15,-10]
 
 Runs `Engine.transcribe` on the stereo WAV with --channels auto (layout measured, each
 channel transcribed as its speaker) and with --channels mix (mixed to mono, diarized), and
 scores words per true speaker: recognised, and attributed to the right speaker. Beside them,
 in the same run: faster-whisper used alone on each channel (the way its own test transcribes
 stereo_diarization.wav), sequential and batched, each channel's words given to its speaker.
-Prints JSON.
+`--bleed`: how far down each microphone hears the other speaker (-25 dB by default; several
+levels give one session each). Prints JSON, then a markdown table.
 """
 from __future__ import annotations
 
@@ -64,14 +65,9 @@ def faster_whisper_per_channel(stereo, model: Path, batched: bool) -> tuple[list
     return words, speakers, time.perf_counter() - started
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=180.0)
-    args = parser.parse_args(argv)
-    import engine  # noqa: F401
-
-    model = C.load_support("real_model").real_model_dir()
-    stereo, plan = S.stereo_session(args.seconds)
+def one_session(seconds: float, bleed_db: float, model: Path) -> dict:
+    """Every system on one generated session whose microphones hear each other `bleed_db` down."""
+    stereo, plan = S.stereo_session(seconds, bleed_db=bleed_db)
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         path = S.write_wav(Path(folder) / "two-mic.wav", stereo)
@@ -97,7 +93,43 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = {"wall_s": round(wall, 1), "scores": scores}
         print(name, json.dumps(results[name], default=str), flush=True)
     results["seconds"] = plan.seconds
-    print(json.dumps(results, indent=1, default=str))
+    return results
+
+
+def table_rows(bleed_db: float, results: dict) -> list[str]:
+    """Markdown rows: system, recognised / attributed per speaker, WER, wall."""
+    names = {"auto": "SessionScribe, channels as speakers", "mix": "SessionScribe, mixed + diarization"}
+    rows = []
+    for key, result in results.items():
+        if key == "seconds":
+            continue
+        scores = result["scores"]
+        cells = [f"{100 * scores[who]['recognised']:.1f} % / {100 * scores[who]['attributed']:.1f} %"
+                 for who in ("therapist", "client")]
+        rows.append(f"| {-bleed_db:g} dB | {names.get(key, key)} | {cells[0]} | {cells[1]} | {100 * scores['wer']:.1f} % "
+                    f"| {result['wall_s']:.1f} s |")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=180.0)
+    parser.add_argument("--bleed", default=str(S.BLEED_DB),
+                        help="how far down each microphone hears the other speaker, in dB; several: -25,-15,-10")
+    args = parser.parse_args(argv)
+    import engine  # noqa: F401
+
+    model = C.load_support("real_model").real_model_dir()
+    levels = [float(x) for x in args.bleed.split(",")]
+    everything, rows = {}, []
+    for bleed_db in levels:
+        results = one_session(args.seconds, bleed_db, model)
+        everything[f"{bleed_db:g}"] = results
+        rows += table_rows(bleed_db, results)
+    print(json.dumps(everything if len(levels) > 1 else everything[f"{levels[0]:g}"], indent=1, default=str))
+    print("| bleed | system | therapist: recognised / attributed | client: recognised / attributed | WER | wall |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    print("\n".join(rows))
     return 0
 
 

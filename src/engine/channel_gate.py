@@ -5,7 +5,8 @@ Each microphone hears the other speaker ~25 dB down, and Silero calls that speec
 channel was transcribed for the whole session (14 clips against 7 mixed to mono, 40 s of
 transcription against 13 s), and a third of each channel's words were the other speaker's,
 for the merge (engine.channel_words) to throw away. Where a channel is BLEED_DB below
-another (each against its own speech level) for a while, nobody is speaking into it: those
+another (each against its own speech level; the threshold from how far down this recording's
+bleed is, engine.channel_words.bleed_db_for) for a while, nobody is speaking into it: those
 stretches are zeroed before speech detection, so they are neither transcribed nor merged.
 Figures after: docs/BENCHMARKS.md (speakers section).
 """
@@ -30,15 +31,17 @@ MIN_BLEED_SHARE = 0.25
 _FRAME_S = FRAME / 16000
 
 
-def bleed_frames(rms: np.ndarray, channel: int, loud_dbfs: tuple[float, ...] | None) -> np.ndarray:
-    """Per 30-ms frame of `rms` (channels, frames): True where `channel` hears only bleed."""
+def bleed_frames(rms: np.ndarray, channel: int, loud_dbfs: tuple[float, ...] | None,
+                 bleed_db: float = BLEED_DB) -> np.ndarray:
+    """Per 30-ms frame of `rms` (channels, frames): True where `channel` hears only bleed
+    (`bleed_db` or more below another channel; engine.channel_words.bleed_db_for)."""
     db = 20.0 * np.log10(np.maximum(rms.astype(np.float64), 1e-5))
     if loud_dbfs is not None and len(loud_dbfs) == rms.shape[0]:
         db = db - np.asarray(loud_dbfs, dtype=np.float64)[:, None]
     others = np.delete(db, channel, axis=0)
     if not others.size:
         return np.zeros(rms.shape[1], dtype=bool)
-    bleed = db[channel] < others.max(axis=0) - BLEED_DB
+    bleed = db[channel] < others.max(axis=0) - bleed_db
     # What is kept is this channel's own speaker: frames neither bleed nor at the channel's
     # floor. Keeping every frame that is not bleed kept almost everything: between syllables
     # the talking microphone drops to the noise too, so 20-22 % of the other speaker's frames

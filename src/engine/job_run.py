@@ -332,6 +332,7 @@ class JobRun:
             reporter=self,
             channels=self.route.used if self.route.separate else (),
             loud_dbfs=self.route.loud_dbfs or None,
+            bleed_db=self.route.bleed_db,
         ):
             if window.audio is not None:
                 prepared += 1
@@ -475,7 +476,7 @@ class JobRun:
             check.add(result.check)
             language = language or result.language
         loud = self.route.loud_dbfs if len(self.route.loud_dbfs) == count else None
-        merged = merge_channel_words(by_channel, window.levels.rms_over, loud)
+        merged = merge_channel_words(by_channel, window.levels.rms_over, loud, self.route.bleed_db)
         # Rows per speaker, then in time order: where both talk at once, each keeps a row of
         # their own (cut by time order alone, stereo_diarization.wav's two overlapping
         # sentences came out as eleven one- or two-word rows, alternating).

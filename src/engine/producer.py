@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Protocol
 import numpy as np
 
 from engine import decode as decode_stage
+from engine.channel_words import BLEED_DB
 from engine.condition import EdgeSilence, condition
 from engine.decode import SAMPLE_RATE, DecodeReport
 from engine.errors import Cancelled
@@ -168,13 +169,14 @@ def prepared_windows(
     reporter: StageReporter = _Silent(),
     channels: tuple[int, ...] = (),
     loud_dbfs: tuple[float, ...] | None = None,
+    bleed_db: float = BLEED_DB,
 ) -> Iterator[Window]:
     """Cut windows, then condition each and find its speech clips.
 
     (channels, n) blocks (engine.channel_route, one speaker per channel): every channel is
     cut at the same samples, then each of `channels` conditioned and searched on its own
     (Window.parts), its bleed-only stretches silenced first (engine.channel_gate; `loud_dbfs`:
-    each channel's speech level); the job store sees one window per span as for mono.
+    each channel's speech level, `bleed_db` the recording's threshold); the job store sees one window per span as for mono.
 
     `stored`: windows an earlier run finished (engine.store.WindowRecord, in order). One
     this run cuts at exactly the same span comes out with `audio=None` and is not prepared
@@ -195,7 +197,7 @@ def prepared_windows(
         end_s = (offset + length) / SAMPLE_RATE
         total = max(total_s, end_s)
         if audio.ndim == 2:
-            yield _channel_window(index, offset, audio, channels, loud_dbfs, detector, clock, reporter, total)
+            yield _channel_window(index, offset, audio, channels, loud_dbfs, bleed_db, detector, clock, reporter, total)
             continue
         with clock.timed(Stage.CONDITION.value):
             conditioned = condition(audio)
@@ -212,7 +214,7 @@ def prepared_windows(
 
 
 def _channel_window(index: int, offset: int, audio: np.ndarray, channels: tuple[int, ...],
-                    loud_dbfs: tuple[float, ...] | None, detector,
+                    loud_dbfs: tuple[float, ...] | None, bleed_db: float, detector,
                     clock: StageClock, reporter: StageReporter, total: float) -> Window:
     """One span of a two-microphone recording: each channel conditioned and searched alone
     (a channel's own speech level sets its conditioning, so a quiet microphone is not
@@ -231,7 +233,7 @@ def _channel_window(index: int, offset: int, audio: np.ndarray, channels: tuple[
     for number, channel in enumerate(used):
         with clock.timed(Stage.CONDITION.value):
             conditioned = condition(np.ascontiguousarray(audio[channel]))
-            bleed = bleed_frames(levels.rms, channel, loud_dbfs)
+            bleed = bleed_frames(levels.rms, channel, loud_dbfs, bleed_db)
             if bleed.any():
                 conditioned = replace(conditioned, audio=gate(conditioned.audio, bleed))
         reporter.progress(Stage.CONDITION, end_s, total)
