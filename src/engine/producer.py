@@ -176,7 +176,8 @@ def prepared_windows(
     (channels, n) blocks (engine.channel_route, one speaker per channel): every channel is
     cut at the same samples, then each of `channels` conditioned and searched on its own
     (Window.parts), its bleed-only stretches silenced first (engine.channel_gate; `loud_dbfs`:
-    each channel's speech level, `bleed_db` the recording's threshold); the job store sees one window per span as for mono.
+    each channel's speech level, `bleed_db` the recording's threshold); the job store sees one
+    window per span as for mono.
 
     `stored`: windows an earlier run finished (engine.store.WindowRecord, in order). One
     this run cuts at exactly the same span comes out with `audio=None` and is not prepared
