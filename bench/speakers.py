@@ -98,16 +98,19 @@ def _raw(plan) -> np.ndarray:
     return out
 
 
-def stereo_session(seconds: float = 180.0, seed: int = 21, bleed_db: float = BLEED_DB, snr_db: float = 30.0):
-    """(2, n) float32: therapist left, client right, each with the other's voice `bleed_db` down,
-    independent noise per channel; and the plan (ground truth)."""
+def stereo_session(seconds: float = 180.0, seed: int = 21, bleed_db: float | tuple[float, float] = BLEED_DB,
+                   snr_db: float = 30.0):
+    """(2, n) float32: therapist left, client right, each with the other's voice `bleed_db` down
+    (or (left, right): how far down the left microphone hears the client and the right one the
+    therapist), independent noise per channel; and the plan (ground truth)."""
     dialogue = _support("dialogue")
     plan = _turns(dialogue.VOICES, seconds, seed, overlap_share=0.2)
     therapist = _raw(_voice_only(plan, "therapist"))
     client = _raw(_voice_only(plan, "client"))
     client *= np.float32(np.sqrt(np.mean(therapist**2) / max(np.mean(client**2), 1e-12)))  # two mics, one level
-    bleed = np.float32(10 ** (bleed_db / 20))
-    left, right = therapist + bleed * client, client + bleed * therapist
+    left_db, right_db = bleed_db if isinstance(bleed_db, tuple) else (bleed_db, bleed_db)
+    left = therapist + np.float32(10 ** (left_db / 20)) * client
+    right = client + np.float32(10 ** (right_db / 20)) * therapist
     rms = float(np.sqrt(np.mean(therapist[therapist != 0] ** 2)))
     rng = np.random.default_rng(seed + 5)
     noise = np.float32(rms * 10 ** (-snr_db / 20))

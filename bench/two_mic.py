@@ -9,7 +9,8 @@ scores words per true speaker: recognised, and attributed to the right speaker. 
 in the same run: faster-whisper used alone on each channel (the way its own test transcribes
 stereo_diarization.wav), sequential and batched, each channel's words given to its speaker.
 `--bleed`: how far down each microphone hears the other speaker (-25 dB by default; several
-levels give one session each). Prints JSON, then a markdown table.
+levels give one session each; LEFT/RIGHT gives each microphone its own). Prints JSON, then a
+markdown table.
 """
 from __future__ import annotations
 
@@ -65,8 +66,9 @@ def faster_whisper_per_channel(stereo, model: Path, batched: bool) -> tuple[list
     return words, speakers, time.perf_counter() - started
 
 
-def one_session(seconds: float, bleed_db: float, model: Path) -> dict:
-    """Every system on one generated session whose microphones hear each other `bleed_db` down."""
+def one_session(seconds: float, bleed_db: float | tuple[float, float], model: Path) -> dict:
+    """Every system on one generated session whose microphones hear each other `bleed_db` down
+    (or (left, right), bench/speakers.stereo_session)."""
     stereo, plan = S.stereo_session(seconds, bleed_db=bleed_db)
     results = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -96,7 +98,11 @@ def one_session(seconds: float, bleed_db: float, model: Path) -> dict:
     return results
 
 
-def table_rows(bleed_db: float, results: dict) -> list[str]:
+def _depth(bleed_db: float | tuple[float, float]) -> str:
+    return f"{-bleed_db[0]:g} / {-bleed_db[1]:g} dB" if isinstance(bleed_db, tuple) else f"{-bleed_db:g} dB"
+
+
+def table_rows(bleed_db: float | tuple[float, float], results: dict) -> list[str]:
     """Markdown rows: system, recognised / attributed per speaker, WER, wall."""
     names = {"auto": "SessionScribe, channels as speakers", "mix": "SessionScribe, mixed + diarization"}
     rows = []
@@ -106,7 +112,7 @@ def table_rows(bleed_db: float, results: dict) -> list[str]:
         scores = result["scores"]
         cells = [f"{100 * scores[who]['recognised']:.1f} % / {100 * scores[who]['attributed']:.1f} %"
                  for who in ("therapist", "client")]
-        rows.append(f"| {-bleed_db:g} dB | {names.get(key, key)} | {cells[0]} | {cells[1]} | {100 * scores['wer']:.1f} % "
+        rows.append(f"| {_depth(bleed_db)} | {names.get(key, key)} | {cells[0]} | {cells[1]} | {100 * scores['wer']:.1f} % "
                     f"| {result['wall_s']:.1f} s |")
     return rows
 
@@ -115,18 +121,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=180.0)
     parser.add_argument("--bleed", default=str(S.BLEED_DB),
-                        help="how far down each microphone hears the other speaker, in dB; several: -25,-15,-10")
+                        help="how far down each microphone hears the other speaker, in dB; several: -25,-15,-10;"
+                             " LEFT/RIGHT for each microphone its own: -40/-10")
     args = parser.parse_args(argv)
     import engine  # noqa: F401
 
     model = C.load_support("real_model").real_model_dir()
-    levels = [float(x) for x in args.bleed.split(",")]
+    levels = [tuple(float(x) for x in item.split("/")) if "/" in item else float(item) for item in args.bleed.split(",")]
     everything, rows = {}, []
     for bleed_db in levels:
         results = one_session(args.seconds, bleed_db, model)
-        everything[f"{bleed_db:g}"] = results
+        everything[_depth(bleed_db)] = results
         rows += table_rows(bleed_db, results)
-    print(json.dumps(everything if len(levels) > 1 else everything[f"{levels[0]:g}"], indent=1, default=str))
+    print(json.dumps(everything if len(levels) > 1 else everything[_depth(levels[0])], indent=1, default=str))
     print("| bleed | system | therapist: recognised / attributed | client: recognised / attributed | WER | wall |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     print("\n".join(rows))

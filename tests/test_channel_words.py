@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from engine.channel_audio import decode_channels
-from engine.channel_words import merge_channel_words
+from engine.channel_words import bleed_thresholds, merge_channel_words
 from engine.channels import LayoutMeter
 from engine.segments import Word
 from support.recordings import real_recording
@@ -73,6 +73,21 @@ def test_microphones_at_different_gains_are_compared_against_their_own_level():
     rms = levels_from({(1, 0.0, 2.0): 0.03, (0, 0.0, 2.0): 0.3 * 10 ** (-25 / 20) * 0.1})
     merged = merge_channel_words([[], right], rms, loud_dbfs=(-10.0, -30.0))
     assert [(w.word.text, w.channel) for w in merged] == [(" fine", 1)]
+
+
+def test_each_microphone_has_its_own_bleed_threshold():
+    # The right microphone (a room, hearing the remote voice from the speakers) hears the left
+    # speaker only 8 dB down: with the fixed 15 dB that copy stayed as the right speaker's word;
+    # with the right channel's own threshold (half of the 10 dB it measured) it is bleed.
+    left = [Word(1.0, 1.4, " walk", 1.0)]
+    right = [Word(1.0, 1.4, " work", 0.5), Word(1.5, 1.9, " home", 0.5)]
+    rms = levels_from({(0, 0.0, 2.0): 0.3, (1, 0.0, 2.0): 0.3 * 10 ** (-8 / 20)})
+    fixed = merge_channel_words([left, right], rms)
+    assert [(w.word.text.strip(), w.channel) for w in fixed] == [("walk", 0), ("work", 1), ("home", 1)]
+    own = merge_channel_words([left, right], rms, bleed_db=bleed_thresholds((31.0, 10.0)))
+    assert [(w.word.text.strip(), w.channel) for w in own] == [("walk", 0), ("home", 0)]
+    assert bleed_thresholds((31.0, 10.0, None)) == (15.0, 5.0, 15.0)
+    assert bleed_thresholds((1.0,)) == (3.0,)  # channels forced apart that hardly differ
 
 
 def test_inputs_are_not_changed():

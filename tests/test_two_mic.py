@@ -134,7 +134,7 @@ def test_microphones_that_hear_each_other_closer_still_give_each_speaker_their_w
     """Each microphone hears the other speaker only 12 dB down (further apart, a small room):
     with a fixed 15-dB bleed threshold the other speaker's words came through on both channels
     (WER 15.5 % at 10 dB down, 19.3 % at 15, against 4.6 % at 20; 3-min sessions). The
-    threshold now follows the recording's own level swing (engine.channel_words.bleed_db_for)."""
+    threshold now follows how far down each microphone hears the other (engine.channel_words.bleed_thresholds)."""
     speakers = _bench_speakers()
     stereo, plan = speakers.stereo_session(90.0, bleed_db=-12.0)
     recording = speakers.write_wav(tmp_path / "close mics.wav", stereo)
@@ -150,19 +150,20 @@ def test_microphones_that_hear_each_other_closer_still_give_each_speaker_their_w
     assert scores["wer"] <= 0.10, scores  # no word written twice, once under the wrong speaker
 
 
-@pytest.mark.parametrize("bleed_db", [-25.0, -10.0])
+@pytest.mark.parametrize("bleed_db", [-25.0, -10.0, (-40.0, -10.0)])
 def test_each_microphone_is_silenced_where_it_only_hears_the_other_speaker(speech_available, bleed_db):
     """engine.channel_gate on the bench session: the other speaker's turns go (they used to
     stay 95 %: each clip then held seconds of wordless bleed and was decoded twice), and none
     of the channel's own speaker does; also where each microphone hears the other speaker only
-    10 dB down (a fixed 15-dB threshold gated none of it), with the threshold the recording's
-    own level swing gives."""
+    10 dB down (a fixed 15-dB threshold gated none of it), and where one hears the other 40 dB
+    down and the other only 10 (a room microphone and a remote line), with the thresholds the
+    recording's own levels give (engine.channel_words.bleed_thresholds)."""
     from engine.channel_gate import bleed_frames
-    from engine.channel_words import bleed_db_for
+    from engine.channel_words import bleed_thresholds
     from engine.channels import FRAME, FRAME_S, classify
 
     stereo, plan = _bench_speakers().stereo_session(90.0, bleed_db=bleed_db)
-    threshold = bleed_db_for(classify(stereo).spread_db)
+    thresholds = bleed_thresholds(classify(stereo).bleed_depth_db)
     frames = stereo.shape[1] // FRAME
     rms = np.sqrt((stereo[:, : frames * FRAME].reshape(2, frames, FRAME) ** 2).mean(axis=2))
     t = np.arange(frames) * FRAME_S
@@ -171,7 +172,7 @@ def test_each_microphone_is_silenced_where_it_only_hears_the_other_speaker(speec
         other = np.zeros(frames, bool)
         for u in plan.utterances:
             (own if u.speaker == name else other)[(t >= u.start) & (t < u.end)] = True
-        gated = bleed_frames(rms, channel, None, threshold)
+        gated = bleed_frames(rms, channel, None, thresholds[channel])
         assert gated[other & ~own].mean() >= 0.9, name
         assert gated[own].mean() <= 0.01, name
 

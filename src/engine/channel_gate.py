@@ -6,7 +6,7 @@ channel was transcribed for the whole session (14 clips against 7 mixed to mono,
 transcription against 13 s), and a third of each channel's words were the other speaker's,
 for the merge (engine.channel_words) to throw away. Where a channel is BLEED_DB below
 another (each against its own speech level; the threshold from how far down this recording's
-bleed is, engine.channel_words.bleed_db_for) for a while, nobody is speaking into it: those
+bleed is, engine.channel_words.bleed_thresholds) for a while, nobody is speaking into it: those
 stretches are zeroed before speech detection, so they are neither transcribed nor merged.
 Figures after: docs/BENCHMARKS.md (speakers section).
 """
@@ -34,7 +34,7 @@ _FRAME_S = FRAME / 16000
 def bleed_frames(rms: np.ndarray, channel: int, loud_dbfs: tuple[float, ...] | None,
                  bleed_db: float = BLEED_DB) -> np.ndarray:
     """Per 30-ms frame of `rms` (channels, frames): True where `channel` hears only bleed
-    (`bleed_db` or more below another channel; engine.channel_words.bleed_db_for)."""
+    (`bleed_db` or more below another channel; engine.channel_words.bleed_thresholds)."""
     db = 20.0 * np.log10(np.maximum(rms.astype(np.float64), 1e-5))
     if loud_dbfs is not None and len(loud_dbfs) == rms.shape[0]:
         db = db - np.asarray(loud_dbfs, dtype=np.float64)[:, None]

@@ -27,7 +27,7 @@ from typing import Iterator
 
 import numpy as np
 
-from engine.channel_words import BLEED_DB, bleed_db_for
+from engine.channel_words import bleed_thresholds
 from engine.channels import MONO_SPREAD_DB, ChannelLayout, ChannelVerdict, LayoutMeter
 from engine.errors import Cancelled
 from engine.decode import SAMPLE_RATE, DecodeReport
@@ -60,7 +60,7 @@ class ChannelRoute:
     measured_s: float = 0.0  # seconds of audio the layout was measured on
     measure_wall_s: float = 0.0  # wall time of that first pass (decode + meter)
     loud_dbfs: tuple[float, ...] = field(default_factory=tuple)
-    bleed_db: float = BLEED_DB  # below another channel by this much is bleed (bleed_db_for)
+    bleed_db: tuple[float, ...] = ()  # per channel: this far below another is bleed (bleed_thresholds)
 
     @property
     def separate(self) -> bool:
@@ -131,7 +131,7 @@ def measure(stream, route: ChannelRoute, limit_s: float = LAYOUT_S, early_s: flo
     route.channels = verdict.channels
     route.verdict = verdict
     route.loud_dbfs = verdict.loud_dbfs
-    route.bleed_db = bleed_db_for(verdict.spread_db)
+    route.bleed_db = bleed_thresholds(verdict.bleed_depth_db)
     route.route, route.used = decide(route.setting, verdict)
     route.measured_s = seen / SAMPLE_RATE
     route.measure_wall_s = time.perf_counter() - started

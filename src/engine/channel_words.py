@@ -30,19 +30,20 @@ LevelFunction = Callable[[int, float, float], float]
 BLEED_DB = 15.0
 # Microphones further apart, or in a small room, hear each other less far down: on generated
 # sessions with the bleed 15 or 10 dB down, a fixed 15 dB let the other speaker's words
-# through (WER 19.3 / 15.5 % against 4.6 % at 20 dB down; bench/two_mic.py --bleed). So the
-# threshold is half the bleed's depth as this recording measures it (bleed_db_for), at most
-# BLEED_DB, at least MIN_BLEED_DB (channels forced to be speakers on a recording whose
-# channels hardly differ: no level says bleed there).
+# through (WER 19.3 / 15.5 % against 4.6 % at 20 dB down; bench/two_mic.py --bleed), and so
+# it did where one microphone hears the other voice 10 dB down and the other 40 dB (a
+# telehealth room microphone and the remote line: WER 11.2 %). So each channel's threshold is
+# half its bleed's depth as the recording measures it (bleed_thresholds), at most BLEED_DB,
+# at least MIN_BLEED_DB (channels forced to be speakers on a recording whose channels hardly
+# differ: no level says bleed there).
 MIN_BLEED_DB = 3.0
 
 
-def bleed_db_for(spread_db: float) -> float:
-    """The bleed threshold for a recording whose channels' level difference swings by
-    `spread_db` (ChannelVerdict.spread_db): each speaker is loud on their own microphone and
-    heard some B dB down on the other, so the difference swings between about +B and -B
-    (spread ~2B: 48.5 dB for bleed 25 dB down, 20.0 dB for 10 dB down); half of B."""
-    return min(BLEED_DB, max(MIN_BLEED_DB, spread_db / 4.0))
+def bleed_thresholds(depths_db: Sequence[float | None]) -> tuple[float, ...]:
+    """Per channel, how far below another channel (against its own speech level) counts as
+    bleed: half of how far down it hears the other speaker (ChannelVerdict.bleed_depth_db: 25
+    dB down gives 12.5, 10 dB down 5), BLEED_DB where not measured."""
+    return tuple(BLEED_DB if depth is None else min(BLEED_DB, max(MIN_BLEED_DB, depth / 2.0)) for depth in depths_db)
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,13 @@ def merge_channel_words(
     words_by_channel: Sequence[Sequence[Word]],
     rms_over: LevelFunction,
     loud_dbfs: Sequence[float] | None = None,
-    bleed_db: float | None = BLEED_DB,
+    bleed_db: float | Sequence[float] | None = BLEED_DB,
 ) -> list[ChannelWord]:
     """All channels' words in time order, each labelled with its channel (see the module
     docstring for bleed). `loud_dbfs`: each channel's speech level (ChannelVerdict.loud_dbfs),
-    so microphones set to different gains compare fairly; None: all equal. `bleed_db` None:
-    only same-text copies are merged. Pure: the inputs are not changed."""
+    so microphones set to different gains compare fairly; None: all equal. `bleed_db`: the
+    bleed threshold, one for every channel or one per channel (bleed_thresholds); None: only
+    same-text copies are merged. Pure: the inputs are not changed."""
     count = len(words_by_channel)
     offsets = [0.0] * count if loud_dbfs is None else [float(x) for x in loud_dbfs]
 
@@ -92,16 +94,18 @@ def merge_channel_words(
     kept = [w for k, w in enumerate(tagged) if k not in dropped]
     if bleed_db is None or count < 2:
         return kept
-    return _move_bleed(kept, level, count, bleed_db)
+    per_channel = [float(bleed_db)] * count if isinstance(bleed_db, (int, float)) else list(bleed_db)
+    per_channel += [BLEED_DB] * (count - len(per_channel))
+    return _move_bleed(kept, level, count, per_channel)
 
 
-def _move_bleed(words: list[ChannelWord], level, count: int, bleed_db: float) -> list[ChannelWord]:
+def _move_bleed(words: list[ChannelWord], level, count: int, bleed_db: Sequence[float]) -> list[ChannelWord]:
     out: list[ChannelWord] = []
     for index, item in enumerate(words):
         start, end = item.word.start, max(item.word.end, item.word.start + 0.03)
         own = level(item.channel, start, end)
         loudest = max(range(count), key=lambda c: level(c, start, end))
-        if loudest == item.channel or level(loudest, start, end) - own < bleed_db:
+        if loudest == item.channel or level(loudest, start, end) - own < bleed_db[item.channel]:
             out.append(item)
             continue
         if any(_overlaps(other, item) and other.channel == loudest for other in _near(words, index)):

@@ -67,6 +67,11 @@ class ChannelVerdict:
     loud_dbfs: tuple[float, ...]  # per channel: 95th percentile of its 30-ms frame levels
     spread_db: float  # swing of the level difference between the two loudest channels
     correlation: float  # their zero-lag correlation over active frames (energy-weighted)
+    # Per channel: how far down (dB, against its own speech level) it hears the other of the
+    # two loudest channels' speaker; () where not measured. The two can differ: a telehealth
+    # recording's room microphone hears the remote voice from the speakers, the remote channel
+    # hardly hears the room.
+    bleed_depth_db: tuple[float | None, ...] = ()  # None: a channel not among the two
 
 
 class ChannelLevels:
@@ -174,6 +179,13 @@ def classify_levels(rms: np.ndarray, cross, channels: int) -> ChannelVerdict:
     frames = louder > reference - ACTIVE_WITHIN_DB
     difference = (db[a] - db[b])[frames]
     spread = float(np.percentile(difference, 90) - np.percentile(difference, 10)) if difference.size else 0.0
+    # The same difference against each channel's own speech level: while b's speaker talks
+    # alone, a is -depth[a] below b (its tenth percentile), and the other way round.
+    depth: list[float | None] = [None] * channels
+    if difference.size:
+        levelled = difference - (loud[a] - loud[b])
+        depth[a] = round(max(0.0, -float(np.percentile(levelled, 10))), 2)
+        depth[b] = round(max(0.0, float(np.percentile(levelled, 90))), 2)
     cross = cross(a, b)
     energy_a = (rms[a].astype(np.float64) ** 2 * FRAME)[: cross.size][frames[: cross.size]]
     energy_b = (rms[b].astype(np.float64) ** 2 * FRAME)[: cross.size][frames[: cross.size]]
@@ -185,4 +197,4 @@ def classify_levels(rms: np.ndarray, cross, channels: int) -> ChannelVerdict:
         layout = ChannelLayout.MONO
     else:
         layout = ChannelLayout.SHARED
-    return ChannelVerdict(layout, channels, active, loud, round(spread, 2), round(correlation, 4))
+    return ChannelVerdict(layout, channels, active, loud, round(spread, 2), round(correlation, 4), tuple(depth))

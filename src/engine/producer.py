@@ -169,14 +169,14 @@ def prepared_windows(
     reporter: StageReporter = _Silent(),
     channels: tuple[int, ...] = (),
     loud_dbfs: tuple[float, ...] | None = None,
-    bleed_db: float = BLEED_DB,
+    bleed_db: tuple[float, ...] = (),
 ) -> Iterator[Window]:
     """Cut windows, then condition each and find its speech clips.
 
     (channels, n) blocks (engine.channel_route, one speaker per channel): every channel is
     cut at the same samples, then each of `channels` conditioned and searched on its own
     (Window.parts), its bleed-only stretches silenced first (engine.channel_gate; `loud_dbfs`:
-    each channel's speech level, `bleed_db` the recording's threshold); the job store sees one
+    each channel's speech level, `bleed_db` each channel's threshold); the job store sees one
     window per span as for mono.
 
     `stored`: windows an earlier run finished (engine.store.WindowRecord, in order). One
@@ -215,7 +215,7 @@ def prepared_windows(
 
 
 def _channel_window(index: int, offset: int, audio: np.ndarray, channels: tuple[int, ...],
-                    loud_dbfs: tuple[float, ...] | None, bleed_db: float, detector,
+                    loud_dbfs: tuple[float, ...] | None, bleed_db: tuple[float, ...], detector,
                     clock: StageClock, reporter: StageReporter, total: float) -> Window:
     """One span of a two-microphone recording: each channel conditioned and searched alone
     (a channel's own speech level sets its conditioning, so a quiet microphone is not
@@ -234,7 +234,8 @@ def _channel_window(index: int, offset: int, audio: np.ndarray, channels: tuple[
     for number, channel in enumerate(used):
         with clock.timed(Stage.CONDITION.value):
             conditioned = condition(np.ascontiguousarray(audio[channel]))
-            bleed = bleed_frames(levels.rms, channel, loud_dbfs, bleed_db)
+            threshold = bleed_db[channel] if channel < len(bleed_db) else BLEED_DB
+            bleed = bleed_frames(levels.rms, channel, loud_dbfs, threshold)
             if bleed.any():
                 conditioned = replace(conditioned, audio=gate(conditioned.audio, bleed))
         reporter.progress(Stage.CONDITION, end_s, total)
