@@ -6,11 +6,13 @@ and Whisper transcribes that too: on bench/speakers.py's two-mic session each ch
 transcript held a third of the other speaker's words (1,041 words, 694 said). So:
 - a word with the same text on two channels at overlapping times is one word, kept on the
   channel that was louder while it was spoken;
-- a word whose own channel was BLEED_DB quieter (each channel measured against its own speech
-  level) than another channel while it was spoken is that other speaker's: dropped when the
-  other channel has a word at that time (a misheard copy), else moved to that channel.
+- a word whose own channel was its bleed threshold quieter (BLEED_DB at most; each channel
+  measured against its own speech level, bleed_thresholds) than another channel while it was
+  spoken is that other speaker's: dropped when the other channel has a word at that time (a
+  misheard copy), else moved to that channel.
 
-    merged = merge_channel_words([left_words, right_words], levels.rms_over, verdict.loud_dbfs)
+    merged = merge_channel_words([left_words, right_words], levels.rms_over, verdict.loud_dbfs,
+                                 bleed_thresholds(verdict.bleed_depth_db))
     [(w.word.text, w.channel) for w in merged]
 """
 from __future__ import annotations
