@@ -48,6 +48,12 @@ def bleed_thresholds(depths_db: Sequence[float | None]) -> tuple[float, ...]:
     return tuple(BLEED_DB if depth is None else min(BLEED_DB, max(MIN_BLEED_DB, depth / 2.0)) for depth in depths_db)
 
 
+def bleed_threshold(bleed_db: Sequence[float], channel: int) -> float:
+    """`channel`'s threshold in `bleed_db` (bleed_thresholds' tuple); BLEED_DB for a channel
+    it does not reach (nothing measured: a route that was not decided by levels)."""
+    return bleed_db[channel] if channel < len(bleed_db) else BLEED_DB
+
+
 @dataclass(frozen=True)
 class ChannelWord:
     word: Word
@@ -58,13 +64,13 @@ def merge_channel_words(
     words_by_channel: Sequence[Sequence[Word]],
     rms_over: LevelFunction,
     loud_dbfs: Sequence[float] | None = None,
-    bleed_db: float | Sequence[float] | None = BLEED_DB,
+    bleed_db: Sequence[float] | None = (),
 ) -> list[ChannelWord]:
     """All channels' words in time order, each labelled with its channel (see the module
     docstring for bleed). `loud_dbfs`: each channel's speech level (ChannelVerdict.loud_dbfs),
-    so microphones set to different gains compare fairly; None: all equal. `bleed_db`: the
-    bleed threshold, one for every channel or one per channel (bleed_thresholds); None: only
-    same-text copies are merged. Pure: the inputs are not changed."""
+    so microphones set to different gains compare fairly; None: all equal. `bleed_db`: each
+    channel's bleed threshold (bleed_thresholds; BLEED_DB for a channel it does not reach);
+    None: only same-text copies are merged. Pure: the inputs are not changed."""
     count = len(words_by_channel)
     offsets = [0.0] * count if loud_dbfs is None else [float(x) for x in loud_dbfs]
 
@@ -96,9 +102,7 @@ def merge_channel_words(
     kept = [w for k, w in enumerate(tagged) if k not in dropped]
     if bleed_db is None or count < 2:
         return kept
-    per_channel = [float(bleed_db)] * count if isinstance(bleed_db, (int, float)) else list(bleed_db)
-    per_channel += [BLEED_DB] * (count - len(per_channel))
-    return _move_bleed(kept, level, count, per_channel)
+    return _move_bleed(kept, level, count, bleed_db)
 
 
 def _move_bleed(words: list[ChannelWord], level, count: int, bleed_db: Sequence[float]) -> list[ChannelWord]:
@@ -107,7 +111,7 @@ def _move_bleed(words: list[ChannelWord], level, count: int, bleed_db: Sequence[
         start, end = item.word.start, max(item.word.end, item.word.start + 0.03)
         own = level(item.channel, start, end)
         loudest = max(range(count), key=lambda c: level(c, start, end))
-        if loudest == item.channel or level(loudest, start, end) - own < bleed_db[item.channel]:
+        if loudest == item.channel or level(loudest, start, end) - own < bleed_threshold(bleed_db, item.channel):
             out.append(item)
             continue
         if any(_overlaps(other, item) and other.channel == loudest for other in _near(words, index)):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Protocol
 import numpy as np
 
 from engine import decode as decode_stage
-from engine.channel_words import BLEED_DB
+from engine.channel_words import bleed_threshold
 from engine.condition import EdgeSilence, condition
 from engine.decode import SAMPLE_RATE, DecodeReport
 from engine.errors import Cancelled
@@ -234,8 +234,7 @@ def _channel_window(index: int, offset: int, audio: np.ndarray, channels: tuple[
     for number, channel in enumerate(used):
         with clock.timed(Stage.CONDITION.value):
             conditioned = condition(np.ascontiguousarray(audio[channel]))
-            threshold = bleed_db[channel] if channel < len(bleed_db) else BLEED_DB
-            bleed = bleed_frames(levels.rms, channel, loud_dbfs, threshold)
+            bleed = bleed_frames(levels.rms, channel, loud_dbfs, bleed_threshold(bleed_db, channel))
             if bleed.any():
                 conditioned = replace(conditioned, audio=gate(conditioned.audio, bleed))
         reporter.progress(Stage.CONDITION, end_s, total)
