@@ -1,7 +1,7 @@
 """Two-microphone recordings through the real pipeline (issue 12), on bench/speakers.py's
 generated session (therapist left, client right, -25 dB bleed, one gap in five overlapping).
 
-    .venv/bin/python bench/two_mic.py [--seconds 180] [--bleed -25,-15,-10]
+    .venv/bin/python bench/two_mic.py [--seconds 180] [--bleed -25,-15,-10] [--real] [--alone] [--model base]
 
 Runs `Engine.transcribe` on the stereo WAV with --channels auto (layout measured, each
 channel transcribed as its speaker) and with --channels mix (mixed to mono, diarized), and
@@ -9,8 +9,10 @@ scores words per true speaker: recognised, and attributed to the right speaker. 
 in the same run: faster-whisper used alone on each channel (the way its own test transcribes
 stereo_diarization.wav), sequential and batched, each channel's words given to its speaker.
 `--bleed`: how far down each microphone hears the other speaker (-25 dB by default; several
-levels give one session each; LEFT/RIGHT gives each microphone its own). Prints JSON, then a
-markdown table.
+levels give one session each; LEFT/RIGHT gives each microphone its own). `--real`: the session
+cut from real voices (tests/support/real_two_mic.py; needs ../shared/data/real/). `--alone`:
+faster-whisper on each voice alone too (the same session with no bleed), what the model hears
+of each voice at best. Prints JSON, then a markdown table.
 """
 from __future__ import annotations
 
@@ -66,10 +68,8 @@ def faster_whisper_per_channel(stereo, model: Path, batched: bool) -> tuple[list
     return words, speakers, time.perf_counter() - started
 
 
-def one_session(seconds: float, bleed_db: float | tuple[float, float], model: Path) -> dict:
-    """Every system on one generated session whose microphones hear each other `bleed_db` down
-    (or (left, right), bench/speakers.stereo_session)."""
-    stereo, plan = S.stereo_session(seconds, bleed_db=bleed_db)
+def one_session(stereo, utterances, model: Path) -> dict:
+    """Every system on one two-mic session (therapist left, client right) and its truth."""
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         path = S.write_wav(Path(folder) / "two-mic.wav", stereo)
@@ -79,7 +79,7 @@ def one_session(seconds: float, bleed_db: float | tuple[float, float], model: Pa
             got = run(path, model, channels, out)
             words = got["words"]
             mapping = {0: "therapist", 1: "client"} if channels == "auto" else None
-            scores = S.word_scores(plan.utterances, words, [w.speaker for w in words], mapping)
+            scores = S.word_scores(utterances, words, [w.speaker for w in words], mapping)
             report = got["report"]
             results[channels] = {
                 "wall_s": got["wall_s"], "scores": scores, "layout": report.channel_layout,
@@ -90,12 +90,18 @@ def one_session(seconds: float, bleed_db: float | tuple[float, float], model: Pa
             print(channels, json.dumps(results[channels], default=str), flush=True)
     for batched in (False, True):
         words, speakers, wall = faster_whisper_per_channel(stereo, model, batched)
-        scores = S.word_scores(plan.utterances, words, speakers, {0: "therapist", 1: "client"})
+        scores = S.word_scores(utterances, words, speakers, {0: "therapist", 1: "client"})
         name = "faster-whisper batched, per channel" if batched else "faster-whisper sequential, per channel"
         results[name] = {"wall_s": round(wall, 1), "scores": scores}
         print(name, json.dumps(results[name], default=str), flush=True)
-    results["seconds"] = plan.seconds
     return results
+
+
+def stereo_alone(args):
+    """The same session with microphones that hear nothing of each other."""
+    if args.real:
+        return C.load_support("real_two_mic").session(-200.0)[0]
+    return S.stereo_session(args.seconds, bleed_db=-200.0)[0]
 
 
 def _depth(bleed_db: float | tuple[float, float]) -> str:
@@ -107,8 +113,6 @@ def table_rows(bleed_db: float | tuple[float, float], results: dict) -> list[str
     names = {"auto": "SessionScribe, channels as speakers", "mix": "SessionScribe, mixed + diarization"}
     rows = []
     for key, result in results.items():
-        if key == "seconds":
-            continue
         scores = result["scores"]
         cells = [f"{100 * scores[who]['recognised']:.1f} % / {100 * scores[who]['attributed']:.1f} %"
                  for who in ("therapist", "client")]
@@ -123,14 +127,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bleed", default=str(S.BLEED_DB),
                         help="how far down each microphone hears the other speaker, in dB; several: -25,-15,-10;"
                              " LEFT/RIGHT for each microphone its own: -40/-10")
+    parser.add_argument("--real", action="store_true",
+                        help="the session cut from real voices (tests/support/real_two_mic.py) instead of espeak-ng ones")
+    parser.add_argument("--model", choices=("tiny.en", "base"), default="tiny.en")
+    parser.add_argument("--alone", action="store_true",
+                        help="also faster-whisper on the same session with no bleed: each voice alone on its channel,"
+                             " what the model hears of it at best")
     args = parser.parse_args(argv)
     import engine  # noqa: F401
 
-    model = C.load_support("real_model").real_model_dir()
+    model = C.ensure_base_model() if args.model == "base" else C.load_support("real_model").real_model_dir()
     levels = [tuple(float(x) for x in item.split("/")) if "/" in item else float(item) for item in args.bleed.split(",")]
     everything, rows = {}, []
     for bleed_db in levels:
-        results = one_session(args.seconds, bleed_db, model)
+        if args.real:
+            stereo, utterances = C.load_support("real_two_mic").session(bleed_db)
+        else:
+            stereo, plan = S.stereo_session(args.seconds, bleed_db=bleed_db)
+            utterances = plan.utterances
+        results = one_session(stereo, utterances, model)
+        alone = stereo_alone(args) if args.alone else None
+        if alone is not None:
+            words, speakers, wall = faster_whisper_per_channel(alone, model, batched=False)
+            results["faster-whisper sequential, each voice alone (no bleed)"] = {
+                "wall_s": round(wall, 1), "scores": S.word_scores(utterances, words, speakers, {0: "therapist", 1: "client"})}
         everything[_depth(bleed_db)] = results
         rows += table_rows(bleed_db, results)
     print(json.dumps(everything if len(levels) > 1 else everything[_depth(levels[0])], indent=1, default=str))
