@@ -239,7 +239,7 @@ def _channel_window(index: int, offset: int, audio: np.ndarray, channels: tuple[
                 # The zeroed stretches are silence like any other: Silero skips them and starts
                 # fresh after each, as at a recording's start (engine.speech scans only the
                 # chunks with sound). Run on through them, its state after ten seconds of zeros
-                # scored Kennedy's first "ask" (-16 dBFS, after the other speaker's 10-s turn;
+                # scored Kennedy's first "ask" (-16 dBFS, after the other speaker's 9-s turn;
                 # tests/support/real_two_mic.py) 0.43 at most, under the 0.5 that starts speech,
                 # and the word was lost (0.40-0.56 with no gate); now it is transcribed. The
                 # generated two-mic session at eight depths gave the same words but for
