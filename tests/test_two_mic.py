@@ -39,6 +39,17 @@ def _verdict(layout: ChannelLayout, active=(0, 1)) -> ChannelVerdict:
     return ChannelVerdict(layout, 2, active, (-20.0, -21.0), 0.0, 0.0)
 
 
+def _scored_job(recording: Path, utterances, model: Path, out: Path, **options) -> tuple:
+    """A two-mic job through the engine, channels as speakers, and its words scored per true
+    speaker (bench/speakers.word_scores: channel 0 the therapist, 1 the client)."""
+    outcome = Engine().transcribe(recording, TranscribeOptions(model=str(model), device="cpu", output_dir=out, **options))
+    assert outcome.status == "done", outcome.reason
+    assert outcome.report.channel_route == "speakers"
+    words = [w for s in outcome.transcript.segments for w in s.words or ()]
+    scores = _bench_speakers().word_scores(utterances, words, [w.speaker for w in words], {0: "therapist", 1: "client"})
+    return outcome, scores
+
+
 def test_the_route_follows_the_layout_and_the_setting():
     assert decide("auto", _verdict(ChannelLayout.SEPARATE)) == ("speakers", (0, 1))
     assert decide("auto", _verdict(ChannelLayout.SHARED)) == ("mix", ())
@@ -115,14 +126,9 @@ def two_mic(speech_available, tmp_path_factory):
 
 def test_a_two_mic_session_gives_each_speaker_their_words(two_mic, real_model, tmp_path):
     recording, plan = two_mic
-    speakers = _bench_speakers()
-    options = TranscribeOptions(model=str(real_model), device="cpu", output_dir=tmp_path,
-                                speaker_names=("Therapist", "Client"))
-    outcome = Engine().transcribe(recording, options)
-    assert outcome.status == "done", outcome.reason
-    assert outcome.report.channel_route == "speakers" and outcome.report.stages["speakers"] == 0
-    words = [w for s in outcome.transcript.segments for w in s.words or ()]
-    scores = speakers.word_scores(plan.utterances, words, [w.speaker for w in words], {0: "therapist", 1: "client"})
+    outcome, scores = _scored_job(recording, plan.utterances, real_model, tmp_path,
+                                  speaker_names=("Therapist", "Client"))
+    assert outcome.report.stages["speakers"] == 0
     for who in ("therapist", "client"):
         assert scores[who]["attributed"] >= 0.98, scores
         assert scores[who]["recognised"] >= 0.85, scores  # tiny.en on espeak voices; measured 0.9+
@@ -139,12 +145,7 @@ def test_microphones_that_hear_each_other_closer_still_give_each_speaker_their_w
     speakers = _bench_speakers()
     stereo, plan = speakers.stereo_session(90.0, bleed_db=-12.0)
     recording = speakers.write_wav(tmp_path / "close mics.wav", stereo)
-    options = TranscribeOptions(model=str(real_model), device="cpu", output_dir=tmp_path / "out")
-    outcome = Engine().transcribe(recording, options)
-    assert outcome.status == "done", outcome.reason
-    assert outcome.report.channel_route == "speakers"
-    words = [w for s in outcome.transcript.segments for w in s.words or ()]
-    scores = speakers.word_scores(plan.utterances, words, [w.speaker for w in words], {0: "therapist", 1: "client"})
+    _outcome, scores = _scored_job(recording, plan.utterances, real_model, tmp_path / "out")
     for who in ("therapist", "client"):
         assert scores[who]["attributed"] >= 0.98, scores
         assert scores[who]["recognised"] >= 0.85, scores
@@ -163,15 +164,9 @@ def test_real_voices_on_two_microphones_keep_their_words_and_their_speakers(real
     run on through the zeros, scored it under speech and the word was lost (engine.producer)."""
     from support.real_two_mic import session
 
-    speakers = _bench_speakers()
     stereo, utterances = session(-25.0)
-    recording = speakers.write_wav(tmp_path / "real two mic.wav", stereo)
-    options = TranscribeOptions(model=str(real_model), device="cpu", output_dir=tmp_path / "out")
-    outcome = Engine().transcribe(recording, options)
-    assert outcome.status == "done", outcome.reason
-    assert outcome.report.channel_route == "speakers"
-    words = [w for s in outcome.transcript.segments for w in s.words or ()]
-    scores = speakers.word_scores(utterances, words, [w.speaker for w in words], {0: "therapist", 1: "client"})
+    recording = _bench_speakers().write_wav(tmp_path / "real two mic.wav", stereo)
+    outcome, scores = _scored_job(recording, utterances, real_model, tmp_path / "out")
     for who in ("therapist", "client"):
         assert scores[who]["attributed"] >= 0.98, scores
         assert scores[who]["recognised"] >= 0.92, scores
