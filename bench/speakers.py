@@ -108,16 +108,9 @@ def stereo_session(seconds: float = 180.0, seed: int = 21, bleed_db: float | tup
     therapist = _raw(_voice_only(plan, "therapist"))
     client = _raw(_voice_only(plan, "client"))
     client *= np.float32(np.sqrt(np.mean(therapist**2) / max(np.mean(client**2), 1e-12)))  # two mics, one level
-    left_db, right_db = bleed_db if isinstance(bleed_db, tuple) else (bleed_db, bleed_db)
-    left = therapist + np.float32(10 ** (left_db / 20)) * client
-    right = client + np.float32(10 ** (right_db / 20)) * therapist
     rms = float(np.sqrt(np.mean(therapist[therapist != 0] ** 2)))
-    rng = np.random.default_rng(seed + 5)
-    noise = np.float32(rms * 10 ** (-snr_db / 20))
-    stereo = np.stack([left + noise * rng.standard_normal(left.size).astype(np.float32),
-                       right + noise * rng.standard_normal(right.size).astype(np.float32)])
-    stereo *= np.float32(10 ** (-3 / 20) / np.max(np.abs(stereo)))
-    return stereo, plan
+    noise = rms * 10 ** (-snr_db / 20)
+    return dialogue.two_microphones(therapist, client, bleed_db, noise, np.random.default_rng(seed + 5)), plan
 
 
 def mono_session(seconds: float, seed: int = 7):

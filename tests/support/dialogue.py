@@ -421,6 +421,19 @@ def render(plan: Plan, peak_dbfs: float = -3.0, snr_db: float | None = 22.0, see
     return out
 
 
+def two_microphones(therapist: np.ndarray, client: np.ndarray, bleed_db: float | tuple[float, float],
+                    noise_rms: float, rng: np.random.Generator, peak_dbfs: float = -3.0) -> np.ndarray:
+    """(2, n) float32: each person's own microphone (therapist left, client right) hearing the
+    other `bleed_db` down (or (left, right): how far down the left microphone hears the client
+    and the right one the therapist), independent noise of `noise_rms` on each, then the whole
+    scaled so its peak is `peak_dbfs`."""
+    left_db, right_db = bleed_db if isinstance(bleed_db, tuple) else (bleed_db, bleed_db)
+    stereo = np.stack([therapist + np.float32(10 ** (left_db / 20)) * client,
+                       client + np.float32(10 ** (right_db / 20)) * therapist])
+    stereo += np.float32(noise_rms) * rng.standard_normal(stereo.shape).astype(np.float32)
+    return stereo * np.float32(10 ** (peak_dbfs / 20) / np.max(np.abs(stereo)))
+
+
 def telephone(clip: np.ndarray) -> np.ndarray:
     """A telephone line's band, 300-3400 Hz (4th-order Butterworth)."""
     from scipy.signal import butter, sosfilt

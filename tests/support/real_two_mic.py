@@ -12,7 +12,8 @@ mishear: faster-whisper on that voice alone, no bleed and no other speaker, reco
 
 Eight turns, 47 s of speech, each turn at the same speech level, pauses of 0.3-1.0 s and one
 turn starting 0.4 s before the other ends; each microphone hears the other person `bleed_db` down
-(as bench/speakers.stereo_session), independent noise `snr_db` under the speech.
+(support.dialogue.two_microphones, as bench/speakers.stereo_session), independent noise
+`snr_db` under the speech.
 
     stereo, utterances = real_two_mic.session(bleed_db=-25.0)   # (2, n) float32, 16 kHz
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from support.dialogue import Utterance
+from support.dialogue import Utterance, two_microphones
 from support.recordings import real_recording
 
 RATE = 16000
@@ -80,11 +81,6 @@ def session(bleed_db: float | tuple[float, float] = -25.0, snr_db: float = 30.0,
         voices[who][start : start + audio.size] += audio
         utterances.append(Utterance(text, start / RATE, (start + audio.size) / RATE, who))
         at = start + audio.size
-    left_db, right_db = bleed_db if isinstance(bleed_db, tuple) else (bleed_db, bleed_db)
-    left = voices["therapist"] + np.float32(10 ** (left_db / 20)) * voices["client"]
-    right = voices["client"] + np.float32(10 ** (right_db / 20)) * voices["therapist"]
-    rng = np.random.default_rng(seed)
-    noise = np.float32(0.1 * 10 ** (-snr_db / 20))
-    stereo = np.stack([left, right])[:, : at + RATE // 2]
-    stereo = stereo + noise * rng.standard_normal(stereo.shape).astype(np.float32)
-    return stereo * np.float32(10 ** (-3 / 20) / np.max(np.abs(stereo))), utterances
+    therapist, client = (voices[who][: at + RATE // 2] for who in ("therapist", "client"))
+    noise = 0.1 * 10 ** (-snr_db / 20)  # every turn's speech is at 0.1 RMS (_piece)
+    return two_microphones(therapist, client, bleed_db, noise, np.random.default_rng(seed)), utterances
